@@ -1,0 +1,178 @@
+"""Benchmark cases from the registry, and how one is timed.
+
+Every (op, variant, mode, device, dtype, shape) the options select becomes one case; a variant that cannot be timed
+on a device is still a case, skipped with its reason, so the results say what was left out and why. Timing follows
+../shared/METHOD.md: warm up first (paying Triton JIT, Inductor compilation, allocator growth), measure that first
+call apart, check that nothing recompiles while timing, synchronize CUDA inside the timer (bench/timers.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from bench.machine import precision_flags
+from kernels import registry
+from kernels.check import compare, random_like
+from kernels.compile import compiled_graphs
+from kernels.spec import Case, dtype_name, parse_dtype
+
+MODES = ("forward", "backward")
+WARMUP_CALLS = 3
+NOISY_IQR = 0.10  # IQR above 10% of the median: the measurement is flagged as noisy
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    op: str
+    variant: str
+    mode: str
+    device: str
+    case: Case
+
+    @property
+    def id(self) -> str:
+        shape = "x".join(map(str, self.case.shape))
+        return f"{self.op}-{self.mode}-{self.device}-{dtype_name(self.case.dtype)}-{shape}-{self.variant}"
+
+    @property
+    def group(self) -> str:
+        """Variants of one (op, mode, shape, dtype, device) line up side by side."""
+        shape = "x".join(map(str, self.case.shape))
+        return f"{self.op} {self.mode} {shape} {dtype_name(self.case.dtype)} {self.device}"
+
+
+def default_dtypes(spec, profile: str, device: str) -> tuple[str, ...]:
+    """Every dtype of the op on CUDA; on the CPU fp32 (and bf16 in the full profile), where fp16 has few kernels."""
+    names = [dtype_name(d) for d in spec.dtypes]
+    if device == "cpu":
+        keep = ("fp32", "bf16") if profile == "full" else ("fp32",)
+        names = [n for n in names if n in keep]
+    return tuple(names)
+
+
+def bench_cases(options) -> list[BenchCase]:
+    cases = []
+    for op in registry.ops():
+        spec = registry.spec(op)
+        for device in options.devices:
+            dtypes = options.dtypes or default_dtypes(spec, options.profile, device)
+            dtypes = [d for d in dtypes if parse_dtype(d) in spec.dtypes]
+            for dtype in dtypes:
+                for batch in options.batch_sizes or spec.batch_sizes[options.profile]:
+                    for shape in spec.bench_shapes(options.profile, batch, device):
+                        case = Case("bench", shape, parse_dtype(dtype), spec.bench_params(shape))
+                        for mode in MODES:
+                            for v in registry.variants(op):
+                                cases.append(BenchCase(op, v.name, mode, device, case))
+    return cases
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed_call(call, device: str) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    call()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def run_case(benchmark, bc: BenchCase, seed: int) -> None:
+    """Time one case with pytest-benchmark and record everything DESIGN.md lists in `extra_info`."""
+    variant = registry.get(bc.op, bc.variant)
+    spec = registry.spec(bc.op)
+    reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported.get(bc.case.name)
+    if bc.mode == "backward" and not variant.differentiable:
+        reason = f"{bc.op}/{bc.variant} has no backward"
+    if reason:
+        pytest.skip(reason)
+
+    benchmark.group = bc.group
+    inputs = spec.make_inputs(bc.case, bc.device, seed)
+    try:
+        if bc.mode == "forward":
+            args, kwargs = inputs.args, inputs.kwargs
+
+            def call():
+                return variant.fn(*args, **kwargs)
+
+        else:
+            inputs = inputs.with_grad()
+            out = variant.fn(*inputs.args, **inputs.kwargs)
+            grad_out, wrt = random_like(out, seed + 1), inputs.differentiable()
+
+            def call():
+                return torch.autograd.grad(out, wrt, grad_out, retain_graph=True)
+
+        first_s = _timed_call(call, bc.device)  # pays JIT / compilation / autotuning
+        for _ in range(WARMUP_CALLS):
+            call()
+        steady_s = _timed_call(call, bc.device)
+        peak = _peak_memory(call, bc.device)
+    except torch.cuda.OutOfMemoryError:
+        pytest.skip(f"out of memory at {bc.case.shape} {dtype_name(bc.case.dtype)}")
+
+    checks = compare(variant.fn, spec, bc.case, bc.device, seed, grads=bc.mode == "backward")
+    if bc.mode == "backward":
+        checks = checks[1:]  # the timed work is the gradient: its error is what this row reports
+    flops, nbytes = spec.flops(bc.case, bc.mode), spec.bytes(bc.case, bc.mode)
+    benchmark.extra_info.update(
+        {
+            "op": bc.op,
+            "variant": bc.variant,
+            "rung": variant.rung,
+            "baseline": variant.baseline,
+            "mode": bc.mode,
+            "device": bc.device,
+            "dtype": dtype_name(bc.case.dtype),
+            "shape": list(bc.case.shape),
+            "params": dict(bc.case.params),
+            "batch": spec.batch_of(bc.case.shape),
+            "flops": flops,
+            "bytes": nbytes,
+            "work_model": spec.work_model,
+            "rel_error": max(c.error for c in checks),
+            "tolerance": min(c.tolerance for c in checks),
+            "first_call_s": first_s,
+            "compile_s": max(0.0, first_s - steady_s),
+            "peak_memory_bytes": peak,
+            "threads": torch.get_num_threads(),
+            **precision_flags(),
+        }
+    )
+
+    graphs = compiled_graphs()
+    benchmark(call)
+    if compiled_graphs() != graphs:
+        raise RuntimeError(f"{bc.id}: torch.compile compiled a new graph while timing; the figure would include it")
+
+    stats = benchmark.stats.stats
+    median = stats.median
+    benchmark.extra_info.update(
+        {
+            "gflops": flops / median / 1e9 if median > 0 else math.nan,
+            "gbps": nbytes / median / 1e9 if median > 0 else math.nan,
+            "noisy": bool(stats.iqr > NOISY_IQR * median),
+        }
+    )
+
+
+def _peak_memory(call, device: str) -> int | None:
+    """Peak bytes the CUDA allocator held during one call, above what was allocated before it. None on the CPU,
+    where torch keeps no allocator statistics."""
+    if device != "cuda":
+        return None
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    call()
+    torch.cuda.synchronize()
+    return int(torch.cuda.max_memory_allocated() - before)

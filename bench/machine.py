@@ -1,0 +1,81 @@
+"""What machine and software a run used: stored with every result, so runs from different machines can be told
+apart and compared honestly."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+
+import torch
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_info() -> list[dict]:
+    if not torch.cuda.is_available():
+        return []
+    gpus = []
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        gpus.append(
+            {
+                "name": p.name,
+                "capability": f"{p.major}.{p.minor}",
+                "sm_count": p.multi_processor_count,
+                "memory_gib": round(p.total_memory / 2**30, 1),
+            }
+        )
+    return gpus
+
+
+def card_slug(device: str = "cuda") -> str:
+    """A folder name for this machine's accelerator, e.g. 'nvidia-h200'; 'cpu' without one."""
+    if device != "cuda" or not torch.cuda.is_available():
+        return "cpu"
+    name = torch.cuda.get_device_name(0).lower()
+    name = re.sub(r"\b(nvidia|geforce|tesla)\b", " ", name)
+    words = re.findall(r"[a-z0-9]+", name)
+    return "-".join(["nvidia", *words[:2]]) if words else "nvidia-gpu"
+
+
+def precision_flags() -> dict:
+    return {
+        "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+    }
+
+
+def machine_info() -> dict:
+    try:
+        import triton
+
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    return {
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "triton": triton_version,
+        "triton_interpret": os.environ.get("TRITON_INTERPRET", "0") == "1",
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "gpus": gpu_info(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        **precision_flags(),
+    }

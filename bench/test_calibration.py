@@ -1,0 +1,7 @@
+"""This machine's ceilings, measured in the same run as the benchmarks: rooflines use these, not datasheets."""
+
+from bench.calibration import run_ceiling
+
+
+def test_ceiling(benchmark, ceiling_case):
+    run_ceiling(benchmark, ceiling_case)

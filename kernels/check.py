@@ -1,0 +1,68 @@
+"""Correctness of one variant on one case: outputs and gradients against the float64 eager op on the CPU.
+
+Tests assert on these comparisons; benchmarks store the same errors in their results, so a timing always says how
+accurate the timed code was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from kernels.spec import Case, Inputs, OpSpec, rel_error
+
+
+@dataclass(frozen=True)
+class Comparison:
+    what: str  # "output" or "grad[i]" (the gradient of the i-th differentiable input)
+    error: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error <= self.tolerance
+
+    def __str__(self) -> str:
+        return f"{self.what}: error {self.error:.3g} (tolerance {self.tolerance:.3g})"
+
+
+def poison_allocator(inputs: Inputs) -> None:
+    """Fill and free blocks the size of the inputs with NaN, so that a kernel which leaves output elements unwritten
+    finds NaN there (the allocator hands the freed blocks out again) instead of a stale, possibly right, answer."""
+    for a in inputs.args:
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            torch.full((max(a.numel(), 1),), float("nan"), dtype=a.dtype, device=a.device)
+
+
+def random_like(t: torch.Tensor, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(t.shape, generator=g, dtype=torch.float32).to(device=t.device, dtype=t.dtype)
+
+
+def reference(spec: OpSpec, inputs: Inputs) -> tuple[Inputs, torch.Tensor]:
+    ref_inputs = inputs.to_reference()
+    return ref_inputs, spec.reference_fn()(*ref_inputs.args, **ref_inputs.kwargs)
+
+
+def compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool = True) -> list[Comparison]:
+    """Run `fn` on fresh inputs for `case` and compare its output (and, with `grads`, its input gradients for a
+    random output gradient) with the float64 reference."""
+    inputs = spec.make_inputs(case, device, seed)
+    if grads:
+        inputs = inputs.with_grad()
+    ref_inputs, ref_out = reference(spec, inputs)
+    poison_allocator(inputs)
+    out = fn(*inputs.args, **inputs.kwargs)
+    result = [Comparison("output", rel_error(out, ref_out), spec.tolerance(case, "forward"))]
+    if grads:
+        grad_out = random_like(out, seed + 1)
+        got = torch.autograd.grad(out, inputs.differentiable(), grad_out)
+        want = torch.autograd.grad(ref_out, ref_inputs.differentiable(), grad_out.to("cpu", torch.float64))
+        tol = spec.tolerance(case, "backward")
+        floor = spec.grad_scale(ref_inputs, ref_out.detach(), grad_out.to("cpu", torch.float64))
+        result += [
+            Comparison(f"grad[{i}]", rel_error(a, b, floor), tol)
+            for i, (a, b) in enumerate(zip(got, want, strict=True))
+        ]
+    return result

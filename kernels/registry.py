@@ -1,0 +1,156 @@
+"""The variant registry: every implementation of every op, declared once, in ladder order.
+
+A variant declares itself with the `variant` decorator in its own module:
+
+    @variant("softmax", "eager", baseline=True)
+    def eager_softmax(x, dim=-1):
+        return F.softmax(x, dim)
+
+Tests and benchmarks iterate `ops()` and `variants(op)`; they never list variants, so nothing can be timed that is
+not also checked. Each op also registers one spec (kernels/<op>/spec.py) with `register_spec`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from kernels.triton_support import INTERPRET
+
+# The op packages under kernels/. Adding an op is one line here; adding a variant is one module and one import
+# line in the op's __init__.py.
+OP_PACKAGES = ("softmax",)
+
+# Rung of each name on the ladder; any `triton_<strategy>` other than triton_fused sits on the `triton` rung.
+RUNGS = {"lesson": 0, "eager": 1, "compiled": 2, "triton": 3, "triton_fused": 4}
+DEVICES = ("cpu", "cuda")
+
+
+def rung_of(name: str) -> int:
+    if name in RUNGS:
+        return RUNGS[name]
+    if name.startswith("triton_"):
+        return RUNGS["triton"]
+    raise ValueError(f"variant name {name!r} is not on the ladder: use one of {sorted(RUNGS)} or triton_<strategy>")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One implementation of an op. `fn` has the signature of the op's torch.nn.functional counterpart."""
+
+    op: str
+    name: str
+    fn: Callable
+    rung: int
+    baseline: bool = False
+    devices: tuple[str, ...] = DEVICES
+    differentiable: bool = True
+    # Triton kernels: on CUDA they are compiled; on the CPU they run only through Triton's interpreter.
+    interpreted_on_cpu: bool = False
+    # Test or benchmark cases (by case name) this variant cannot pass, each with the reason a skip shows.
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+    def skip_reason(self, device: str, timing: bool = False) -> str | None:
+        """Why this variant cannot run (or, when `timing`, cannot be timed) on `device`; None when it can."""
+        if device not in self.devices:
+            return f"{self.op}/{self.name} does not run on {device}"
+        if self.interpreted_on_cpu:
+            if device == "cpu" and timing:
+                return "interpreted, not a performance figure"
+            if device == "cpu" and not INTERPRET:
+                return "Triton runs on the CPU only through its interpreter (set TRITON_INTERPRET=1 first)"
+            if device == "cuda" and INTERPRET and timing:
+                return "TRITON_INTERPRET=1 is set: interpreted, not a performance figure"
+        return None
+
+
+_VARIANTS: dict[str, dict[str, Variant]] = {}
+_SPECS: dict[str, object] = {}
+_loaded = False
+
+
+def variant(
+    op: str,
+    name: str,
+    *,
+    baseline: bool = False,
+    devices: tuple[str, ...] = DEVICES,
+    differentiable: bool = True,
+    interpreted_on_cpu: bool = False,
+    unsupported: Mapping[str, str] | None = None,
+):
+    """Declare `fn` as variant `name` of `op`. A second variant of the same name is an error."""
+
+    def register(fn: Callable) -> Callable:
+        table = _VARIANTS.setdefault(op, {})
+        if name in table:
+            raise ValueError(f"variant {op}/{name} is declared twice ({table[name].fn.__module__} and {fn.__module__})")
+        bad = set(devices) - set(DEVICES)
+        if bad:
+            raise ValueError(f"variant {op}/{name}: unknown devices {sorted(bad)}; known: {DEVICES}")
+        table[name] = Variant(
+            op=op,
+            name=name,
+            fn=fn,
+            rung=rung_of(name),
+            baseline=baseline,
+            devices=tuple(devices),
+            differentiable=differentiable,
+            interpreted_on_cpu=interpreted_on_cpu,
+            unsupported=MappingProxyType(dict(unsupported or {})),
+            doc=(fn.__doc__ or "").strip().split("\n")[0],
+        )
+        return fn
+
+    return register
+
+
+def register_spec(spec) -> None:
+    if spec.op in _SPECS:
+        raise ValueError(f"op {spec.op!r} has two specs")
+    _SPECS[spec.op] = spec
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for package in OP_PACKAGES:
+            importlib.import_module(f"kernels.{package}")
+
+
+def ops() -> list[str]:
+    _load()
+    return list(_VARIANTS)
+
+
+def variants(op: str) -> list[Variant]:
+    """The variants of `op` in ladder order (rung, then name)."""
+    _load()
+    if op not in _VARIANTS:
+        raise KeyError(f"unknown op {op!r}; known ops: {', '.join(_VARIANTS) or 'none'}")
+    return sorted(_VARIANTS[op].values(), key=lambda v: (v.rung, v.name))
+
+
+def get(op: str, name: str) -> Variant:
+    table = {v.name: v for v in variants(op)}
+    if name not in table:
+        raise KeyError(f"unknown variant {name!r} of op {op!r}; known: {', '.join(table)}")
+    return table[name]
+
+
+def baseline(op: str) -> Variant:
+    marked = [v for v in variants(op) if v.baseline]
+    if len(marked) != 1:
+        raise ValueError(f"op {op!r} must have exactly one baseline variant, has {[v.name for v in marked]}")
+    return marked[0]
+
+
+def spec(op: str):
+    _load()
+    if op not in _SPECS:
+        raise KeyError(f"op {op!r} has no spec; known: {', '.join(_SPECS) or 'none'}")
+    return _SPECS[op]

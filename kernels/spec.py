@@ -1,0 +1,177 @@
+"""What every op spec shares: dtype names, test cases, inputs, tolerances, the float64 reference and the error.
+
+An op's own spec (kernels/<op>/spec.py) subclasses OpSpec and says how to make its inputs, which shapes to test and
+to benchmark, its flop and byte models and its tolerances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp64": torch.float64}
+DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+
+# Norm-wise relative error ||out - ref|| / ||ref|| allowed for an op whose every output element is one short
+# computation rounded once to the dtype: a few units of the dtype's rounding (torch.testing's rtol defaults are
+# fp32 1.3e-6, fp16 1e-3, bf16 1.6e-2 per element; a norm-wise error sits well below the worst element).
+# Ops that reduce over a long axis scale this with reduction_factor().
+RTOL = {torch.float32: 1.3e-6, torch.float16: 1e-3, torch.bfloat16: 1.6e-2, torch.float64: 1e-12}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", ""))
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype {name!r}; known: {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def reduction_factor(length: int) -> float:
+    """Rounding error of a sum grows with its length: about log2(n) roundings for a tree sum, more for a serial one.
+    Tolerances of reducing ops grow with log2 of the reduction length past 16 elements."""
+    return max(1.0, math.log2(max(length, 1)) / 4)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input configuration of an op: its shape, dtype, keyword parameters and how to fill it."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    params: tuple[tuple[str, object], ...] = ()  # the op's keyword arguments, e.g. (("dim", 1),)
+    layout: str = "contiguous"  # "contiguous", "strided" (every other column) or "transposed"
+    fill: str = "randn"  # how the spec fills the input; each spec documents its fills
+    grad: bool = True  # check gradients too
+
+    @property
+    def id(self) -> str:
+        shape = "x".join(map(str, self.shape))
+        extra = "".join(f"-{k}{v}" for k, v in self.params)
+        return f"{self.name}-{shape}{extra}-{dtype_name(self.dtype)}"
+
+    @property
+    def kwargs(self) -> dict:
+        return dict(self.params)
+
+
+@dataclass
+class Inputs:
+    """Arguments for one call of a variant: positional tensors in the op's order, then keyword arguments."""
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+    def differentiable(self) -> list[torch.Tensor]:
+        return [a for a in self.args if isinstance(a, torch.Tensor) and a.is_floating_point()]
+
+    def to_reference(self) -> Inputs:
+        """The same values as float64 on the CPU, as leaves that track gradients."""
+        args = tuple(
+            a.detach().to("cpu", torch.float64).requires_grad_(True)
+            if isinstance(a, torch.Tensor) and a.is_floating_point()
+            else a
+            for a in self.args
+        )
+        return Inputs(args, dict(self.kwargs))
+
+    def with_grad(self) -> Inputs:
+        args = tuple(
+            a.detach().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+            for a in self.args
+        )
+        return Inputs(args, dict(self.kwargs))
+
+
+def make_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """Return `t`'s values in the asked memory layout, so kernels see strides they must honour."""
+    if layout == "contiguous":
+        return t.contiguous()
+    if layout == "strided":  # every other element of the last dimension: a slice, stride 2
+        wide = torch.empty(*t.shape[:-1], 2 * t.shape[-1], dtype=t.dtype, device=t.device)
+        wide[..., ::2] = t
+        return wide[..., ::2]
+    if layout == "transposed":  # same values, stored with the last two dimensions swapped
+        return t.transpose(-1, -2).contiguous().transpose(-1, -2)
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def rel_error(out: torch.Tensor, ref: torch.Tensor, floor: float = 0.0) -> float:
+    """||out - ref|| / max(||ref||, floor) over the finite reference values, in float64.
+
+    Non-finite values (NaN, +-inf) must sit exactly where the reference has them, else the error is inf. An all-zero
+    or constant output can never pass against a non-trivial reference. `floor` keeps a reference that is zero or
+    vanishingly small next to the values it was computed from (the gradient of a width-1 softmax is exactly 0, that
+    of a one-hot softmax ~1e-40) from turning rounding into an infinite relative error; with no floor only an exact
+    zero matches a zero reference.
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"expected a tensor output, got {type(out).__name__}")
+    out = out.detach().to("cpu", torch.float64)
+    ref = ref.detach().to("cpu", torch.float64)
+    if out.shape != ref.shape:
+        raise AssertionError(f"output shape {tuple(out.shape)} differs from the reference's {tuple(ref.shape)}")
+    bad_ref, bad_out = ~torch.isfinite(ref), ~torch.isfinite(out)
+    if not torch.equal(bad_ref, bad_out):
+        return math.inf
+    if bad_ref.any():
+        a, b = out[bad_ref], ref[bad_ref]
+        if not torch.equal(a.isnan(), b.isnan()) or not torch.equal(a[~a.isnan()], b[~b.isnan()]):
+            return math.inf
+    good = ~bad_ref
+    diff = (out[good] - ref[good]).norm().item()
+    norm = max(ref[good].norm().item(), floor)
+    if norm == 0.0:
+        return 0.0 if diff == 0.0 else math.inf
+    return diff / norm
+
+
+class OpSpec:
+    """Base of an op's spec. Subclasses set the class attributes and implement the methods that raise here."""
+
+    op: str = ""
+    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
+    # Batch sizes each benchmark profile sweeps; bench_shapes() turns a batch size into the op's shapes.
+    batch_sizes: dict[str, tuple[int, ...]] = {}
+    work_model: str = ""  # one line: what the flop and byte figures count
+
+    def test_cases(self) -> list[Case]:
+        raise NotImplementedError
+
+    def bench_shapes(self, profile: str, batch: int, device: str) -> list[tuple[int, ...]]:
+        raise NotImplementedError
+
+    def bench_params(self, shape: tuple[int, ...]) -> tuple[tuple[str, object], ...]:
+        """Keyword parameters of the benchmark case at `shape` (for instance the softmax dim)."""
+        return ()
+
+    def make_inputs(self, case: Case, device: str, seed: int) -> Inputs:
+        raise NotImplementedError
+
+    def flops(self, case: Case, mode: str) -> float:
+        raise NotImplementedError
+
+    def bytes(self, case: Case, mode: str) -> float:
+        raise NotImplementedError
+
+    def tolerance(self, case: Case, mode: str) -> float:
+        raise NotImplementedError
+
+    def grad_scale(self, ref_inputs: Inputs, ref_out: torch.Tensor, grad_out: torch.Tensor) -> float:
+        """The size of the terms an input gradient is computed from, below which its error is not measured
+        relatively (see rel_error's floor). 0 by default: gradients are compared purely relatively."""
+        return 0.0
+
+    def reference_fn(self):
+        """The float64 reference: the baseline (eager) variant's function."""
+        from kernels import registry
+
+        return registry.baseline(self.op).fn
+
+    def batch_of(self, shape: tuple[int, ...]) -> int:
+        return shape[0] if shape else 1

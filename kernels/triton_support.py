@@ -1,0 +1,49 @@
+"""Where Triton kernels run: compiled on CUDA, or through Triton's interpreter on a machine without a GPU.
+
+The interpreter is chosen by the environment variable TRITON_INTERPRET=1, read when a kernel is decorated, so it
+must be set before triton is imported. Importing `kernels` sets it when no CUDA device is present and the variable
+is not set already; set TRITON_INTERPRET=0 to keep it off. `import torch` does not import triton, so asking torch
+about CUDA here is safe.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
+
+INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+try:
+    import triton  # noqa: F401
+    import triton.language as tl  # noqa: F401
+
+    HAS_TRITON = True
+except ImportError:  # triton ships with torch on Linux only
+    HAS_TRITON = False
+
+
+def next_power_of_2(n: int) -> int:
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+# Dtypes the hand-written kernels take; all of them compute in fp32 inside.
+TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def check_triton_tensor(t: torch.Tensor, what: str) -> None:
+    """Raise a clear error for a tensor a Triton kernel cannot take, instead of a crash inside Triton."""
+    if not HAS_TRITON:
+        raise RuntimeError(f"{what}: triton is not installed (it ships with torch on Linux)")
+    if t.dtype not in TRITON_DTYPES:
+        raise TypeError(f"{what}: Triton kernels take float32, float16 or bfloat16, got {t.dtype}")
+    if t.device.type == "cpu" and not INTERPRET:
+        raise RuntimeError(
+            f"{what}: the tensor is on the CPU, where Triton runs only through its interpreter; "
+            "set TRITON_INTERPRET=1 before triton is imported, or move the tensor to CUDA"
+        )
+    if t.device.type not in ("cpu", "cuda"):
+        raise RuntimeError(f"{what}: Triton kernels here run on CUDA (or the CPU interpreter), not {t.device.type}")

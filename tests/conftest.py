@@ -1,0 +1,47 @@
+"""Parametrizes the correctness tests from the registry and the run's options (bench/plugin.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from kernels import registry
+from kernels.spec import Case, dtype_name
+
+
+@dataclass(frozen=True)
+class CorrectnessCase:
+    op: str
+    variant: str
+    device: str
+    case: Case
+
+    @property
+    def id(self) -> str:
+        return f"{self.op}-{self.variant}-{self.device}-{self.case.id}"
+
+
+def correctness_cases(options) -> list[CorrectnessCase]:
+    out = []
+    for op in registry.ops():
+        spec = registry.spec(op)
+        cases = [c for c in spec.test_cases() if not options.dtypes or dtype_name(c.dtype) in options.dtypes]
+        for v in registry.variants(op):
+            for device in options.devices:
+                out += [CorrectnessCase(op, v.name, device, c) for c in cases]
+    return out
+
+
+def pytest_generate_tests(metafunc):
+    options = metafunc.config.dnnbench
+    if "correctness_case" in metafunc.fixturenames:
+        cases = correctness_cases(options)
+        metafunc.parametrize("correctness_case", cases, ids=[c.id for c in cases])
+    if "device" in metafunc.fixturenames:
+        metafunc.parametrize("device", options.devices)
+
+
+@pytest.fixture
+def seed(request) -> int:
+    return request.config.dnnbench.seed

@@ -1,0 +1,55 @@
+"""Every variant of every op, on every test case, against the float64 eager op on the CPU: outputs and gradients.
+
+The cases come from each op's spec (kernels/<op>/spec.py): irregular sizes, non-contiguous inputs and the op's
+numerical edge cases. Triton variants run on the CPU through the Triton interpreter.
+"""
+
+import pytest
+import torch
+
+from kernels import registry
+from kernels.check import compare
+
+
+def test_variant_matches_float64(correctness_case, seed):
+    c = correctness_case
+    v = registry.get(c.op, c.variant)
+    reason = v.skip_reason(c.device) or v.unsupported.get(c.case.name)
+    if reason:
+        pytest.skip(reason)
+    results = compare(v.fn, registry.spec(c.op), c.case, c.device, seed, grads=c.case.grad and v.differentiable)
+    bad = [str(r) for r in results if not r.ok]
+    assert not bad, f"{c.id} (seed {seed}): " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("op", registry.ops())
+@pytest.mark.parametrize("wrong", ["zeros", "constant", "rescaled", "zero_grad"])
+def test_check_rejects_wrong_outputs(op, wrong, device, seed):
+    """The check itself must fail a variant that returns zeros, a constant, a plausible-looking wrong answer, or
+    the right output with a zero gradient."""
+    spec = registry.spec(op)
+    eager = registry.baseline(op).fn
+
+    def fake(*args, **kwargs):
+        if wrong == "zero_grad":  # right values, but the inputs reach the output only through 0 * x
+            detached = [a.detach() if isinstance(a, torch.Tensor) else a for a in args]
+            out = eager(*detached, **kwargs)
+            return out + sum(0 * a.sum() for a in args if isinstance(a, torch.Tensor) and a.requires_grad)
+        out = eager(*args, **kwargs)
+        if wrong == "zeros":
+            return torch.zeros_like(out)
+        if wrong == "constant":
+            return torch.full_like(out, out.float().mean().item())
+        return out / out.float().sum() * out.numel() ** 0.5  # right shape and sign, wrong values
+
+    checked = 0
+    for case in (c for c in spec.test_cases() if c.fill == "randn"):  # edge fills can make zero the right answer
+        inputs = spec.make_inputs(case, device, seed)
+        right = eager(*inputs.args, **inputs.kwargs)
+        if not torch.isfinite(right).all() or (right == right.flatten()[0]).all():
+            continue  # a constant right answer (softmax of width 1 is all ones) is no test of a constant fake
+        results = compare(fake, spec, case, device, seed, grads=wrong == "zero_grad")
+        judged = results[1:] if wrong == "zero_grad" else results[:1]
+        assert not all(r.ok for r in judged), f"{wrong} passed the check on {case.id}: {judged}"
+        checked += 1
+    assert checked >= 3, f"only {checked} cases of {op} could test the check"
