@@ -89,7 +89,7 @@ def run_case(benchmark, bc: BenchCase, seed: int) -> None:
     """Time one case with pytest-benchmark and record everything DESIGN.md lists in `extra_info`."""
     variant = registry.get(bc.op, bc.variant)
     spec = registry.spec(bc.op)
-    reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported.get(bc.case.name)
+    reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case)
     if bc.mode == "backward" and not variant.differentiable:
         reason = f"{bc.op}/{bc.variant} has no backward"
     if reason:

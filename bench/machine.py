@@ -49,6 +49,13 @@ def card_slug(device: str = "cuda") -> str:
     return "-".join(["nvidia", *words[:2]]) if words else "nvidia-gpu"
 
 
+def set_precision_defaults() -> None:
+    """fp32 means fp32: TF32 is a separate, named precision. cuDNN convolutions default to TF32 and cuBLAS matmuls
+    do not; an fp32 comparison with TF32 on one side only is meaningless, so both are set (and recorded)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
 def precision_flags() -> dict:
     return {
         "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import kernels  # noqa: F401  (chooses the Triton interpreter before triton is imported)
-from bench.machine import machine_info
+from bench.machine import machine_info as dnnbench_machine_info
+from bench.machine import set_precision_defaults
 
 PROFILES = ("quick", "full")
 
@@ -97,13 +98,8 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    import torch
-
     config.dnnbench = parse_options(config)
-    # fp32 means fp32: TF32 is a separate, named precision. cuDNN convolutions default to TF32 and cuBLAS matmuls
-    # do not; an fp32 comparison with TF32 on one side only is meaningless, so both are set, and recorded.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    set_precision_defaults()
 
 
 def pytest_report_header(config):
@@ -116,8 +112,6 @@ def pytest_report_header(config):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    from bench.machine import machine_info as dnnbench_machine_info
-
     machine_info["dnnbench"] = dnnbench_machine_info()
 
 
@@ -156,6 +150,9 @@ def append_stream(config, entry: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         if _machine_line is None:
-            _machine_line = {"machine_info": {"dnnbench": machine_info()}, "dnnbench": {"seed": config.dnnbench.seed}}
+            _machine_line = {
+                "machine_info": {"dnnbench": dnnbench_machine_info()},
+                "dnnbench": {"seed": config.dnnbench.seed},
+            }
             f.write(json.dumps(_machine_line) + "\n")
         f.write(json.dumps(entry, default=str) + "\n")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from kernels.spec import dtype_name
 from kernels.triton_support import INTERPRET
 
 # The op packages under kernels/. Adding an op is one line here; adding a variant is one module and one import
@@ -49,7 +50,8 @@ class Variant:
     differentiable: bool = True
     # Triton kernels: on CUDA they are compiled; on the CPU they run only through Triton's interpreter.
     interpreted_on_cpu: bool = False
-    # Test or benchmark cases (by case name) this variant cannot pass, each with the reason a skip shows.
+    # Test or benchmark cases this variant cannot pass, each with the reason a skip shows: keyed by case name
+    # ("large_logits") or by case name and dtype ("wide/fp16").
     unsupported: Mapping[str, str] = field(default_factory=dict)
     doc: str = ""
 
@@ -65,6 +67,10 @@ class Variant:
             if device == "cuda" and INTERPRET and timing:
                 return "TRITON_INTERPRET=1 is set: interpreted, not a performance figure"
         return None
+
+    def unsupported_reason(self, case) -> str | None:
+        """Why this variant is not expected to pass `case` (a kernels.spec.Case); None when it is."""
+        return self.unsupported.get(f"{case.name}/{dtype_name(case.dtype)}") or self.unsupported.get(case.name)
 
 
 _VARIANTS: dict[str, dict[str, Variant]] = {}

@@ -14,7 +14,7 @@ from kernels.check import compare
 def test_variant_matches_float64(correctness_case, seed):
     c = correctness_case
     v = registry.get(c.op, c.variant)
-    reason = v.skip_reason(c.device) or v.unsupported.get(c.case.name)
+    reason = v.skip_reason(c.device) or v.unsupported_reason(c.case)
     if reason:
         pytest.skip(reason)
     results = compare(v.fn, registry.spec(c.op), c.case, c.device, seed, grads=c.case.grad and v.differentiable)

@@ -1,0 +1,40 @@
+# dnnbench: `make test` and `make bench` each do all the set-up on a fresh machine (a .venv with the project).
+# `make gpu-check` is for a machine with torch preinstalled and no network: it uses that python as it is.
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+PROFILE   ?= quick
+DEVICE    ?= cuda
+RESULTS   := results
+RUN_ID    := $(shell date +%Y%m%d-%H%M%S)
+SYSTEM_PY ?= python3
+
+.PHONY: test bench gpu-check lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch 2.14.1 and torchvision 0.29.1 are the newest this project allows (pyproject.toml caps torch below 2.15)
+	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(PY) -m pytest tests -q -rs
+
+bench: $(STAMP)
+	mkdir -p $(RESULTS)
+	$(PY) -m pytest bench --benchmark-only --profile $(PROFILE) -q -rs \
+		--benchmark-json $(RESULTS)/bench-$(RUN_ID).json --stream $(RESULTS)/bench-$(RUN_ID).stream.jsonl
+	@echo "results: $(RESULTS)/bench-$(RUN_ID).json (stream: $(RESULTS)/bench-$(RUN_ID).stream.jsonl)"
+
+gpu-check:
+	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE)
+
+clean:
+	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""One command for a lent GPU (torch preinstalled, no network): correctness tests on the device, then the quick
+benchmark sweep, written to reports/gpu/<card>/ with a short summary.
+
+    python -m bench.gpu_check --device cuda          # what `make gpu-check` runs
+    python -m bench.gpu_check --device cpu           # the same flow on a machine without a GPU (into results/)
+
+Each step runs as its own pytest process with a time limit, so a crash or a hang in one step still leaves the other
+step's results and the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.machine import card_slug, machine_info, set_precision_defaults
+
+
+def run_step(name: str, args: list[str], out: Path, timeout: float) -> dict:
+    """Run `python -m pytest ARGS`, log to out/NAME.log; return its exit status, summary line and duration."""
+    log = out / f"{name}.log"
+    start = time.time()
+    cmd = [sys.executable, "-m", "pytest", *args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with log.open("w") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        try:
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout, env=env).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    text = log.read_text()
+    # pytest's last line: "12 passed, 3 skipped in 4.2s" (with -q) or the same between "=" rules
+    summary = re.findall(r"^=*\s*(\d+ (?:passed|failed|error|skipped|deselected).*?)\s*=*$", text, re.M)
+    result = {"step": name, "exit": rc, "summary": summary[-1] if summary else "(no summary)", "seconds": 0.0}
+    result["seconds"] = round(time.time() - start, 1)
+    print(f"[gpu-check] {name}: exit {rc}, {result['summary']} ({result['seconds']} s)", flush=True)
+    return result
+
+
+def strip_raw_timings(path: Path) -> None:
+    """pytest-benchmark's JSON keeps every round's time; the stats are enough to commit, and far smaller."""
+    if not path.exists():
+        return
+    data = json.loads(path.read_text())
+    for b in data.get("benchmarks", []):
+        b.get("stats", {}).pop("data", None)
+    path.write_text(json.dumps(data, indent=1))
+
+
+def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
+    from reports.load import load
+    from reports.summary import ceilings_markdown, speedup_markdown
+
+    set_precision_defaults()  # as the pytest plugin sets them for the steps
+    info = machine_info()
+    lines = [
+        f"# dnnbench GPU check: {card_slug(device)}",
+        "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- device: {device}; GPUs: {', '.join(g['name'] for g in info['gpus']) or 'none'}",
+        f"- torch {info['torch']}, triton {info['triton']}, CUDA {info['cuda']}, cuDNN {info['cudnn']}",
+        f"- CPU: {info['cpu_model']} ({info['cpu_count']} cores, torch threads {info['torch_threads']})",
+        f"- TF32: matmul {info['cuda_matmul_allow_tf32']}, cuDNN {info['cudnn_allow_tf32']} (fp32 means fp32)",
+        "",
+        "## Steps",
+        "",
+        *[f"- {s['step']}: exit {s['exit']}, {s['summary']}, {s['seconds']} s" for s in steps],
+        "",
+    ]
+    sources = [p for p in (out / "results.json", out / "results.stream.jsonl") if p.exists()]
+    if sources:
+        # The stream has every finished benchmark even when the JSON was never written (a killed run).
+        df = load([sources[0]])
+        lines += ["## Ceilings (measured in this run)", "", ceilings_markdown(df), ""]
+        lines += ["## Variants against eager (median of one run; ratio > 1: faster than eager)", ""]
+        lines += [speedup_markdown(df), ""]
+    path = out / "summary.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
+    parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
+    parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
+    parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
+    parser.add_argument("--max-time", default="0.1", help="pytest-benchmark --benchmark-max-time per benchmark")
+    args = parser.parse_args(argv)
+
+    slug = card_slug(args.device)
+    if args.device == "cuda" and slug == "cpu":
+        parser.error("--device cuda: no CUDA device is available on this machine")
+    out = args.out or (Path("reports/gpu") / slug if args.device == "cuda" else Path("results/gpu-check-cpu"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "machine.json").write_text(json.dumps(machine_info(), indent=1))
+    select = ["-k", args.select] if args.select else []
+    common = ["--device", args.device, "-p", "no:cacheprovider", "-rs", "-q", *select]
+
+    steps = [run_step("tests", ["tests", *common, "--junitxml", str(out / "tests.xml")], out, args.test_timeout)]
+    results, stream = out / "results.json", out / "results.stream.jsonl"
+    for old in (results, stream):  # the stream is appended to: start it afresh
+        old.unlink(missing_ok=True)
+    bench = ["bench", *common, "--benchmark-only", "--profile", "quick", "--benchmark-max-time", args.max_time]
+    bench += ["--benchmark-json", str(results), "--stream", str(stream)]
+    steps.append(run_step("bench", bench, out, args.bench_timeout))
+    strip_raw_timings(results)
+    summary = write_summary(out, args.device, steps)
+    print(f"[gpu-check] summary: {summary}")
+    print(summary.read_text())
+    return 0 if all(s["exit"] == 0 for s in steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
