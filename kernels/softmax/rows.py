@@ -7,6 +7,8 @@ F.softmax(x, dim) and an autograd backward through the variant's own kernel.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from kernels.softmax.spec import check_args
@@ -22,7 +24,8 @@ def as_rows(x: torch.Tensor, dim: int):
         return x.reshape(1, 1), lambda y: y.reshape(())
     moved = x.movedim(dim, -1)
     shape = moved.shape
-    rows = moved if moved.dim() == 2 else moved.reshape(-1, shape[-1])  # a view when possible, else a copy
+    # a view when strides allow, else a copy; the row count is explicit, so a 0-element tensor reshapes too
+    rows = moved if moved.dim() == 2 else moved.reshape(math.prod(shape[:-1]), shape[-1])
     return rows, lambda y: y.view(shape).movedim(-1, dim)
 
 

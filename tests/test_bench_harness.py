@@ -1,0 +1,99 @@
+"""The benchmark harness end to end, as a user runs it: pytest --benchmark-only on a small selection, then the
+JSON, the stream file and the machine info it leaves."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SELECT = "(softmax and forward and 1024x16) or copy-cpu"
+OP_FIELDS = {
+    "op", "variant", "rung", "baseline", "mode", "device", "dtype", "shape", "batch", "flops", "bytes", "gflops",
+    "gbps", "work_model", "rel_error", "tolerance", "compile_s", "first_call_s", "peak_memory_bytes", "threads",
+    "cuda_matmul_allow_tf32", "cudnn_allow_tf32", "noisy",
+}  # fmt: skip
+
+
+def run_bench(tmp_path: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "--device", "cpu", "-k", SELECT, "-rs",
+           "-p", "no:cacheprovider", "--benchmark-max-time", "0.02", "--seed", "7", "--benchmark-json",
+           str(tmp_path / "out.json"), "--stream", str(tmp_path / "out.stream.jsonl"), *extra]  # fmt: skip
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def stream_entries(path: Path) -> tuple[dict, list[dict]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return lines[0], lines[1:]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    proc = run_bench(tmp)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return tmp, proc, json.loads((tmp / "out.json").read_text())
+
+
+def test_each_variant_is_timed_and_triton_is_skipped_with_its_reason(run):
+    _, proc, data = run
+    ops = [b for b in data["benchmarks"] if "op" in b["extra_info"]]
+    assert sorted(b["extra_info"]["variant"] for b in ops) == ["compiled", "eager", "lesson"]
+    assert "interpreted, not a performance figure" in proc.stdout
+    assert len({b["group"] for b in ops}) == 1, "variants of one case must share a group"
+
+
+def test_extra_info_holds_every_field_and_consistent_figures(run):
+    _, _, data = run
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if "op" not in info:
+            continue
+        assert set(info) >= OP_FIELDS, f"missing: {OP_FIELDS - set(info)}"
+        assert info["shape"] == [1024, 16] and info["dtype"] == "fp32" and info["device"] == "cpu"
+        assert info["gbps"] == pytest.approx(info["bytes"] / b["stats"]["median"] / 1e9)
+        assert info["bytes"] == 2 * 1024 * 16 * 4
+        assert 0 < info["rel_error"] <= info["tolerance"]
+        assert info["cuda_matmul_allow_tf32"] is False and info["cudnn_allow_tf32"] is False
+    compiled = next(b for b in data["benchmarks"] if b["extra_info"].get("variant") == "compiled")
+    assert compiled["extra_info"]["first_call_s"] > compiled["stats"]["median"], "compilation was not paid apart"
+
+
+def test_machine_info_and_the_calibration_are_stored(run):
+    _, _, data = run
+    info = data["machine_info"]["dnnbench"]
+    for key in ("torch", "triton", "cpu_model", "cpu_count", "torch_threads", "cuda", "gpus"):
+        assert key in info
+    (copy,) = [b for b in data["benchmarks"] if b["extra_info"].get("ceiling") == "copy"]
+    assert copy["extra_info"]["gbps"] > 0.1
+
+
+def test_the_stream_has_every_finished_benchmark(run):
+    tmp, _, data = run
+    head, entries = stream_entries(tmp / "out.stream.jsonl")
+    assert "torch" in head["machine_info"]["dnnbench"]
+    assert sorted(e["name"] for e in entries) == sorted(b["name"] for b in data["benchmarks"])
+
+
+def test_a_failing_variant_loses_no_other_result(tmp_path):
+    proc = run_bench(tmp_path, "-p", "tests.fake_variant", env={"FAKE_VARIANT": "raise"})
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "broken on purpose" in proc.stdout
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert sorted(b["extra_info"].get("variant", "ceiling") for b in data["benchmarks"]) == [
+        "ceiling", "compiled", "eager", "lesson",
+    ]  # fmt: skip
+
+
+def test_a_killed_run_keeps_what_finished_in_the_stream(tmp_path):
+    proc = run_bench(tmp_path, "-p", "tests.fake_variant", env={"FAKE_VARIANT": "kill"})
+    assert proc.returncode == 9
+    assert not (tmp_path / "out.json").exists() or not (tmp_path / "out.json").read_text()
+    _, entries = stream_entries(tmp_path / "out.stream.jsonl")
+    # the copy ceiling comes first (test_calibration.py), then the ops in ladder order: triton_fused kills the run
+    assert sorted(e["extra_info"].get("variant", "ceiling") for e in entries) == [
+        "ceiling", "compiled", "eager", "lesson",
+    ]  # fmt: skip

@@ -1,0 +1,76 @@
+"""The registry: one baseline per op, unique names, ladder order, clear errors, and full coverage by the tests and
+the benchmarks (nothing can be timed that is not also checked)."""
+
+import pytest
+
+from bench.harness import MODES, bench_cases
+from bench.plugin import RunOptions
+from kernels import registry
+from kernels.registry import RUNGS, variant
+from tests.conftest import correctness_cases
+
+
+def test_every_op_has_exactly_one_baseline_named_eager():
+    assert registry.ops(), "no op is registered"
+    for op in registry.ops():
+        marked = [v.name for v in registry.variants(op) if v.baseline]
+        assert marked == ["eager"], f"{op}: baselines {marked}"
+
+
+def test_variants_come_in_ladder_order_with_rungs_from_their_names():
+    for op in registry.ops():
+        vs = registry.variants(op)
+        assert [v.rung for v in vs] == sorted(v.rung for v in vs)
+        assert vs[0].name == "lesson" and vs[1].name == "eager"
+        for v in vs:
+            expected = RUNGS.get(v.name, RUNGS["triton"])
+            assert v.rung == expected, f"{op}/{v.name} sits on rung {v.rung}, expected {expected}"
+            assert v.doc, f"{op}/{v.name} has no docstring: the report and `dnnbench list` show it"
+
+
+def test_softmax_has_the_whole_ladder():
+    names = [v.name for v in registry.variants("softmax")]
+    assert names == ["lesson", "eager", "compiled", "triton", "triton_online"]
+
+
+def test_declaring_a_name_twice_is_an_error():
+    with pytest.raises(ValueError, match="declared twice"):
+        variant("softmax", "eager")(lambda x, dim=-1: x)
+
+
+def test_off_ladder_names_and_unknown_devices_are_errors():
+    with pytest.raises(ValueError, match="not on the ladder"):
+        variant("softmax", "fast")(lambda x, dim=-1: x)
+    with pytest.raises(ValueError, match="unknown devices"):
+        variant("softmax", "triton_test_only", devices=("tpu",))(lambda x, dim=-1: x)
+    assert "triton_test_only" not in [v.name for v in registry.variants("softmax")]
+
+
+def test_lookup_errors_name_what_exists():
+    with pytest.raises(KeyError, match="unknown op 'nope'.*softmax"):
+        registry.variants("nope")
+    with pytest.raises(KeyError, match="unknown variant 'nope' of op 'softmax'.*eager"):
+        registry.get("softmax", "nope")
+    assert registry.get("softmax", "eager").baseline
+
+
+def test_every_variant_is_covered_by_tests_and_benchmarks():
+    options = RunOptions(devices=("cpu", "cuda"), dtypes=None, batch_sizes=None, profile="quick", seed=0, stream=None)
+    tested = {(c.op, c.variant, c.device) for c in correctness_cases(options)}
+    benched = {(c.op, c.variant, c.device, c.mode) for c in bench_cases(options)}
+    for op in registry.ops():
+        for v in registry.variants(op):
+            for device in v.devices:
+                assert (op, v.name, device) in tested, f"{op}/{v.name} on {device} has no correctness case"
+                for mode in MODES:
+                    assert (op, v.name, device, mode) in benched, f"{op}/{v.name} {mode} on {device} is not benched"
+
+
+def test_triton_variants_are_interpreted_on_cpu_and_never_timed_there():
+    for op in registry.ops():
+        for v in registry.variants(op):
+            if v.name.startswith("triton"):
+                assert v.interpreted_on_cpu
+                assert v.skip_reason("cpu", timing=True) == "interpreted, not a performance figure"
+            else:
+                assert v.skip_reason("cpu", timing=True) is None
