@@ -5,6 +5,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 PROFILE   ?= quick
+MAX_TIME  ?= 0.5
 DEVICE    ?= cuda
 RESULTS   := results
 RUN_ID    := $(shell date +%Y%m%d-%H%M%S)
@@ -29,7 +30,7 @@ test: lint
 
 bench: $(STAMP)
 	mkdir -p $(RESULTS)
-	$(PY) -m pytest bench --benchmark-only --profile $(PROFILE) -q -rs \
+	$(PY) -m pytest bench --benchmark-only --profile $(PROFILE) --benchmark-max-time $(MAX_TIME) -q -rs \
 		--benchmark-json $(RESULTS)/bench-$(RUN_ID).json --stream $(RESULTS)/bench-$(RUN_ID).stream.jsonl
 	@echo "results: $(RESULTS)/bench-$(RUN_ID).json (stream: $(RESULTS)/bench-$(RUN_ID).stream.jsonl)"
 

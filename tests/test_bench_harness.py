@@ -58,6 +58,7 @@ def test_extra_info_holds_every_field_and_consistent_figures(run):
         assert info["bytes"] == 2 * 1024 * 16 * 4
         assert 0 < info["rel_error"] <= info["tolerance"]
         assert info["cuda_matmul_allow_tf32"] is False and info["cudnn_allow_tf32"] is False
+        assert b["options"]["timer"].endswith("synced_perf_counter") and b["options"]["disable_gc"]
     compiled = next(b for b in data["benchmarks"] if b["extra_info"].get("variant") == "compiled")
     assert compiled["extra_info"]["first_call_s"] > compiled["stats"]["median"], "compilation was not paid apart"
 
