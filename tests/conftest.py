@@ -33,11 +33,18 @@ def correctness_cases(options) -> list[CorrectnessCase]:
     return out
 
 
+def interpreted(c: CorrectnessCase) -> bool:
+    return c.device == "cpu" and registry.get(c.op, c.variant).interpreted_on_cpu
+
+
 def pytest_generate_tests(metafunc):
     options = metafunc.config.dnnbench
     if "correctness_case" in metafunc.fixturenames:
-        cases = correctness_cases(options)
-        metafunc.parametrize("correctness_case", cases, ids=[c.id for c in cases])
+        params = [
+            pytest.param(c, id=c.id, marks=[pytest.mark.interpreted] if interpreted(c) else [])
+            for c in correctness_cases(options)
+        ]
+        metafunc.parametrize("correctness_case", params)
     if "device" in metafunc.fixturenames:
         metafunc.parametrize("device", options.devices)
 
