@@ -28,11 +28,9 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest tests -q -rs
 
+# The benchmarks (pytest-benchmark), then the report of the run; prints the paths of the results and of index.html.
 bench: $(STAMP)
-	mkdir -p $(RESULTS)
-	$(PY) -m pytest bench --benchmark-only --profile $(PROFILE) --benchmark-max-time $(MAX_TIME) -q -rs \
-		--benchmark-json $(RESULTS)/bench-$(RUN_ID).json --stream $(RESULTS)/bench-$(RUN_ID).stream.jsonl
-	@echo "results: $(RESULTS)/bench-$(RUN_ID).json (stream: $(RESULTS)/bench-$(RUN_ID).stream.jsonl)"
+	$(VENV)/bin/dnnbench run --profile $(PROFILE) --max-time $(MAX_TIME) -o $(RESULTS)/bench-$(RUN_ID)
 
 gpu-check:
 	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE)

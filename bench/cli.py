@@ -1,12 +1,32 @@
 """The `dnnbench` command.
 
-dnnbench list              ops with their variants (ladder order, baseline marked)
+    dnnbench list                              ops with their variants (ladder order, baseline marked)
+    dnnbench run [--device ...] [-o DIR]       run the benchmarks (pytest-benchmark), then write the report
+    dnnbench report RESULTS... -o DIR          report of results from any runs, machines and devices
+    dnnbench compare BASE NEW [--fail-above P] the change per benchmark between two runs, noise taken into account
+    dnnbench calibrate [--device ...]          measure this machine's ceilings (copy GB/s, matmul GFLOP/s)
+
+Bad arguments and unusable files get one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import time
+from pathlib import Path
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints the usage too)
+        print(f"dnnbench: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def fail(message: str) -> int:
+    print(f"dnnbench: error: {message}", file=sys.stderr)
+    return 2
 
 
 def cmd_list(args) -> int:
@@ -22,12 +42,162 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from reports.build import build_report
+    from reports.load import ResultsError
+
+    try:
+        index = build_report(args.results, args.output, args.baseline)
+    except ResultsError as e:
+        return fail(str(e))
+    print(f"report: {index}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from reports.compare import compare, format_pairs, regressions
+    from reports.load import ResultsError
+
+    try:
+        pairs, only_base, only_new = compare([args.base], [args.new])
+    except ResultsError as e:
+        return fail(str(e))
+    if not pairs:
+        return fail(f"no benchmark appears in both {args.base} and {args.new}")
+    print(format_pairs(pairs))
+    counts = {v: sum(p.verdict == v for p in pairs) for v in ("faster", "slower", "within noise")}
+    print(f"\n{len(pairs)} pairs: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    for label, names in (("only in base", only_base), ("only in new", only_new)):
+        if names:
+            print(f"{len(names)} {label}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+    if args.fail_above is not None:
+        bad = regressions(pairs, args.fail_above)
+        if bad:
+            print(f"FAIL: {len(bad)} benchmark(s) slower beyond noise by more than {args.fail_above}%")
+            return 1
+    return 0
+
+
+def cmd_run(args) -> int:
+    from reports.build import build_report
+    from reports.load import ResultsError
+
+    out = args.output or Path("results") / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    results, stream = out / "results.json", out / "results.stream.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "bench",
+        "--benchmark-only",
+        "-rs",
+        "--profile",
+        args.profile,
+        "--benchmark-max-time",
+        str(args.max_time),
+        "--benchmark-json",
+        str(results),
+        "--stream",
+        str(stream),
+    ]
+    for flag, value in (
+        ("--device", args.device),
+        ("--dtypes", args.dtypes),
+        ("--batch-sizes", args.batch_sizes),
+        ("-k", args.select),
+        ("--seed", args.seed),
+    ):
+        if value is not None:
+            cmd += [flag, str(value)]
+    print("$ " + " ".join(cmd), flush=True)
+    rc = subprocess.run(cmd).returncode
+    # A run that failed or was cut short still has its stream: report what finished.
+    source = results if results.exists() and results.stat().st_size else stream
+    if not source.exists():
+        return fail(f"the benchmark run wrote no results (pytest exit status {rc})")
+    try:
+        index = build_report([source], out / "report", args.baseline)
+    except ResultsError as e:
+        return fail(str(e))
+    print(f"results: {source}\nreport: {index.resolve()}")
+    return rc
+
+
+def cmd_calibrate(args) -> int:
+    import torch
+
+    from bench.calibration import ceiling_call, ceiling_cases
+    from bench.machine import set_precision_defaults
+    from bench.plugin import RunOptions, available_devices
+    from bench.timers import synced_perf_counter
+
+    devices = tuple(args.device.split(",")) if args.device else available_devices()
+    for d in devices:
+        if d not in available_devices():
+            return fail(f"--device {d}: not available on this machine (available: {', '.join(available_devices())})")
+    set_precision_defaults()
+    options = RunOptions(devices, tuple(args.dtypes.split(",")) if args.dtypes else None, None, "quick", 0, None)
+    print(f"{'device':<6} {'ceiling':<8} {'dtype':<6} {'measured':>18}")
+    for c in ceiling_cases(options):
+        torch.backends.cuda.matmul.allow_tf32 = c.precision == "tf32"
+        call, work, unit = ceiling_call(c)
+        for _ in range(3):
+            call()
+        times = []
+        for _ in range(args.repeats):
+            start = synced_perf_counter()
+            call()
+            times.append(synced_perf_counter() - start)
+        median = sorted(times)[len(times) // 2]
+        value = f"{work / median / 1e9:,.1f} " + ("GB/s" if unit == "bytes" else "GFLOP/s")
+        print(f"{c.device:<6} {c.kind:<8} {c.precision:<6} {value:>18}", flush=True)
+    set_precision_defaults()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dnnbench", description="dnnbench: op ladders and lessons, timed and checked")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(prog="dnnbench", description="dnnbench: op ladders and lessons, timed and checked")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
+
     p = sub.add_parser("list", help="ops with their variants")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run the benchmarks, then write the report")
+    p.add_argument("--device", help="cpu, cuda or cpu,cuda (default: all available)")
+    p.add_argument("--dtypes", help="comma-separated: fp32,fp16,bf16")
+    p.add_argument("--batch-sizes", help="comma-separated batch sizes")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick")
+    p.add_argument("-k", dest="select", help="pytest -k expression, e.g. 'softmax and forward'")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-time", type=float, default=0.5, help="seconds of timing per benchmark (default 0.5)")
+    p.add_argument("--baseline", default="eager")
+    p.add_argument("-o", "--output", type=Path, help="output folder (default: results/run-<time>)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write the report of benchmark results")
+    p.add_argument("results", nargs="+", type=Path, help="pytest-benchmark JSON files or dnnbench .jsonl streams")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument("--baseline", default="eager", help="the variant speedups are measured against")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="compare two runs, benchmark by benchmark")
+    p.add_argument("base", type=Path)
+    p.add_argument("new", type=Path)
+    p.add_argument(
+        "--fail-above",
+        type=float,
+        metavar="PCT",
+        help="exit 1 when a benchmark is slower beyond noise by more than PCT percent",
+    )
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("calibrate", help="measure this machine's copy bandwidth and matmul throughput")
+    p.add_argument("--device", help="cpu, cuda or cpu,cuda (default: all available)")
+    p.add_argument("--dtypes", help="matmul dtypes, comma-separated (default: fp32 on cpu; fp32, fp16, bf16 on cuda)")
+    p.add_argument("--repeats", type=int, default=10)
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -1,5 +1,5 @@
-"""Read pytest-benchmark results (JSON files, and the JSON-lines stream of a run that may have been killed) into one
-long pandas table: one row per measurement."""
+"""Read pytest-benchmark results (JSON files, and the JSON-lines stream of a run that may have been killed) from any
+machines and devices into one long pandas table: one row per measurement."""
 
 from __future__ import annotations
 
@@ -9,14 +9,43 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = [
-    "kind", "op", "variant", "baseline", "mode", "device", "machine", "dtype", "shape", "batch", "group",
-    "median_s", "iqr_s", "rounds", "flops", "bytes", "gflops", "gbps", "rel_error", "tolerance", "compile_s",
-    "peak_memory_bytes", "noisy", "ceiling", "source",
-]  # fmt: skip
+    "kind",
+    "op",
+    "variant",
+    "rung",
+    "baseline",
+    "mode",
+    "device",
+    "machine",
+    "dtype",
+    "shape",
+    "elements",
+    "batch",
+    "group",
+    "name",
+    "median_s",
+    "iqr_s",
+    "q1_s",
+    "q3_s",
+    "rounds",
+    "flops",
+    "bytes",
+    "gflops",
+    "gbps",
+    "intensity",
+    "rel_error",
+    "tolerance",
+    "compile_s",
+    "peak_memory_bytes",
+    "noisy",
+    "ceiling",
+    "cache",
+    "source",
+]
 
 
 class ResultsError(ValueError):
-    """A results file that cannot be read; the message names the file and the reason."""
+    """A results file that cannot be used; the message names the file and the reason."""
 
 
 def read_entries(path: Path) -> tuple[dict, list[dict]]:
@@ -24,78 +53,101 @@ def read_entries(path: Path) -> tuple[dict, list[dict]]:
     try:
         text = path.read_text()
     except OSError as e:
-        raise ResultsError(f"{path}: cannot be read ({e.strerror})") from None
+        raise ResultsError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not a text file, so not pytest-benchmark output") from None
     if path.suffix == ".jsonl":
-        lines = [line for line in text.splitlines() if line.strip()]
-        try:
-            records = [json.loads(line) for line in lines]
-        except json.JSONDecodeError as e:
-            raise ResultsError(f"{path}: not valid JSON lines ({e})") from None
-        machine = next((r["machine_info"] for r in records if "machine_info" in r), {})
-        return machine, [r for r in records if "stats" in r]
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                if number == len(text.splitlines()):
+                    break  # a run killed while writing its last line: keep the lines before it
+                raise ResultsError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
+        machine = next((r["machine_info"] for r in records if isinstance(r, dict) and "machine_info" in r), {})
+        return machine, [r for r in records if isinstance(r, dict) and "stats" in r]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ResultsError(f"{path}: not valid JSON ({e})") from None
+        raise ResultsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise ResultsError(f"{path}: not pytest-benchmark output (no 'benchmarks' list)")
-    return data.get("machine_info", {}), data["benchmarks"]
+    return data.get("machine_info") or {}, data["benchmarks"]
 
 
 def machine_name(machine: dict) -> str:
+    """'host (GPU)' or 'host (CPU model)': what tells two machines' results apart in tables and plots."""
     info = machine.get("dnnbench", {})
+    host = info.get("host") or machine.get("node") or "unknown host"
     gpus = info.get("gpus") or []
-    host = info.get("host") or machine.get("node", "?")
-    return f"{host} ({gpus[0]['name']})" if gpus else f"{host} ({info.get('cpu_model', machine.get('cpu', {}))})"
+    if gpus:
+        return f"{host} ({gpus[0]['name']})"
+    cpu = info.get("cpu_model") or (machine.get("cpu") or {}).get("brand_raw") or machine.get("processor") or "cpu"
+    return f"{host} ({cpu})"
 
 
 def entry_row(entry: dict, machine: str, source: str) -> dict | None:
     """One table row of a benchmark entry, or None for an entry without dnnbench fields."""
-    info, stats = entry.get("extra_info", {}), entry.get("stats", {})
-    if "op" not in info and "ceiling" not in info:
+    info, stats = entry.get("extra_info") or {}, entry.get("stats") or {}
+    if not isinstance(info, dict) or ("op" not in info and "ceiling" not in info) or "median" not in stats:
         return None
+    shape = info.get("shape") or []
+    flops, nbytes = info.get("flops"), info.get("bytes")
     return {
         "kind": "ceiling" if "ceiling" in info else "op",
         "op": info.get("op"),
         "variant": info.get("variant"),
-        "baseline": info.get("baseline", False),
+        "rung": info.get("rung"),
+        "baseline": bool(info.get("baseline", False)),
         "mode": info.get("mode"),
         "device": info.get("device"),
         "machine": machine,
         "dtype": info.get("dtype"),
-        "shape": "x".join(map(str, info.get("shape", []))),
+        "shape": "x".join(map(str, shape)),
+        "elements": int(pd.Series(shape).prod()) if shape else None,
         "batch": info.get("batch"),
         "group": entry.get("group"),
+        "name": entry.get("name"),
         "median_s": stats.get("median"),
         "iqr_s": stats.get("iqr"),
+        "q1_s": stats.get("q1"),
+        "q3_s": stats.get("q3"),
         "rounds": stats.get("rounds"),
-        "flops": info.get("flops"),
-        "bytes": info.get("bytes"),
+        "flops": flops,
+        "bytes": nbytes,
         "gflops": info.get("gflops"),
         "gbps": info.get("gbps"),
+        "intensity": flops / nbytes if flops and nbytes else None,
         "rel_error": info.get("rel_error"),
         "tolerance": info.get("tolerance"),
         "compile_s": info.get("compile_s"),
         "peak_memory_bytes": info.get("peak_memory_bytes"),
-        "noisy": info.get("noisy", False),
+        "noisy": bool(info.get("noisy", False)),
         "ceiling": info.get("ceiling"),
+        "cache": info.get("cache"),
         "source": source,
     }
 
 
 def load(paths) -> pd.DataFrame:
-    """One long table of every dnnbench measurement in `paths`; entries from other projects are left out (their
-    count is in the table's attrs['skipped'])."""
+    """One long table of every dnnbench measurement in `paths`.
+
+    Entries without dnnbench fields (another project's pytest-benchmark file) are left out and counted in
+    attrs['skipped']. A run's JSON and its stream hold the same measurements: duplicates are kept once."""
     rows, skipped = [], 0
     for p in map(Path, paths):
         machine, entries = read_entries(p)
         name = machine_name(machine)
         for entry in entries:
-            row = entry_row(entry, name, p.name)
+            row = entry_row(entry, name, p.name) if isinstance(entry, dict) else None
             if row is None:
                 skipped += 1
             else:
                 rows.append(row)
     df = pd.DataFrame(rows, columns=COLUMNS)
+    df = df.drop_duplicates(subset=["machine", "name", "median_s", "rounds"]).reset_index(drop=True)
     df.attrs["skipped"] = skipped
     return df

@@ -39,6 +39,10 @@ def ceilings_markdown(df: pd.DataFrame) -> str:
     c = df[df["kind"] == "ceiling"]
     if c.empty:
         return "(no calibration)\n"
-    c = c.assign(value=[f"{g:,.1f} GFLOP/s" if k == "matmul" else f"{b:,.1f} GB/s"
-                        for k, g, b in zip(c["ceiling"], c["gflops"], c["gbps"], strict=True)])  # fmt: skip
+    c = c.assign(
+        value=[
+            f"{g:,.1f} GFLOP/s" if k == "matmul" else f"{b:,.1f} GB/s"
+            for k, g, b in zip(c["ceiling"], c["gflops"], c["gbps"], strict=True)
+        ]
+    )
     return markdown_table(c[["device", "ceiling", "dtype", "value"]])

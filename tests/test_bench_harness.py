@@ -12,16 +12,56 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SELECT = "(softmax and forward and 1024x16) or copy-cpu"
 OP_FIELDS = {
-    "op", "variant", "rung", "baseline", "mode", "device", "dtype", "shape", "batch", "flops", "bytes", "gflops",
-    "gbps", "work_model", "rel_error", "tolerance", "compile_s", "first_call_s", "peak_memory_bytes", "threads",
-    "cuda_matmul_allow_tf32", "cudnn_allow_tf32", "noisy",
-}  # fmt: skip
+    "op",
+    "variant",
+    "rung",
+    "baseline",
+    "mode",
+    "device",
+    "dtype",
+    "shape",
+    "batch",
+    "flops",
+    "bytes",
+    "gflops",
+    "gbps",
+    "work_model",
+    "rel_error",
+    "tolerance",
+    "compile_s",
+    "first_call_s",
+    "peak_memory_bytes",
+    "threads",
+    "cuda_matmul_allow_tf32",
+    "cudnn_allow_tf32",
+    "noisy",
+}
 
 
 def run_bench(tmp_path: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "--device", "cpu", "-k", SELECT, "-rs",
-           "-p", "no:cacheprovider", "--benchmark-max-time", "0.02", "--seed", "7", "--benchmark-json",
-           str(tmp_path / "out.json"), "--stream", str(tmp_path / "out.stream.jsonl"), *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "bench",
+        "--benchmark-only",
+        "--device",
+        "cpu",
+        "-k",
+        SELECT,
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-max-time",
+        "0.02",
+        "--seed",
+        "7",
+        "--benchmark-json",
+        str(tmp_path / "out.json"),
+        "--stream",
+        str(tmp_path / "out.stream.jsonl"),
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
@@ -85,8 +125,11 @@ def test_a_failing_variant_loses_no_other_result(tmp_path):
     assert "broken on purpose" in proc.stdout
     data = json.loads((tmp_path / "out.json").read_text())
     assert sorted(b["extra_info"].get("variant", "ceiling") for b in data["benchmarks"]) == [
-        "ceiling", "compiled", "eager", "lesson",
-    ]  # fmt: skip
+        "ceiling",
+        "compiled",
+        "eager",
+        "lesson",
+    ]
 
 
 def test_a_killed_run_keeps_what_finished_in_the_stream(tmp_path):
@@ -96,5 +139,8 @@ def test_a_killed_run_keeps_what_finished_in_the_stream(tmp_path):
     _, entries = stream_entries(tmp_path / "out.stream.jsonl")
     # the copy ceiling comes first (test_calibration.py), then the ops in ladder order: triton_fused kills the run
     assert sorted(e["extra_info"].get("variant", "ceiling") for e in entries) == [
-        "ceiling", "compiled", "eager", "lesson",
-    ]  # fmt: skip
+        "ceiling",
+        "compiled",
+        "eager",
+        "lesson",
+    ]

@@ -49,9 +49,7 @@ def _softmax_online_fwd_kernel(y_ptr, x_ptr, n_cols, sx_row, sx_col, sy_row, BLO
 
 
 @triton.jit
-def _softmax_online_bwd_kernel(
-    dx_ptr, y_ptr, dy_ptr, n_cols, sy_row, sdy_row, sdy_col, sdx_row, BLOCK_N: tl.constexpr
-):  # fmt: skip
+def _softmax_online_bwd_kernel(dx_ptr, y_ptr, dy_ptr, n_cols, sy_row, sdy_row, sdy_col, sdx_row, BLOCK_N: tl.constexpr):
     # dx = y * (dy - sum(y * dy)): pass 1 accumulates the dot per lane, pass 2 writes dx.
     row = tl.program_id(0).to(tl.int64)
     offs = tl.arange(0, BLOCK_N).to(tl.int64)
@@ -95,9 +93,17 @@ def softmax_online_bwd(y: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
         return dx
     block_n, num_warps = _config(n_cols)
     _softmax_online_bwd_kernel[(n_rows,)](
-        dx, y, dy, n_cols, y.stride(0), dy.stride(0), dy.stride(1), dx.stride(0), BLOCK_N=block_n,
+        dx,
+        y,
+        dy,
+        n_cols,
+        y.stride(0),
+        dy.stride(0),
+        dy.stride(1),
+        dx.stride(0),
+        BLOCK_N=block_n,
         num_warps=num_warps,
-    )  # fmt: skip
+    )
     return dx
 
 

@@ -42,9 +42,18 @@ def _softmax_fwd_kernel(
 
 @triton.jit
 def _softmax_bwd_kernel(
-    dx_ptr, y_ptr, dy_ptr, n_rows, n_cols, sy_row, sdy_row, sdy_col, sdx_row,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    dx_ptr,
+    y_ptr,
+    dy_ptr,
+    n_rows,
+    n_cols,
+    sy_row,
+    sdy_row,
+    sdy_col,
+    sdx_row,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     # dx = y * (dy - sum(y * dy)): reads y and dy once, writes dx once.
     rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     cols = tl.arange(0, BLOCK_N).to(tl.int64)
@@ -77,9 +86,17 @@ def softmax_rows_fwd(x: torch.Tensor) -> torch.Tensor:
     block_m, block_n, num_warps = _config(n_rows, n_cols)
     grid = (triton.cdiv(n_rows, block_m),)
     _softmax_fwd_kernel[grid](
-        y, x, n_rows, n_cols, x.stride(0), x.stride(1), y.stride(0), BLOCK_M=block_m, BLOCK_N=block_n,
+        y,
+        x,
+        n_rows,
+        n_cols,
+        x.stride(0),
+        x.stride(1),
+        y.stride(0),
+        BLOCK_M=block_m,
+        BLOCK_N=block_n,
         num_warps=num_warps,
-    )  # fmt: skip
+    )
     return y
 
 
@@ -91,9 +108,19 @@ def softmax_rows_bwd(y: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     block_m, block_n, num_warps = _config(n_rows, n_cols)
     grid = (triton.cdiv(n_rows, block_m),)
     _softmax_bwd_kernel[grid](
-        dx, y, dy, n_rows, n_cols, y.stride(0), dy.stride(0), dy.stride(1), dx.stride(0),
-        BLOCK_M=block_m, BLOCK_N=block_n, num_warps=num_warps,
-    )  # fmt: skip
+        dx,
+        y,
+        dy,
+        n_rows,
+        n_cols,
+        y.stride(0),
+        dy.stride(0),
+        dy.stride(1),
+        dx.stride(0),
+        BLOCK_M=block_m,
+        BLOCK_N=block_n,
+        num_warps=num_warps,
+    )
     return dx
 
 

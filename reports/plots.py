@@ -1,0 +1,298 @@
+"""The report's plots (matplotlib, Agg): one PNG per figure, variants in ladder order with fixed colours, noisy
+measurements (IQR above 10% of the median) drawn as hollow markers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from reports.ceilings import attainable, measured_roof  # noqa: E402
+
+COLOURS = {
+    "lesson": "#8c8c8c",
+    "eager": "#000000",
+    "compiled": "#1f77b4",
+    "triton": "#ff7f0e",
+    "triton_fused": "#2ca02c",
+}
+EXTRA = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+DTYPE_MARKERS = {"fp32": "o", "tf32": "D", "fp16": "s", "bf16": "^", "fp64": "v"}
+
+
+def variant_order(df: pd.DataFrame) -> list[str]:
+    rungs = df.groupby("variant")["rung"].min().fillna(9)
+    return sorted(rungs.index, key=lambda v: (rungs[v], v))
+
+
+def colour(variant: str, order: list[str]) -> str:
+    if variant in COLOURS:
+        return COLOURS[variant]
+    others = [v for v in order if v not in COLOURS]
+    return EXTRA[others.index(variant) % len(EXTRA)] if variant in others else "#333333"
+
+
+def _scatter_line(ax, x, y, noisy, c, label, marker="o"):
+    ax.plot(x, y, "-", color=c, alpha=0.7, label=label)
+    ax.scatter(
+        [a for a, n in zip(x, noisy, strict=True) if not n],
+        [b for b, n in zip(y, noisy, strict=True) if not n],
+        color=c,
+        marker=marker,
+        s=22,
+        zorder=3,
+    )
+    ax.scatter(
+        [a for a, n in zip(x, noisy, strict=True) if n],
+        [b for b, n in zip(y, noisy, strict=True) if n],
+        facecolors="none",
+        edgecolors=c,
+        marker=marker,
+        s=30,
+        zorder=3,
+    )
+
+
+def _panels(df: pd.DataFrame) -> list[tuple]:
+    """One panel per (machine, device, dtype, mode) present, in a stable order."""
+    keys = df[["machine", "device", "dtype", "mode"]].drop_duplicates()
+    return sorted(map(tuple, keys.to_numpy()), key=lambda k: (k[0], k[1], k[2], k[3] != "forward"))
+
+
+def _grid(n: int, width: float = 4.2, height: float = 3.2):
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def _title(key: tuple, machines: int) -> str:
+    machine, device, dtype, mode = key
+    head = f"{device} {dtype} {mode}"
+    return f"{head}\n{machine}" if machines > 1 else head
+
+
+def _legend(fig, axes) -> None:
+    """One legend for the whole figure, with every variant that appears in any panel."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    fig.legend(seen.values(), seen.keys(), loc="upper right", fontsize=8, ncol=min(len(seen), 6))
+
+
+def _save(fig, path: Path, note: str | None = None) -> Path:
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=7, color="#555555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 0.95))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+NOISY_NOTE = "hollow marker: noisy (IQR > 10% of the median)"
+
+
+def time_vs_size(ops: pd.DataFrame, path: Path, title: str) -> Path:
+    """Median time against problem size (elements), log-log, one line per variant, one panel per case family."""
+    order, panels = variant_order(ops), _panels(ops)
+    fig, axes = _grid(len(panels))
+    machines = ops["machine"].nunique()
+    for ax, key in zip(axes, panels, strict=False):
+        sub = ops[(ops[["machine", "device", "dtype", "mode"]] == key).all(axis=1)]
+        for v in order:
+            d = sub[sub["variant"] == v].sort_values("elements")
+            if not d.empty:
+                _scatter_line(ax, d["elements"], d["median_s"] * 1e6, d["noisy"], colour(v, order), v)
+        ax.set(xscale="log", yscale="log", xlabel="elements", ylabel="median time (us)", title=_title(key, machines))
+        ax.grid(True, which="both", alpha=0.25)
+    _legend(fig, axes)
+    fig.suptitle(title, x=0.02, ha="left")
+    return _save(fig, path, NOISY_NOTE)
+
+
+def speedup_vs_size(ops: pd.DataFrame, path: Path, title: str, baseline: str) -> Path:
+    """Speedup over the baseline against size; above 1 is faster than the baseline."""
+    order, panels = variant_order(ops), _panels(ops)
+    fig, axes = _grid(len(panels))
+    machines = ops["machine"].nunique()
+    for ax, key in zip(axes, panels, strict=False):
+        sub = ops[(ops[["machine", "device", "dtype", "mode"]] == key).all(axis=1)]
+        for v in order:
+            d = sub[(sub["variant"] == v) & sub["speedup"].notna()].sort_values("elements")
+            if not d.empty:
+                _scatter_line(ax, d["elements"], d["speedup"], d["noisy"], colour(v, order), v)
+        ax.axhline(1.0, color="#000000", lw=0.8, ls="--")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="elements",
+            ylabel=f"speedup over {baseline}",
+            title=_title(key, machines),
+        )
+        ax.grid(True, which="both", alpha=0.25)
+    _legend(fig, axes)
+    fig.suptitle(title, x=0.02, ha="left")
+    return _save(fig, path, NOISY_NOTE)
+
+
+def largest_cases(ops: pd.DataFrame) -> pd.DataFrame:
+    """The largest size of each (machine, device, variant, dtype, mode): the case furthest from launch overhead and
+    caches, the one a roofline should place."""
+    idx = ops.groupby(["machine", "device", "variant", "dtype", "mode"])["elements"].idxmax()
+    return ops.loc[idx]
+
+
+def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """Achieved GFLOP/s against arithmetic intensity, under the roof min(peak, intensity x bandwidth) drawn from the
+    ceilings measured on the same machine and device; each point (the largest size of each variant, dtype and mode)
+    is labelled with its % of that bound."""
+    ops = largest_cases(ops)
+    panels = sorted(map(tuple, ops[["machine", "device"]].drop_duplicates().to_numpy()))
+    panels = [p for p in panels if measured_roof(ceilings, *p, "fp32")[0]]
+    if not panels:
+        return None
+    order = variant_order(ops)
+    fig, axes = _grid(len(panels), width=5.2, height=4.0)
+    for ax, (machine, device) in zip(axes, panels, strict=False):
+        sub = ops[(ops["machine"] == machine) & (ops["device"] == device) & ops["intensity"].notna()]
+        bw = measured_roof(ceilings, machine, device, "fp32")[0]
+        peaks = [measured_roof(ceilings, machine, device, d)[1] for d in sub["dtype"].unique()]
+        balance = max([p / bw for p in peaks if p] or [10.0])
+        lo, hi = sub["intensity"].min() / 4, max(sub["intensity"].max(), balance) * 4
+        grid = [lo * (hi / lo) ** (i / 60) for i in range(61)]
+        for dtype in sorted(sub["dtype"].unique()):
+            peak = measured_roof(ceilings, machine, device, dtype)[1]
+            if peak:
+                ax.plot(grid, [min(peak, x * bw) for x in grid], "--", lw=1, label=f"roof {dtype}: {peak:,.0f} GFLOP/s")
+        for _, r in sub.iterrows():
+            bound = attainable(ceilings, machine, device, r["dtype"], r["intensity"])
+            c = colour(r["variant"], order)
+            marker = DTYPE_MARKERS.get(r["dtype"], "o")
+            ax.scatter(
+                r["intensity"],
+                r["gflops"],
+                color="none" if r["noisy"] else c,
+                edgecolors=c,
+                marker=marker,
+                s=26,
+                zorder=3,
+            )
+            if bound:
+                ax.annotate(
+                    f"{100 * r['gflops'] / bound:.0f}%",
+                    (r["intensity"], r["gflops"]),
+                    fontsize=6,
+                    xytext=(3, 2),
+                    textcoords="offset points",
+                )
+        for v in order:
+            if v in set(sub["variant"]):
+                ax.scatter([], [], color=colour(v, order), label=v, s=20)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="arithmetic intensity (FLOP/byte)",
+            ylabel="achieved GFLOP/s",
+            title=f"{device}: copy {bw:,.0f} GB/s\n{machine}",
+        )
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    return _save(
+        fig,
+        path,
+        "largest size of each variant, dtype and mode; marker: dtype (o fp32, s fp16, ^ bf16); "
+        "label: % of the roof at that intensity; hollow: noisy",
+    )
+
+
+def accuracy_vs_speed(ops: pd.DataFrame, path: Path, title: str, baseline: str) -> Path:
+    """Relative error against float64 (log) against speedup over the baseline, marker per dtype, colour per variant."""
+    order = variant_order(ops)
+    devices = sorted(ops["device"].unique())
+    fig, axes = _grid(len(devices), width=5.0, height=3.8)
+    for ax, device in zip(axes, devices, strict=False):
+        sub = ops[(ops["device"] == device) & ops["speedup"].notna() & ops["rel_error"].notna()]
+        for (v, dtype), d in sub.groupby(["variant", "dtype"]):
+            err = d["rel_error"].clip(lower=1e-12)
+            ax.scatter(
+                d["speedup"],
+                err,
+                color=colour(v, order),
+                marker=DTYPE_MARKERS.get(dtype, "o"),
+                s=24,
+                label=f"{v} {dtype}",
+            )
+        for dtype, tol in sub.groupby("dtype")["tolerance"].max().items():
+            ax.axhline(tol, color="#aa0000", lw=0.7, ls=":")
+            ax.annotate(
+                f"{dtype} tolerance (widest case)",
+                (ax.get_xlim()[0], tol),
+                fontsize=6,
+                color="#aa0000",
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
+        ax.axvline(1.0, color="#000000", lw=0.8, ls="--")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel=f"speedup over {baseline}",
+            ylabel="relative error vs float64",
+            title=device,
+        )
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def cpu_vs_gpu(pairs: pd.DataFrame, path: Path, title: str) -> Path:
+    """Median time against size on the CPU and on CUDA, one panel per (op, dtype, mode), for each variant timed on
+    both; the dotted line marks where the GPU overtakes the CPU."""
+    keys = sorted(map(tuple, pairs[["op", "dtype", "mode"]].drop_duplicates().to_numpy()))
+    fig, axes = _grid(len(keys))
+    order = variant_order(pairs)
+    for ax, key in zip(axes, keys, strict=False):
+        sub = pairs[(pairs[["op", "dtype", "mode"]] == key).all(axis=1)]
+        for v in order:
+            for device, ls in (("cpu", "--"), ("cuda", "-")):
+                d = sub[(sub["variant"] == v) & (sub["device"] == device)].sort_values("elements")
+                if not d.empty:
+                    ax.plot(
+                        d["elements"],
+                        d["median_s"] * 1e6,
+                        ls,
+                        marker="o",
+                        ms=3,
+                        color=colour(v, order),
+                        label=f"{v} {device}",
+                    )
+        cross = sub["crossover"].dropna()
+        if not cross.empty:
+            ax.axvline(cross.min(), color="#2ca02c", ls=":", lw=1.2)
+        ax.set(xscale="log", yscale="log", xlabel="elements", ylabel="median time (us)", title=" ".join(key))
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=6)
+    fig.suptitle(title)
+    return _save(fig, path, "dashed: CPU, solid: CUDA; dotted green: smallest size where CUDA is faster")
+
+
+def compile_cost(table: pd.DataFrame, path: Path, title: str) -> Path:
+    """Compile seconds per compiled case, and the calls it takes to pay them back."""
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.5))
+    labels = table["case"].tolist()
+    ax.barh(labels, table["compile_s"], color=COLOURS["compiled"])
+    for i, calls in enumerate(table["break_even"]):
+        ax.annotate(calls, (table["compile_s"].iloc[i], i), fontsize=7, xytext=(3, -3), textcoords="offset points")
+    ax.set(xlabel="compile seconds (first call minus a steady call)", title=title)
+    ax.invert_yaxis()
+    return _save(fig, path, "label: calls to pay the compile back against the baseline ('never': not faster)")

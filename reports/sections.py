@@ -1,0 +1,206 @@
+"""The report's sections. Each is built by a function registered with `@section`, in report order; a new op needs
+nothing here (op sections are made for every op in the results), and a lesson or study report adds its section
+with one decorated function in its own module, imported at the end of this file.
+
+A builder takes the ReportContext and returns Section objects (none when its data is absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from reports import plots
+from reports.narrative import op_sentences
+
+
+@dataclass
+class Section:
+    title: str
+    text: list[str] = field(default_factory=list)  # generated sentences, shown first
+    figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, png)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # (caption, table of strings)
+
+
+@dataclass
+class ReportContext:
+    df: pd.DataFrame  # every row (reports.load)
+    ops: pd.DataFrame  # op rows, with `speedup` over the baseline
+    ceilings: pd.DataFrame  # calibration rows
+    out: Path
+    baseline: str
+
+
+SECTIONS: list[Callable[[ReportContext], list[Section]]] = []
+
+
+def section(fn: Callable[[ReportContext], list[Section]]):
+    SECTIONS.append(fn)
+    return fn
+
+
+def noisy_mark(noisy: bool) -> str:
+    return " ~" if noisy else ""
+
+
+@section
+def overview(ctx: ReportContext) -> list[Section]:
+    df = ctx.df
+    machines = df.groupby("machine")["device"].agg(lambda d: ", ".join(sorted(set(d.dropna())))).reset_index()
+    machines.columns = ["machine", "devices"]
+    text = [
+        f"{len(ctx.ops)} op measurements and {len(ctx.ceilings)} ceilings from {len(machines)} machine(s). "
+        f"Speedups are ratios of medians measured in the same run on the same machine, against `{ctx.baseline}`; "
+        f"a '~' marks a noisy measurement (IQR above 10% of its median)."
+    ]
+    tables = [("Machines", machines)]
+    if not ctx.ceilings.empty:
+        c = ctx.ceilings.copy()
+        c["measured"] = [
+            f"{g:,.1f} GFLOP/s" if k == "matmul" else f"{b:,.1f} GB/s"
+            for k, g, b in zip(c["ceiling"], c["gflops"], c["gbps"], strict=True)
+        ]
+        tables.append(
+            ("Ceilings measured with these results", c[["machine", "device", "ceiling", "dtype", "measured"]])
+        )
+    return [Section("Overview", text, [], tables)]
+
+
+def speedup_table(ops: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """One row per case, one column per variant: 'median (speedup)', '~' where noisy."""
+    order = plots.variant_order(ops)
+    cell = ops.assign(
+        cell=[
+            f"{m * 1e6:,.1f} us ({s:.2f}x){noisy_mark(n)}" if pd.notna(s) else f"{m * 1e6:,.1f} us{noisy_mark(n)}"
+            for m, s, n in zip(ops["median_s"], ops["speedup"], ops["noisy"], strict=True)
+        ]
+    )
+    index = (
+        ["machine", "device", "dtype", "mode", "shape"]
+        if ops["machine"].nunique() > 1
+        else ["device", "dtype", "mode", "shape"]
+    )
+    table = cell.pivot_table(index=index, columns="variant", values="cell", aggfunc="first")
+    table = table[[v for v in order if v in table.columns]].reset_index().fillna("-")
+    sizes = cell.groupby("shape")["elements"].first()
+    table["_size"] = table["shape"].map(sizes)
+    table = table.sort_values([*index[:-1], "_size"]).drop(columns="_size")
+    table.columns.name = None
+    return table
+
+
+@section
+def op_sections(ctx: ReportContext) -> list[Section]:
+    out = []
+    for op in sorted(ctx.ops["op"].dropna().unique()):
+        ops = ctx.ops[ctx.ops["op"] == op]
+        figures = [
+            (
+                "Median time against size, per variant (log-log)",
+                plots.time_vs_size(ops, ctx.out / f"{op}_time.png", f"{op}: time against size"),
+            ),
+            (
+                f"Speedup over {ctx.baseline} (above 1: faster)",
+                plots.speedup_vs_size(
+                    ops, ctx.out / f"{op}_speedup.png", f"{op}: speedup over {ctx.baseline}", ctx.baseline
+                ),
+            ),
+        ]
+        roof = plots.roofline(ops, ctx.ceilings, ctx.out / f"{op}_roofline.png", f"{op}: roofline")
+        if roof:
+            figures.append(("Roofline against the ceilings measured on the same machine", roof))
+        figures.append(
+            (
+                "Accuracy against speed: relative error vs float64 per dtype",
+                plots.accuracy_vs_speed(ops, ctx.out / f"{op}_accuracy.png", f"{op}: accuracy vs speed", ctx.baseline),
+            )
+        )
+        tables = [(f"Median time and speedup over {ctx.baseline}", speedup_table(ops, ctx.baseline))]
+        out.append(Section(f"Op: {op}", op_sentences(op, ops, ctx.ceilings, ctx.baseline), figures, tables))
+    return out
+
+
+def device_pairs(ops: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """CPU and CUDA rows of the same cases, with the crossover size per (op, variant, dtype, mode). Pairs within a
+    machine that has both; failing that, across the one CPU machine and the one CUDA machine (said so)."""
+    both = [m for m, d in ops.groupby("machine")["device"] if {"cpu", "cuda"} <= set(d)]
+    if both:
+        pairs, where = ops[ops["machine"].isin(both)], "on the same machine"
+    else:
+        cpu_m, gpu_m = ops[ops["device"] == "cpu"]["machine"].unique(), ops[ops["device"] == "cuda"]["machine"].unique()
+        if len(cpu_m) != 1 or len(gpu_m) != 1:
+            return ops.iloc[0:0].assign(crossover=None), ""
+        pairs, where = ops.copy(), f"across machines: CPU on {cpu_m[0]}, CUDA on {gpu_m[0]}"
+    keys = ["op", "variant", "dtype", "mode", "shape"]
+    devices = pairs.groupby(keys)["device"].transform("nunique")
+    pairs = pairs[devices == 2].copy()
+    pairs["crossover"] = None
+    for key, d in pairs.groupby(["op", "variant", "dtype", "mode"]):
+        times = d.pivot_table(index="elements", columns="device", values="median_s").sort_index()
+        faster = times[times["cuda"] < times["cpu"]]
+        if not faster.empty:
+            mask = (pairs[["op", "variant", "dtype", "mode"]] == key).all(axis=1)
+            pairs.loc[mask, "crossover"] = faster.index[0]
+    return pairs, where
+
+
+@section
+def cpu_vs_gpu(ctx: ReportContext) -> list[Section]:
+    pairs, where = device_pairs(ctx.ops)
+    if pairs.empty:
+        return []
+    rows = []
+    for (op, variant, dtype, mode), d in pairs.groupby(["op", "variant", "dtype", "mode"]):
+        cross = d["crossover"].dropna()
+        if cross.empty:
+            at = "CPU faster at every size measured"
+        else:
+            shape = d[d["elements"] == cross.iloc[0]]["shape"].iloc[0]
+            at = f"from {shape} ({int(cross.iloc[0]):,} elements)"
+        rows.append({"op": op, "variant": variant, "dtype": dtype, "mode": mode, "GPU overtakes the CPU": at})
+    table = pd.DataFrame(rows)
+    eager = table[table["variant"] == ctx.baseline]
+    first = eager.iloc[0] if not eager.empty else table.iloc[0]
+    text = [
+        f"CPU and CUDA timings of the same cases, {where}. For {first['op']} {first['variant']} {first['dtype']} "
+        f"{first['mode']}, the GPU overtakes the CPU {first['GPU overtakes the CPU']}."
+    ]
+    fig = plots.cpu_vs_gpu(pairs, ctx.out / "cpu_vs_gpu.png", "CPU against CUDA")
+    return [Section("CPU against GPU", text, [("Time against size on each device", fig)], [("Crossover", table)])]
+
+
+@section
+def compile_break_even(ctx: ReportContext) -> list[Section]:
+    comp = ctx.ops[(ctx.ops["variant"] == "compiled") & ctx.ops["compile_s"].notna()].copy()
+    if comp.empty:
+        return []
+    base = ctx.ops[ctx.ops["variant"] == ctx.baseline].set_index(["machine", "group"])["median_s"]
+    comp["base_s"] = base.reindex(pd.MultiIndex.from_frame(comp[["machine", "group"]])).to_numpy()
+    saved = comp["base_s"] - comp["median_s"]
+    comp["calls"] = (comp["compile_s"] / saved).where(saved > 0)
+    comp["break_even"] = ["never" if pd.isna(c) else f"{c:,.0f} calls" for c in comp["calls"]]
+    comp["case"] = [
+        f"{o} {m} {d} {dt} {s}"
+        for o, m, d, dt, s in zip(comp["op"], comp["mode"], comp["device"], comp["dtype"], comp["shape"], strict=True)
+    ]
+    comp = comp.sort_values(["op", "device", "dtype", "mode", "elements"])
+    paying = comp[comp["calls"].notna()]
+    text = [
+        f"torch.compile took {comp['compile_s'].min():.2f} to {comp['compile_s'].max():.2f} s per case (measured "
+        f"apart from the timings). It is faster than {ctx.baseline} in {len(paying)} of {len(comp)} cases"
+    ]
+    if not paying.empty:
+        best = paying.loc[paying["calls"].idxmin()]
+        text[0] += f"; the quickest to pay back is {best['case']}, after {best['calls']:,.0f} calls"
+    text[0] += "."
+    fig = plots.compile_cost(comp, ctx.out / "compile_break_even.png", "torch.compile: cost and break-even")
+    table = comp.assign(
+        compile=comp["compile_s"].map(lambda s: f"{s:.2f} s"),
+        time=comp["median_s"].map(lambda s: f"{s * 1e6:,.1f} us"),
+        baseline=comp["base_s"].map(lambda s: f"{s * 1e6:,.1f} us"),
+    )
+    table = table[["case", "compile", "time", "baseline", "break_even"]]
+    return [Section("torch.compile: compile time and break-even", text, [("Compile cost", fig)], [("", table)])]
