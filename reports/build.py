@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports import sections as report_sections
 from reports.load import ResultsError, load
-from reports.sections import SECTIONS, ReportContext, Section
+from reports.sections import ReportContext, Section
 from reports.summary import markdown_table, speedups
 
 CSS = """
@@ -44,7 +45,7 @@ def build_report(paths, out: Path, baseline: str = "eager") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "results.csv", index=False)
     ctx = ReportContext(df, ops, df[df["kind"] == "ceiling"], out, baseline)
-    sections = [s for build in SECTIONS for s in build(ctx)]
+    sections = [s for build in report_sections.SECTIONS for s in build(ctx)]
     title = "dnnbench report"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     sources = ", ".join(Path(p).name for p in paths)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.ceilings import measured_roof
+from reports.plots import largest_cases
 
 
 def fmt_rate(value: float, unit: str) -> str:
@@ -71,7 +72,10 @@ def winners_sentence(machine: str, device: str, where: str, ops: pd.DataFrame, b
 
 
 def ceiling_sentence(op: str, ops: pd.DataFrame, ceilings: pd.DataFrame) -> str | None:
-    """How close the best measurement comes to its roof: copy bandwidth for memory-bound work, matmul peak else."""
+    """How close the best measurement comes to its roof: copy bandwidth for memory-bound work, matmul peak else.
+    Only the largest size of each case family counts: small working sets stay in cache and can pass the copy
+    ceiling, which is measured far above the cache."""
+    ops = largest_cases(ops)
     sentences = []
     for machine, device, where in places(ops):
         sub = ops[(ops["machine"] == machine) & (ops["device"] == device)]

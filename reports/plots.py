@@ -58,6 +58,14 @@ def _scatter_line(ax, x, y, noisy, c, label, marker="o"):
     )
 
 
+def matching(df: pd.DataFrame, columns: list[str], key: tuple) -> pd.DataFrame:
+    """The rows of df whose `columns` equal `key`, element by element."""
+    mask = pd.Series(True, index=df.index)
+    for column, value in zip(columns, key, strict=True):
+        mask &= df[column] == value
+    return df[mask]
+
+
 def _panels(df: pd.DataFrame) -> list[tuple]:
     """One panel per (machine, device, dtype, mode) present, in a stable order."""
     keys = df[["machine", "device", "dtype", "mode"]].drop_duplicates()
@@ -91,7 +99,7 @@ def _legend(fig, axes) -> None:
 def _save(fig, path: Path, note: str | None = None) -> Path:
     if note:
         fig.text(0.01, 0.005, note, fontsize=7, color="#555555", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.025 * (note.count("\n") + 1) if note else 0, 1, 0.95))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -106,7 +114,7 @@ def time_vs_size(ops: pd.DataFrame, path: Path, title: str) -> Path:
     fig, axes = _grid(len(panels))
     machines = ops["machine"].nunique()
     for ax, key in zip(axes, panels, strict=False):
-        sub = ops[(ops[["machine", "device", "dtype", "mode"]] == key).all(axis=1)]
+        sub = matching(ops, ["machine", "device", "dtype", "mode"], key)
         for v in order:
             d = sub[sub["variant"] == v].sort_values("elements")
             if not d.empty:
@@ -124,7 +132,7 @@ def speedup_vs_size(ops: pd.DataFrame, path: Path, title: str, baseline: str) ->
     fig, axes = _grid(len(panels))
     machines = ops["machine"].nunique()
     for ax, key in zip(axes, panels, strict=False):
-        sub = ops[(ops[["machine", "device", "dtype", "mode"]] == key).all(axis=1)]
+        sub = matching(ops, ["machine", "device", "dtype", "mode"], key)
         for v in order:
             d = sub[(sub["variant"] == v) & sub["speedup"].notna()].sort_values("elements")
             if not d.empty:
@@ -262,7 +270,7 @@ def cpu_vs_gpu(pairs: pd.DataFrame, path: Path, title: str) -> Path:
     fig, axes = _grid(len(keys))
     order = variant_order(pairs)
     for ax, key in zip(axes, keys, strict=False):
-        sub = pairs[(pairs[["op", "dtype", "mode"]] == key).all(axis=1)]
+        sub = matching(pairs, ["op", "dtype", "mode"], key)
         for v in order:
             for device, ls in (("cpu", "--"), ("cuda", "-")):
                 d = sub[(sub["variant"] == v) & (sub["device"] == device)].sort_values("elements")

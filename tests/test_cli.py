@@ -24,3 +24,33 @@ def test_bad_arguments_exit_2_with_one_line(argv):
     proc = subprocess.run([sys.executable, "-m", "bench.cli", *argv], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("dnnbench: error:")
+
+
+def test_run_times_a_selection_and_writes_its_report(tmp_path):
+    """`dnnbench run` as `make bench` uses it, on one small case."""
+    out = tmp_path / "run"
+    select = "softmax and forward and 1024x16 and (eager or lesson)"
+    argv = ["run", "--device", "cpu", "-k", select, "--max-time", "0.01", "--seed", "3", "-o", str(out)]
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", *argv], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (out / "results.json").exists() and (out / "report" / "index.html").exists()
+    assert f"report: {(out / 'report' / 'index.html').resolve()}" in proc.stdout
+    md = (out / "report" / "report.md").read_text()
+    assert "## Op: softmax" in md and "| lesson | eager |" in md
+
+
+def test_calibrate_prints_the_ceilings(capsys):
+    assert main(["calibrate", "--device", "cpu", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "copy" in out and "GB/s" in out and "matmul" in out and "GFLOP/s" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["calibrate", "--device", "tpu"], "--device tpu"), (["compare", "a.json"], "the following arguments")],
+)
+def test_bad_subcommand_arguments_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        code = main(argv)
+        raise SystemExit(code)
+    assert e.value.code == 2 and message in capsys.readouterr().err

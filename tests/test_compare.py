@@ -1,0 +1,75 @@
+"""`dnnbench compare`: a planted slowdown is found, a repeat of the same run is called within noise."""
+
+import json
+
+import pytest
+
+from bench.cli import main
+from reports.compare import compare, judge, mann_whitney_p
+from tests.fake_results import write_run
+
+SLOW = "test_op[softmax-forward-cuda-fp32-1024x4096-triton]"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compare")
+    base = write_run(tmp / "base.json", "server", seed=1)
+    repeat = write_run(tmp / "repeat.json", "server", seed=2)
+    slow = write_run(tmp / "slow.json", "server", seed=3, slowdown={SLOW: 2.0})
+    return base, repeat, slow
+
+
+def test_a_planted_2x_slowdown_is_slower_and_nothing_else_is(files):
+    base, _, slow = files
+    pairs, only_base, only_new = compare([base], [slow])
+    verdicts = {p.name.split("::")[1]: p for p in pairs}
+    assert verdicts[SLOW].verdict == "slower" and verdicts[SLOW].change_pct == pytest.approx(100, abs=10)
+    assert [p.verdict for p in pairs].count("slower") == 1
+    assert not only_base and not only_new
+
+
+def test_a_repeat_of_the_same_run_is_within_noise(files):
+    base, repeat, _ = files
+    pairs, _, _ = compare([base], [repeat])
+    assert len(pairs) > 50 and {p.verdict for p in pairs} == {"within noise"}
+
+
+def test_fail_above_exits_1_on_a_regression_and_0_on_a_repeat(files, capsys):
+    base, repeat, slow = files
+    assert main(["compare", str(base), str(slow), "--fail-above", "20"]) == 1
+    assert "FAIL: 1 benchmark(s) slower" in capsys.readouterr().out
+    assert main(["compare", str(base), str(slow), "--fail-above", "150"]) == 0
+    assert main(["compare", str(base), str(repeat), "--fail-above", "1"]) == 0
+
+
+def test_files_without_raw_timings_compare_by_their_iqrs(files, tmp_path):
+    """pytest-benchmark's --benchmark-save keeps stats only: the verdict then rests on the IQRs."""
+    base, _, slow = files
+    stripped = []
+    for path in (base, slow):
+        data = json.loads(path.read_text())
+        for b in data["benchmarks"]:
+            del b["stats"]["data"]
+            b["extra_info"] = {}  # another project's file: no dnnbench fields either
+        out = tmp_path / path.name
+        out.write_text(json.dumps(data))
+        stripped.append(out)
+    pairs, _, _ = compare(stripped[:1], stripped[1:])
+    slow_pair = next(p for p in pairs if p.name.endswith(SLOW))
+    assert slow_pair.verdict == "slower" and slow_pair.evidence == "IQRs apart"
+
+
+def test_judge_uses_the_spread_not_a_fixed_threshold():
+    tight = {"median": 1.0, "q1": 0.999, "q3": 1.001, "iqr": 0.002}
+    shifted = {"median": 1.03, "q1": 1.029, "q3": 1.031, "iqr": 0.002}
+    wide = {"median": 1.0, "q1": 0.8, "q3": 1.2, "iqr": 0.4}
+    wide_shifted = {"median": 1.1, "q1": 0.9, "q3": 1.3, "iqr": 0.4}
+    assert judge(tight, shifted)[0] == "slower"  # 3% beyond a 0.2% spread
+    assert judge(wide, wide_shifted)[0] == "within noise"  # 10% inside a 40% spread
+
+
+def test_mann_whitney_p_separates_shifted_samples():
+    a = [1.0 + 0.01 * i for i in range(30)]
+    assert mann_whitney_p(a, [x + 1.0 for x in a]) < 1e-6
+    assert mann_whitney_p(a, list(reversed(a))) > 0.9
