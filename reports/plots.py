@@ -108,47 +108,43 @@ def _save(fig, path: Path, note: str | None = None) -> Path:
 NOISY_NOTE = "hollow marker: noisy (IQR > 10% of the median)"
 
 
-def time_vs_size(ops: pd.DataFrame, path: Path, title: str) -> Path:
-    """Median time against problem size (elements), log-log, one line per variant, one panel per case family."""
+def by_size(
+    ops: pd.DataFrame,
+    path: Path,
+    title: str,
+    column: str,
+    ylabel: str,
+    scale: float = 1.0,
+    reference: float | None = None,
+) -> Path:
+    """`column` (times `scale`) against problem size (elements), log-log, one line per variant, one panel per
+    (machine, device, dtype, mode); `reference` draws a dashed horizontal line (1 for speedups)."""
     order, panels = variant_order(ops), _panels(ops)
     fig, axes = _grid(len(panels))
     machines = ops["machine"].nunique()
     for ax, key in zip(axes, panels, strict=False):
         sub = matching(ops, ["machine", "device", "dtype", "mode"], key)
         for v in order:
-            d = sub[sub["variant"] == v].sort_values("elements")
+            d = sub[(sub["variant"] == v) & sub[column].notna()].sort_values("elements")
             if not d.empty:
-                _scatter_line(ax, d["elements"], d["median_s"] * 1e6, d["noisy"], colour(v, order), v)
-        ax.set(xscale="log", yscale="log", xlabel="elements", ylabel="median time (us)", title=_title(key, machines))
+                _scatter_line(ax, d["elements"], d[column] * scale, d["noisy"], colour(v, order), v)
+        if reference is not None:
+            ax.axhline(reference, color="#000000", lw=0.8, ls="--")
+        ax.set(xscale="log", yscale="log", xlabel="elements", ylabel=ylabel, title=_title(key, machines))
         ax.grid(True, which="both", alpha=0.25)
     _legend(fig, axes)
     fig.suptitle(title, x=0.02, ha="left")
     return _save(fig, path, NOISY_NOTE)
+
+
+def time_vs_size(ops: pd.DataFrame, path: Path, title: str) -> Path:
+    """Median time against problem size, per variant."""
+    return by_size(ops, path, title, "median_s", "median time (us)", scale=1e6)
 
 
 def speedup_vs_size(ops: pd.DataFrame, path: Path, title: str, baseline: str) -> Path:
     """Speedup over the baseline against size; above 1 is faster than the baseline."""
-    order, panels = variant_order(ops), _panels(ops)
-    fig, axes = _grid(len(panels))
-    machines = ops["machine"].nunique()
-    for ax, key in zip(axes, panels, strict=False):
-        sub = matching(ops, ["machine", "device", "dtype", "mode"], key)
-        for v in order:
-            d = sub[(sub["variant"] == v) & sub["speedup"].notna()].sort_values("elements")
-            if not d.empty:
-                _scatter_line(ax, d["elements"], d["speedup"], d["noisy"], colour(v, order), v)
-        ax.axhline(1.0, color="#000000", lw=0.8, ls="--")
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="elements",
-            ylabel=f"speedup over {baseline}",
-            title=_title(key, machines),
-        )
-        ax.grid(True, which="both", alpha=0.25)
-    _legend(fig, axes)
-    fig.suptitle(title, x=0.02, ha="left")
-    return _save(fig, path, NOISY_NOTE)
+    return by_size(ops, path, title, "speedup", f"speedup over {baseline}", reference=1.0)
 
 
 def largest_cases(ops: pd.DataFrame) -> pd.DataFrame:
