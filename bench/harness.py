@@ -19,7 +19,7 @@ from bench.machine import precision_flags
 from kernels import registry
 from kernels.check import compare, random_like
 from kernels.compile import compiled_graphs
-from kernels.spec import Case, dtype_name, parse_dtype
+from kernels.spec import Case, dtype_name, parse_dtype, precision_mode
 
 MODES = ("forward", "backward")
 WARMUP_CALLS = 3
@@ -35,24 +35,37 @@ class BenchCase:
     case: Case
 
     @property
+    def shape_id(self) -> str:
+        """The shape and any parameters besides the default softmax dim, e.g. 1024x4096 or 256x1024x1024-bias-relu."""
+        extra = "".join(f"-{v}" if v is not True else f"-{k}" for k, v in self.case.params if (k, v) != ("dim", -1))
+        return "x".join(map(str, self.case.shape)) + extra
+
+    @property
     def id(self) -> str:
-        shape = "x".join(map(str, self.case.shape))
-        return f"{self.op}-{self.mode}-{self.device}-{dtype_name(self.case.dtype)}-{shape}-{self.variant}"
+        return f"{self.op}-{self.mode}-{self.device}-{self.case.precision}-{self.shape_id}-{self.variant}"
 
     @property
     def group(self) -> str:
-        """Variants of one (op, mode, shape, dtype, device) line up side by side."""
-        shape = "x".join(map(str, self.case.shape))
-        return f"{self.op} {self.mode} {shape} {dtype_name(self.case.dtype)} {self.device}"
+        """Variants of one (op, mode, shape and parameters, precision, device) line up side by side."""
+        return f"{self.op} {self.mode} {self.shape_id} {self.case.precision} {self.device}"
 
 
 def default_dtypes(spec, profile: str, device: str) -> tuple[str, ...]:
-    """Every dtype of the op on CUDA; on the CPU fp32 (and bf16 in the full profile), where fp16 has few kernels."""
+    """Every dtype of the op on CUDA (and TF32 where the op has it); on the CPU fp32 (and bf16 in the full profile),
+    where fp16 has few kernels and TF32 does not exist."""
     names = [dtype_name(d) for d in spec.dtypes]
     if device == "cpu":
         keep = ("fp32", "bf16") if profile == "full" else ("fp32",)
-        names = [n for n in names if n in keep]
-    return tuple(names)
+        return tuple(n for n in names if n in keep)
+    return tuple(names) + (("tf32",) if spec.supports_tf32 else ())
+
+
+def precision_case(spec, name: str) -> tuple[torch.dtype, bool] | None:
+    """(dtype, tf32) of a precision name for this op, or None where the op does not have it."""
+    if name == "tf32":
+        return (torch.float32, True) if spec.supports_tf32 else None
+    dtype = parse_dtype(name)
+    return (dtype, False) if dtype in spec.dtypes else None
 
 
 def bench_cases(options) -> list[BenchCase]:
@@ -60,15 +73,15 @@ def bench_cases(options) -> list[BenchCase]:
     for op in registry.ops():
         spec = registry.spec(op)
         for device in options.devices:
-            dtypes = options.dtypes or default_dtypes(spec, options.profile, device)
-            dtypes = [d for d in dtypes if parse_dtype(d) in spec.dtypes]
-            for dtype in dtypes:
+            names = options.dtypes or default_dtypes(spec, options.profile, device)
+            precisions = [p for p in (precision_case(spec, n) for n in names) if p]
+            for dtype, tf32 in precisions:
                 for batch in options.batch_sizes or spec.batch_sizes[options.profile]:
                     for shape in spec.bench_shapes(options.profile, batch, device):
-                        case = Case("bench", shape, parse_dtype(dtype), spec.bench_params(shape))
-                        for mode in MODES:
-                            for v in registry.variants(op):
-                                cases.append(BenchCase(op, v.name, mode, device, case))
+                        for params in spec.bench_params(shape):
+                            case = Case("bench", shape, dtype, params, tf32=tf32)
+                            for mode in MODES:
+                                cases += [BenchCase(op, v.name, mode, device, case) for v in registry.variants(op)]
     return cases
 
 
@@ -89,13 +102,18 @@ def run_case(benchmark, bc: BenchCase, seed: int) -> None:
     """Time one case with pytest-benchmark and record everything DESIGN.md lists in `extra_info`."""
     variant = registry.get(bc.op, bc.variant)
     spec = registry.spec(bc.op)
-    reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case)
+    reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case, bc.device)
     if bc.mode == "backward" and not variant.differentiable:
         reason = f"{bc.op}/{bc.variant} has no backward"
     if reason:
         pytest.skip(reason)
 
     benchmark.group = bc.group
+    with precision_mode(bc.case):
+        _time_case(benchmark, bc, variant, spec, seed)
+
+
+def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
     inputs = spec.make_inputs(bc.case, bc.device, seed)
     try:
         if bc.mode == "forward":
@@ -144,7 +162,7 @@ def run_case(benchmark, bc: BenchCase, seed: int) -> None:
             "baseline": variant.baseline,
             "mode": bc.mode,
             "device": bc.device,
-            "dtype": dtype_name(bc.case.dtype),
+            "dtype": bc.case.precision,
             "shape": list(bc.case.shape),
             "params": dict(bc.case.params),
             "batch": spec.batch_of(bc.case.shape),

@@ -62,8 +62,8 @@ def parse_options(config) -> RunOptions:
             raise pytest.UsageError("--device cuda: no CUDA device is available on this machine")
     dtypes = tuple(_split(config.getoption("dnnbench_dtypes"))) or None
     for d in dtypes or ():
-        if d not in DTYPES:
-            raise pytest.UsageError(f"--dtypes: unknown dtype {d!r}; known: {', '.join(DTYPES)}")
+        if d not in DTYPES and d != "tf32":
+            raise pytest.UsageError(f"--dtypes: unknown dtype {d!r}; known: {', '.join(DTYPES)}, tf32")
     try:
         batches = tuple(int(b) for b in _split(config.getoption("dnnbench_batch_sizes"))) or None
     except ValueError as e:
@@ -89,7 +89,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--device", dest="dnnbench_device", default=None, help="cpu, cuda or cpu,cuda (default: all available)"
     )
-    group.addoption("--dtypes", dest="dnnbench_dtypes", default=None, help="comma-separated: fp32,fp16,bf16")
+    group.addoption("--dtypes", dest="dnnbench_dtypes", default=None, help="comma-separated: fp32,tf32,fp16,bf16")
     group.addoption("--batch-sizes", dest="dnnbench_batch_sizes", default=None, help="comma-separated batch sizes")
     group.addoption("--profile", dest="dnnbench_profile", default="quick", choices=PROFILES, help="sweep size")
     group.addoption("--seed", dest="dnnbench_seed", type=int, default=None, help="seed of the random inputs")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.spec import Case, Inputs, OpSpec, rel_error
+from kernels.spec import Case, Inputs, OpSpec, precision_mode, rel_error
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ def reference(spec: OpSpec, inputs: Inputs) -> tuple[Inputs, torch.Tensor]:
 
 def compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool = True) -> list[Comparison]:
     """Run `fn` on fresh inputs for `case` and compare its output (and, with `grads`, its input gradients for a
-    random output gradient) with the float64 reference."""
+    random output gradient) with the float64 reference, under the case's precision (TF32 on or off)."""
+    with precision_mode(case):
+        return _compare(fn, spec, case, device, seed, grads)
+
+
+def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool) -> list[Comparison]:
     inputs = spec.make_inputs(case, device, seed)
     if grads:
         inputs = inputs.with_grad()

@@ -53,6 +53,8 @@ class Variant:
     # Test or benchmark cases this variant cannot pass, each with the reason a skip shows: keyed by case name
     # ("large_logits") or by case name and dtype ("wide/fp16").
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    # Sizes or settings beyond this variant's reach: limit(case, device) returns the reason, or None.
+    limit: Callable | None = None
     doc: str = ""
 
     def skip_reason(self, device: str, timing: bool = False) -> str | None:
@@ -68,9 +70,13 @@ class Variant:
                 return "TRITON_INTERPRET=1 is set: interpreted, not a performance figure"
         return None
 
-    def unsupported_reason(self, case) -> str | None:
-        """Why this variant is not expected to pass `case` (a kernels.spec.Case); None when it is."""
-        return self.unsupported.get(f"{case.name}/{dtype_name(case.dtype)}") or self.unsupported.get(case.name)
+    def unsupported_reason(self, case, device: str) -> str | None:
+        """Why this variant is not expected to pass `case` (a kernels.spec.Case) on `device`; None when it is."""
+        return (
+            self.unsupported.get(f"{case.name}/{dtype_name(case.dtype)}")
+            or self.unsupported.get(case.name)
+            or (self.limit(case, device) if self.limit else None)
+        )
 
 
 _VARIANTS: dict[str, dict[str, Variant]] = {}
@@ -87,6 +93,7 @@ def variant(
     differentiable: bool = True,
     interpreted_on_cpu: bool = False,
     unsupported: Mapping[str, str] | None = None,
+    limit: Callable | None = None,
 ):
     """Declare `fn` as variant `name` of `op`. A second variant of the same name is an error."""
 
@@ -107,6 +114,7 @@ def variant(
             differentiable=differentiable,
             interpreted_on_cpu=interpreted_on_cpu,
             unsupported=MappingProxyType(dict(unsupported or {})),
+            limit=limit,
             doc=(fn.__doc__ or "").strip().split("\n")[0],
         )
         return fn

@@ -7,6 +7,7 @@ to benchmark, its flop and byte models and its tolerances.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -19,6 +20,8 @@ DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 # fp32 1.3e-6, fp16 1e-3, bf16 1.6e-2 per element; a norm-wise error sits well below the worst element).
 # Ops that reduce over a long axis scale this with reduction_factor().
 RTOL = {torch.float32: 1.3e-6, torch.float16: 1e-3, torch.bfloat16: 1.6e-2, torch.float64: 1e-12}
+# TF32 rounds fp32 operands to a 10-bit mantissa before multiplying: ~5e-4 per product, ~2e-3 in a matmul's output.
+RTOL_TF32 = 5e-3
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -48,16 +51,37 @@ class Case:
     layout: str = "contiguous"  # "contiguous", "strided" (every other column) or "transposed"
     fill: str = "randn"  # how the spec fills the input; each spec documents its fills
     grad: bool = True  # check gradients too
+    tf32: bool = False  # fp32 operands multiplied in TF32 (matmul, conv): a separate, named precision
+
+    @property
+    def precision(self) -> str:
+        """The dtype's name, or 'tf32' for fp32 computed in TF32."""
+        return "tf32" if self.tf32 else dtype_name(self.dtype)
+
+    @property
+    def params_id(self) -> str:
+        return "".join(f"-{k}{v}" for k, v in self.params)
 
     @property
     def id(self) -> str:
         shape = "x".join(map(str, self.shape))
-        extra = "".join(f"-{k}{v}" for k, v in self.params)
-        return f"{self.name}-{shape}{extra}-{dtype_name(self.dtype)}"
+        return f"{self.name}-{shape}{self.params_id}-{self.precision}"
 
     @property
     def kwargs(self) -> dict:
         return dict(self.params)
+
+
+@contextmanager
+def precision_mode(case: Case):
+    """Set TF32 for cuBLAS matmuls and cuDNN convolutions as `case` asks (on for a tf32 case, off otherwise), and
+    restore the previous settings after. Triton launchers read the same flags."""
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = case.tf32
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
 
 
 @dataclass
@@ -136,6 +160,7 @@ class OpSpec:
 
     op: str = ""
     dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
+    supports_tf32: bool = False  # benchmarks on CUDA add fp32-in-TF32 cases
     # Batch sizes each benchmark profile sweeps; bench_shapes() turns a batch size into the op's shapes.
     batch_sizes: dict[str, tuple[int, ...]] = {}
     work_model: str = ""  # one line: what the flop and byte figures count
@@ -146,9 +171,9 @@ class OpSpec:
     def bench_shapes(self, profile: str, batch: int, device: str) -> list[tuple[int, ...]]:
         raise NotImplementedError
 
-    def bench_params(self, shape: tuple[int, ...]) -> tuple[tuple[str, object], ...]:
-        """Keyword parameters of the benchmark case at `shape` (for instance the softmax dim)."""
-        return ()
+    def bench_params(self, shape: tuple[int, ...]) -> list[tuple[tuple[str, object], ...]]:
+        """The parameter sets benchmarked at `shape` (the softmax dim; matmul with and without bias + relu)."""
+        return [()]
 
     def make_inputs(self, case: Case, device: str, seed: int) -> Inputs:
         raise NotImplementedError

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from kernels import registry
-from kernels.spec import Case, dtype_name
+from kernels.spec import Case
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def correctness_cases(options) -> list[CorrectnessCase]:
     out = []
     for op in registry.ops():
         spec = registry.spec(op)
-        cases = [c for c in spec.test_cases() if not options.dtypes or dtype_name(c.dtype) in options.dtypes]
+        cases = [c for c in spec.test_cases() if not options.dtypes or c.precision in options.dtypes]
         for v in registry.variants(op):
             for device in options.devices:
                 out += [CorrectnessCase(op, v.name, device, c) for c in cases]

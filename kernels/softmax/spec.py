@@ -72,7 +72,7 @@ class SoftmaxSpec(OpSpec):
         return [(batch, n) for n in widths if batch * n <= self.max_elements[device]]
 
     def bench_params(self, shape):
-        return (("dim", -1),)
+        return [(("dim", -1),)]
 
     def make_inputs(self, case: Case, device: str, seed: int) -> Inputs:
         g = torch.Generator().manual_seed(seed)
