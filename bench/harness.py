@@ -164,6 +164,7 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
             "device": bc.device,
             "dtype": bc.case.precision,
             "shape": list(bc.case.shape),
+            "case": bc.shape_id,  # the shape with its parameters (e.g. 256x1024x1024-bias-relu)
             "params": dict(bc.case.params),
             "batch": spec.batch_of(bc.case.shape),
             "flops": flops,

@@ -106,7 +106,7 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
         "device": info.get("device"),
         "machine": machine,
         "dtype": info.get("dtype"),
-        "shape": "x".join(map(str, shape)),
+        "shape": info.get("case") or "x".join(map(str, shape)),
         "elements": int(pd.Series(shape).prod()) if shape else None,
         "batch": info.get("batch"),
         "group": entry.get("group"),

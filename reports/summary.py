@@ -28,10 +28,24 @@ def speedup_markdown(df: pd.DataFrame, baseline: str = "eager") -> str:
         return "(no op benchmarks)\n"
     ops["time"] = ops["median_s"].map(lambda s: f"{s * 1e6:,.1f} us")
     ops["GB/s"] = ops["gbps"].map(lambda v: f"{v:,.1f}")
+    ops["GFLOP/s"] = ops["gflops"].map(lambda v: f"{v:,.1f}")
     ops["x " + baseline] = ops["speedup"].map(lambda v: "-" if pd.isna(v) else f"{v:.2f}")
     ops["error"] = ops["rel_error"].map(lambda v: f"{v:.1e}")
     ops["noisy"] = ops["noisy"].map(lambda v: "noisy" if v else "")
-    cols = ["op", "mode", "device", "dtype", "shape", "variant", "time", "GB/s", "x " + baseline, "error", "noisy"]
+    cols = [
+        "op",
+        "mode",
+        "device",
+        "dtype",
+        "shape",
+        "variant",
+        "time",
+        "GB/s",
+        "GFLOP/s",
+        "x " + baseline,
+        "error",
+        "noisy",
+    ]
     return markdown_table(ops.sort_values(["op", "mode", "device", "dtype", "batch", "shape", "median_s"])[cols])
 
 

@@ -1,0 +1,175 @@
+"""Rung 3, `triton`: a tiled matmul kernel, C[b] = A[b] @ B[b], with an optional fused epilogue.
+
+Each program computes one BLOCK_M x BLOCK_N tile of C, walking K in BLOCK_K steps and accumulating in fp32 (fp16
+and bf16 products summed in their own precision lose digits fast). Programs are ordered in groups of GROUP_M tile
+rows: consecutive programs then share the same columns of B, which stay in L2 while the group runs (the Triton
+tutorial's "grouped ordering"). Every operand is addressed through its strides, so a transposed or sliced operand
+is read where it lies, without a copy; a 2-D operand of a batched product gets batch stride 0.
+
+fp32 operands are multiplied in strict fp32 ("ieee") unless torch.backends.cuda.matmul.allow_tf32 is set (the
+TF32 precision). The block configuration is autotuned on CUDA; under the Triton interpreter (CPU) the autotuner
+cannot run, so one configuration is used.
+
+The `triton` variant runs this kernel for the product and applies bias and activation with PyTorch afterwards;
+`triton_fused` (triton_fused.py) runs the same kernel with the epilogue inside. Backward: dA = dC @ B^T and
+dB = A^T @ dC, both through this kernel on transposed views.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.matmul.spec import as_matrices, check_args, epilogue
+from kernels.registry import variant
+from kernels.triton_support import INTERPRET, check_triton_tensor
+
+ACTIVATION_IDS = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+INTERPRETER_CONFIG = {
+    "BLOCK_M": 64,
+    "BLOCK_N": 128,
+    "BLOCK_K": 64,
+    "GROUP_M": 8,
+}  # few, large programs: fast to interpret
+
+
+def _configs():
+    # (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps): large tiles for throughput on big problems, smaller ones
+    # so that small or skinny problems still fill the SMs.
+    shapes = [(128, 256, 64, 3, 8), (256, 128, 64, 3, 8), (128, 128, 64, 4, 4), (128, 128, 32, 4, 4),
+              (128, 64, 32, 4, 4), (64, 128, 32, 4, 4), (64, 64, 32, 4, 4), (128, 32, 32, 4, 4),
+              (32, 64, 32, 5, 2), (64, 32, 64, 5, 2), (32, 32, 64, 5, 2)]  # fmt: skip
+    return [
+        triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "GROUP_M": 8}, num_stages=s, num_warps=w)
+        for m, n, k, s, w in shapes
+    ]
+
+
+@triton.jit
+def _matmul_kernel(
+    a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
+    s_ab, s_am, s_ak, s_bb, s_bk, s_bn, s_cb, s_cm, s_cn,
+    HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    pid = tl.program_id(0)
+    batch = tl.program_id(1).to(tl.int64)
+    num_m = tl.cdiv(M, BLOCK_M)
+    num_n = tl.cdiv(N, BLOCK_N)
+    # Grouped ordering: GROUP_M tile rows per group, walked column by column within the group.
+    in_group = GROUP_M * num_n
+    first_m = (pid // in_group) * GROUP_M
+    group_rows = min(num_m - first_m, GROUP_M)
+    pid_m = first_m + (pid % in_group) % group_rows
+    pid_n = (pid % in_group) // group_rows
+
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a_ptrs = a_ptr + batch * s_ab + offs_m[:, None].to(tl.int64) * s_am + offs_k[None, :] * s_ak
+    b_ptrs = b_ptr + batch * s_bb + offs_k[:, None] * s_bk + offs_n[None, :].to(tl.int64) * s_bn
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, tl.cdiv(K, BLOCK_K)):
+        # Masked loads give 0 past the edges: zeros add nothing to the sum, so K need not be a multiple of BLOCK_K.
+        k_left = K - k * BLOCK_K
+        a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & (offs_k[None, :] < k_left), other=0.0)
+        b = tl.load(b_ptrs, mask=(offs_k[:, None] < k_left) & (offs_n[None, :] < N), other=0.0)
+        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
+        a_ptrs += BLOCK_K * s_ak
+        b_ptrs += BLOCK_K * s_bk
+
+    # Epilogue on the fp32 accumulator, before the one rounding to C's dtype.
+    if HAS_BIAS:
+        acc += tl.load(bias_ptr + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
+    if ACTIVATION == 1:
+        acc = tl.maximum(acc, 0.0)
+    elif ACTIVATION == 2:
+        acc = tl.sigmoid(acc)
+    elif ACTIVATION == 3:
+        acc = 2.0 * tl.sigmoid(2.0 * acc) - 1.0  # tanh; saturates to exactly +-1 for large |x|
+    c_ptrs = c_ptr + batch * s_cb + offs_m[:, None].to(tl.int64) * s_cm + offs_n[None, :] * s_cn
+    tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+
+
+_matmul_kernel_tuned = None if INTERPRET else triton.autotune(configs=_configs(), key=["M", "N", "K"])(_matmul_kernel)
+
+
+def _batch_stride(t: torch.Tensor) -> int:
+    return t.stride(0) if t.dim() == 3 and t.shape[0] > 1 else 0  # a 2-D (or batch-1) operand broadcasts
+
+
+def matmul_launch(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
+    """C = act(A @ B + bias) for 2-D or 3-D A and B (a 2-D operand broadcasts over the other's batch)."""
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    batch = max(a.shape[0] if a.dim() == 3 else 1, b.shape[0] if b.dim() == 3 else 1)
+    batched = a.dim() == 3 or b.dim() == 3
+    c = torch.empty((batch, m, n) if batched else (m, n), dtype=a.dtype, device=a.device)
+    if c.numel() == 0:
+        return c
+    if k == 0:  # an empty sum
+        return epilogue(c.zero_(), bias, activation)
+    c3 = c if batched else c.unsqueeze(0)
+    allow_tf32 = torch.backends.cuda.matmul.allow_tf32 and a.dtype == torch.float32
+    args = (
+        a, b, c, bias if bias is not None else c, m, n, k,
+        _batch_stride(a), a.stride(-2), a.stride(-1), _batch_stride(b), b.stride(-2), b.stride(-1),
+        c3.stride(0), c3.stride(1), c3.stride(2),
+    )  # fmt: skip
+    flags = {"HAS_BIAS": bias is not None, "ACTIVATION": ACTIVATION_IDS[activation],
+             "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee"}  # fmt: skip
+    if _matmul_kernel_tuned is None:
+        cfg = INTERPRETER_CONFIG
+        grid = (triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"]), batch)
+        _matmul_kernel[grid](*args, **flags, **cfg)
+    else:
+        grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]), batch)
+        _matmul_kernel_tuned[grid](*args, **flags)
+    return c
+
+
+def matmul_grads(a, b, dc, needs: tuple[bool, bool]):
+    """(dA, dB) = (dC @ B^T, A^T @ dC) through the Triton kernel, on transposed views (no copies); a gradient of a
+    broadcast operand is summed over the batch it was broadcast to."""
+    da = db = None
+    if needs[0]:
+        da = matmul_launch(dc, b.transpose(-1, -2))
+        if a.dim() == 2 and da.dim() == 3:
+            da = da.sum(0)
+    if needs[1]:
+        db = matmul_launch(a.transpose(-1, -2), dc)
+        if b.dim() == 2 and db.dim() == 3:
+            db = db.sum(0)
+    return da, db
+
+
+class TritonMatmul(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return matmul_launch(a, b)
+
+    @staticmethod
+    def backward(ctx, dc):
+        a, b = ctx.saved_tensors
+        return matmul_grads(a, b, dc, ctx.needs_input_grad[:2])
+
+
+def check_triton_args(a, b, bias, activation, op: str) -> None:
+    check_args(a, b, bias, activation, op=op)
+    check_triton_tensor(a, op)
+
+
+def interpreter_bf16_dot(case, device) -> str | None:
+    if device == "cpu" and INTERPRET and case.dtype == torch.bfloat16:
+        return "the Triton interpreter's tl.dot on bf16 operands returns garbage (fp32/fp16 are right): CUDA only"
+    return None
+
+
+@variant("matmul", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot)
+def triton_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
+    """Tiled Triton matmul (grouped ordering, autotuned, fp32 accumulation); bias + activation by PyTorch."""
+    check_triton_args(a, b, bias, activation, "matmul 'triton'")
+    a2, b2, restore = as_matrices(a, b)
+    return epilogue(restore(TritonMatmul.apply(a2, b2)), bias, activation)
