@@ -60,6 +60,12 @@ def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool) 
     poison_allocator(inputs)
     out = fn(*inputs.args, **inputs.kwargs)
     result = [Comparison("output", rel_error(out, ref_out), spec.tolerance(case, "forward"))]
+    # state the op updates in place (running statistics) must match the reference's after the call
+    result += [
+        Comparison(f"state[{i}]", rel_error(inputs.args[i], ref_inputs.args[i]), spec.tolerance(case, "state"))
+        for i in inputs.state
+        if inputs.args[i] is not None
+    ]
     if grads:
         grad_out = random_like(out, seed + 1)
         got = torch.autograd.grad(out, inputs.differentiable(), grad_out)

@@ -86,30 +86,36 @@ def precision_mode(case: Case):
 
 @dataclass
 class Inputs:
-    """Arguments for one call of a variant: positional tensors in the op's order, then keyword arguments."""
+    """Arguments for one call of a variant: positional tensors in the op's order, then keyword arguments.
+
+    `state` lists the positions of tensors the op updates in place and that carry no gradient (batchnorm's running
+    statistics): the check compares their values after the call with the reference's."""
 
     args: tuple
     kwargs: dict = field(default_factory=dict)
+    state: tuple[int, ...] = ()
+
+    def _is_leaf_input(self, i: int, a) -> bool:
+        return isinstance(a, torch.Tensor) and a.is_floating_point() and i not in self.state
 
     def differentiable(self) -> list[torch.Tensor]:
-        return [a for a in self.args if isinstance(a, torch.Tensor) and a.is_floating_point()]
+        return [a for i, a in enumerate(self.args) if self._is_leaf_input(i, a)]
 
     def to_reference(self) -> Inputs:
-        """The same values as float64 on the CPU, as leaves that track gradients."""
+        """The same values as float64 on the CPU; differentiable inputs as leaves that track gradients."""
         args = tuple(
-            a.detach().to("cpu", torch.float64).requires_grad_(True)
+            a.detach().to("cpu", torch.float64).requires_grad_(self._is_leaf_input(i, a))
             if isinstance(a, torch.Tensor) and a.is_floating_point()
             else a
-            for a in self.args
+            for i, a in enumerate(self.args)
         )
-        return Inputs(args, dict(self.kwargs))
+        return Inputs(args, dict(self.kwargs), self.state)
 
     def with_grad(self) -> Inputs:
         args = tuple(
-            a.detach().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-            for a in self.args
+            a.detach().requires_grad_(True) if self._is_leaf_input(i, a) else a for i, a in enumerate(self.args)
         )
-        return Inputs(args, dict(self.kwargs))
+        return Inputs(args, dict(self.kwargs), self.state)
 
 
 def make_layout(t: torch.Tensor, layout: str) -> torch.Tensor:

@@ -1,0 +1,299 @@
+"""Rung 3, `triton`: batch normalization in two passes over x, each split across many programs per channel.
+
+x is addressed as [N, C, S] (S = H*W) through its strides, so NCHW and channels_last inputs are read in place.
+Each channel's N*S values are cut into `splits` chunks so that C * splits programs fill the GPU even when C is
+small (64 channels on 132 SMs would otherwise leave half of them idle).
+
+Training forward:
+1. `_bn_stats_kernel`, grid (C, splits): each program runs Welford's update per lane over its chunk (no
+   cancellation, however large the mean: a channel with mean 1e3 and std 0.3 keeps its variance in fp32), merges
+   its lanes exactly (Chan's formula) and writes a partial (mean, M2).
+2. `_bn_fwd_kernel`, grid (C, splits): each program merges its channel's partials, normalizes its chunk, and the
+   first program of each channel saves mean and 1/std for backward and updates the running statistics as torch
+   does (running_var takes the unbiased variance). In evaluation the running statistics are used directly.
+Backward: `_bn_bwd_reduce_kernel` sums dy and dy * x_hat per chunk; `_bn_bwd_kernel` merges them and writes
+dx = w/std * (dy - mean(dy) - x_hat * mean(dy * x_hat)) (training) or dx = dy * w/std (evaluation), and the
+weight and bias gradients. Traffic: forward 3*E*s (x twice, y once), backward 5*E*s.
+
+The `triton` variant applies relu (when asked) with PyTorch after the kernel; `triton_fused` applies it inside
+(ACTIVATION=1), and in backward masks dy by y > 0, recomputing y from x instead of storing it.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.batchnorm.spec import apply_activation, check_args
+from kernels.registry import variant
+from kernels.triton_support import INTERPRET, check_triton_tensor, next_power_of_2
+
+BLOCK = 1024
+TARGET_PROGRAMS = 4 * 132  # a few waves on an H100/H200's 132 SMs
+MAX_SPLITS = 256
+
+
+@triton.jit
+def _load_chunk(ptr, c, e, total, S, s_n, s_c, s_s, mask_end):
+    """Values e of channel c, where e counts over (n, s); masked past the chunk's end and past N*S."""
+    mask = (e < mask_end) & (e < total)
+    offs = (e // S) * s_n + c * s_c + (e % S) * s_s
+    return tl.load(ptr + offs, mask=mask, other=0.0).to(tl.float32), mask
+
+
+@triton.jit
+def _bn_stats_kernel(x_ptr, mean_part_ptr, m2_part_ptr, total, chunk, S, s_n, s_c, s_s, BLOCK: tl.constexpr):
+    c = tl.program_id(0).to(tl.int64)
+    j = tl.program_id(1)
+    start = j.to(tl.int64) * chunk
+    lanes = tl.arange(0, BLOCK).to(tl.int64)
+    count = tl.zeros([BLOCK], tl.float32)
+    mean = tl.zeros([BLOCK], tl.float32)
+    m2 = tl.zeros([BLOCK], tl.float32)
+    for off in range(0, chunk, BLOCK):
+        x, mask = _load_chunk(x_ptr, c, start + off + lanes, total, S, s_n, s_c, s_s, start + chunk)
+        # Welford, one value per lane per step: masked lanes keep their state
+        count += mask.to(tl.float32)
+        delta = tl.where(mask, x - mean, 0.0)
+        mean += delta / tl.maximum(count, 1.0)
+        m2 += delta * tl.where(mask, x - mean, 0.0)
+    # merge the lanes: mean of means weighted by counts, plus the spread of the lane means around it
+    n = tl.sum(count, axis=0)
+    chunk_mean = tl.sum(count * mean, axis=0) / tl.maximum(n, 1.0)
+    d = mean - chunk_mean
+    chunk_m2 = tl.sum(m2 + count * d * d, axis=0)
+    nsplits = tl.num_programs(1)
+    tl.store(mean_part_ptr + c * nsplits + j, chunk_mean)
+    tl.store(m2_part_ptr + c * nsplits + j, chunk_m2)
+
+
+@triton.jit
+def _bn_fwd_kernel(
+    x_ptr, y_ptr, w_ptr, b_ptr, rm_ptr, rv_ptr, mean_part_ptr, m2_part_ptr, save_mean_ptr, save_rstd_ptr,
+    total, chunk, S, s_n, s_c, s_s, y_n, y_c, y_s, momentum, eps,
+    TRAINING: tl.constexpr, HAS_RUNNING: tl.constexpr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
+    ACTIVATION: tl.constexpr, SPLITS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    c = tl.program_id(0).to(tl.int64)
+    j = tl.program_id(1)
+    nsplits = tl.num_programs(1)
+    if TRAINING:
+        # merge the channel's partials exactly: counts follow from the chunk layout
+        parts = tl.arange(0, SPLITS)
+        live = parts < nsplits
+        counts = tl.minimum(tl.maximum(total - parts.to(tl.int64) * chunk, 0), chunk).to(tl.float32)
+        counts = tl.where(live, counts, 0.0)
+        means = tl.load(mean_part_ptr + c * nsplits + parts, mask=live, other=0.0)
+        m2s = tl.load(m2_part_ptr + c * nsplits + parts, mask=live, other=0.0)
+        mean = tl.sum(counts * means, axis=0) / total
+        d = means - mean
+        var = tl.sum(m2s + counts * d * d, axis=0) / total
+    else:
+        mean = tl.load(rm_ptr + c).to(tl.float32)
+        var = tl.load(rv_ptr + c).to(tl.float32)
+    rstd = 1.0 / tl.sqrt(var + eps)
+    scale = rstd
+    if HAS_WEIGHT:
+        scale = scale * tl.load(w_ptr + c).to(tl.float32)
+    shift = 0.0
+    if HAS_BIAS:
+        shift = tl.load(b_ptr + c).to(tl.float32)
+
+    start = j.to(tl.int64) * chunk
+    lanes = tl.arange(0, BLOCK).to(tl.int64)
+    for off in range(0, chunk, BLOCK):
+        e = start + off + lanes
+        x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, start + chunk)
+        y = (x - mean) * scale + shift  # subtract first: x * scale - mean * scale would cancel for large means
+        if ACTIVATION == 1:
+            y = tl.maximum(y, 0.0)
+        tl.store(y_ptr + (e // S) * y_n + c * y_c + (e % S) * y_s, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+    if j == 0:
+        tl.store(save_mean_ptr + c, mean)
+        tl.store(save_rstd_ptr + c, rstd)
+        if TRAINING and HAS_RUNNING:
+            unbiased = var * total / (total - 1)
+            rm = tl.load(rm_ptr + c).to(tl.float32)
+            rv = tl.load(rv_ptr + c).to(tl.float32)
+            tl.store(rm_ptr + c, ((1 - momentum) * rm + momentum * mean).to(rm_ptr.dtype.element_ty))
+            tl.store(rv_ptr + c, ((1 - momentum) * rv + momentum * unbiased).to(rv_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _bn_bwd_reduce_kernel(
+    x_ptr, dy_ptr, w_ptr, b_ptr, save_mean_ptr, save_rstd_ptr, sum_dy_ptr, sum_dyx_ptr,
+    total, chunk, S, s_n, s_c, s_s, d_n, d_c, d_s,
+    HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    c = tl.program_id(0).to(tl.int64)
+    j = tl.program_id(1)
+    mean = tl.load(save_mean_ptr + c)
+    rstd = tl.load(save_rstd_ptr + c)
+    w = 1.0
+    if HAS_WEIGHT:
+        w = tl.load(w_ptr + c).to(tl.float32)
+    b = 0.0
+    if HAS_BIAS:
+        b = tl.load(b_ptr + c).to(tl.float32)
+    start = j.to(tl.int64) * chunk
+    lanes = tl.arange(0, BLOCK).to(tl.int64)
+    acc_dy = tl.zeros([BLOCK], tl.float32)
+    acc_dyx = tl.zeros([BLOCK], tl.float32)
+    for off in range(0, chunk, BLOCK):
+        e = start + off + lanes
+        x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, start + chunk)
+        dy = tl.load(dy_ptr + (e // S) * d_n + c * d_c + (e % S) * d_s, mask=mask, other=0.0).to(tl.float32)
+        x_hat = (x - mean) * rstd
+        if ACTIVATION == 1:  # relu's gradient: pass dy where the output x_hat * w + b was positive
+            dy = tl.where(x_hat * w + b > 0, dy, 0.0)
+        acc_dy += dy
+        acc_dyx += dy * x_hat
+    nsplits = tl.num_programs(1)
+    tl.store(sum_dy_ptr + c * nsplits + j, tl.sum(acc_dy, axis=0))
+    tl.store(sum_dyx_ptr + c * nsplits + j, tl.sum(acc_dyx, axis=0))
+
+
+@triton.jit
+def _bn_bwd_kernel(
+    x_ptr, dy_ptr, dx_ptr, w_ptr, b_ptr, save_mean_ptr, save_rstd_ptr, sum_dy_ptr, sum_dyx_ptr, dw_ptr, db_ptr,
+    total, chunk, S, s_n, s_c, s_s, d_n, d_c, d_s, o_n, o_c, o_s,
+    TRAINING: tl.constexpr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr,
+    SPLITS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    c = tl.program_id(0).to(tl.int64)
+    j = tl.program_id(1)
+    nsplits = tl.num_programs(1)
+    parts = tl.arange(0, SPLITS)
+    live = parts < nsplits
+    sum_dy = tl.sum(tl.load(sum_dy_ptr + c * nsplits + parts, mask=live, other=0.0), axis=0)
+    sum_dyx = tl.sum(tl.load(sum_dyx_ptr + c * nsplits + parts, mask=live, other=0.0), axis=0)
+    mean = tl.load(save_mean_ptr + c)
+    rstd = tl.load(save_rstd_ptr + c)
+    w = 1.0
+    if HAS_WEIGHT:
+        w = tl.load(w_ptr + c).to(tl.float32)
+    b = 0.0
+    if HAS_BIAS:
+        b = tl.load(b_ptr + c).to(tl.float32)
+    start = j.to(tl.int64) * chunk
+    lanes = tl.arange(0, BLOCK).to(tl.int64)
+    for off in range(0, chunk, BLOCK):
+        e = start + off + lanes
+        x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, start + chunk)
+        dy = tl.load(dy_ptr + (e // S) * d_n + c * d_c + (e % S) * d_s, mask=mask, other=0.0).to(tl.float32)
+        x_hat = (x - mean) * rstd
+        if ACTIVATION == 1:
+            dy = tl.where(x_hat * w + b > 0, dy, 0.0)
+        if TRAINING:  # the batch statistics depend on x: two more terms
+            dx = w * rstd * (dy - sum_dy / total - x_hat * (sum_dyx / total))
+        else:
+            dx = w * rstd * dy
+        tl.store(dx_ptr + (e // S) * o_n + c * o_c + (e % S) * o_s, dx.to(dx_ptr.dtype.element_ty), mask=mask)
+    if j == 0:
+        if HAS_WEIGHT:
+            tl.store(dw_ptr + c, sum_dyx.to(dw_ptr.dtype.element_ty))
+        if HAS_BIAS:
+            tl.store(db_ptr + c, sum_dy.to(db_ptr.dtype.element_ty))
+
+
+def as_ncs(t: torch.Tensor) -> torch.Tensor:
+    """[N, C, ...] as [N, C, S]: a view for contiguous and channels_last tensors (H and W merge), else a copy."""
+    return t.reshape(t.shape[0], t.shape[1], -1)
+
+
+def _split(total: int, channels: int) -> tuple[int, int, int]:
+    """(chunk, splits launched, SPLITS: a power of two >= splits) for N*S values per channel."""
+    want = 1 if INTERPRET else max(1, TARGET_PROGRAMS // channels)
+    splits = min(want, MAX_SPLITS, triton.cdiv(total, BLOCK))
+    chunk = triton.cdiv(triton.cdiv(total, splits), BLOCK) * BLOCK  # whole blocks per program
+    splits = triton.cdiv(total, chunk)
+    return chunk, splits, next_power_of_2(splits)
+
+
+def batchnorm_fwd(x, running_mean, running_var, weight, bias, training, momentum, eps, activation):
+    """y, saved mean and 1/std; updates the running statistics in place when training."""
+    x3 = as_ncs(x)
+    n_, c, s = x3.shape
+    total = n_ * s
+    y = torch.empty_like(x)  # same memory format as x
+    y3 = as_ncs(y)
+    f32 = dict(dtype=torch.float32, device=x.device)
+    save_mean, save_rstd = torch.empty(c, **f32), torch.empty(c, **f32)
+    chunk, splits, pow2 = _split(total, c)
+    mean_part, m2_part = torch.empty(c * splits, **f32), torch.empty(c * splits, **f32)
+    strides = (s, *x3.stride())
+    if training:
+        _bn_stats_kernel[(c, splits)](x3, mean_part, m2_part, total, chunk, *strides, BLOCK=BLOCK)
+    has_running = running_mean is not None
+    _bn_fwd_kernel[(c, splits)](
+        # absent optional tensors are passed as x3: their HAS_* flag is off and the kernel never reads them
+        x3, y3, weight if weight is not None else x3, bias if bias is not None else x3,
+        running_mean if has_running else save_mean, running_var if has_running else save_rstd,
+        mean_part, m2_part, save_mean, save_rstd, total, chunk, *strides, *y3.stride(), float(momentum), float(eps),
+        TRAINING=training, HAS_RUNNING=has_running, HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
+        ACTIVATION=1 if activation == "relu" else 0, SPLITS=pow2, BLOCK=BLOCK,
+    )  # fmt: skip
+    return y, save_mean, save_rstd
+
+
+def batchnorm_bwd(x, dy, weight, bias, save_mean, save_rstd, training, activation):
+    """(dx, dweight, dbias) through the two backward kernels."""
+    x3, dy3 = as_ncs(x), as_ncs(dy)
+    n_, c, s = x3.shape
+    total = n_ * s
+    dx = torch.empty_like(x)
+    dx3 = as_ncs(dx)
+    f32 = dict(dtype=torch.float32, device=x.device)
+    chunk, splits, pow2 = _split(total, c)
+    sum_dy, sum_dyx = torch.empty(c * splits, **f32), torch.empty(c * splits, **f32)
+    dw = torch.empty(c, dtype=weight.dtype, device=x.device) if weight is not None else None
+    db = torch.empty(c, dtype=bias.dtype, device=x.device) if bias is not None else None
+    flags = dict(HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, ACTIVATION=1 if activation == "relu" else 0)
+    w, b = weight if weight is not None else x3, bias if bias is not None else x3
+    strides = (s, *x3.stride(), *dy3.stride())
+    _bn_bwd_reduce_kernel[(c, splits)](
+        x3, dy3, w, b, save_mean, save_rstd, sum_dy, sum_dyx, total, chunk, *strides, **flags, BLOCK=BLOCK
+    )
+    _bn_bwd_kernel[(c, splits)](
+        x3, dy3, dx3, w, b, save_mean, save_rstd, sum_dy, sum_dyx, dw if dw is not None else sum_dy,
+        db if db is not None else sum_dy, total, chunk, *strides, *dx3.stride(), TRAINING=training, **flags,
+        SPLITS=pow2, BLOCK=BLOCK,
+    )  # fmt: skip
+    return dx, dw, db
+
+
+class TritonBatchNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps, activation):
+        y, save_mean, save_rstd = batchnorm_fwd(
+            x, running_mean, running_var, weight, bias, training, momentum, eps, activation
+        )
+        ctx.save_for_backward(x, weight, bias, save_mean, save_rstd)
+        ctx.training, ctx.activation = training, activation
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, bias, save_mean, save_rstd = ctx.saved_tensors
+        dx, dw, db = batchnorm_bwd(x, dy, weight, bias, save_mean, save_rstd, ctx.training, ctx.activation)
+        return dx, None, None, dw, db, None, None, None, None
+
+
+def triton_batchnorm_call(name, fuse, x, running_mean, running_var, weight, bias, training, momentum, eps, activation):
+    """Check, then run the kernels; with `fuse` the activation runs inside them, else PyTorch applies it after."""
+    check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op=name)
+    check_triton_tensor(x, name)
+    inside = activation if fuse else None
+    y = TritonBatchNorm.apply(x, running_mean, running_var, weight, bias, training, momentum, eps, inside)
+    return y if fuse else apply_activation(y, activation)
+
+
+@variant("batchnorm", "triton", interpreted_on_cpu=True)
+def triton_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
+                     activation=None):  # fmt: skip
+    """Two passes, split per channel: Welford statistics, then normalize; relu (if asked) by PyTorch."""
+    return triton_batchnorm_call(
+        "batchnorm 'triton'", False, x, running_mean, running_var, weight, bias, training, momentum, eps, activation
+    )

@@ -1,0 +1,104 @@
+"""Batch norm behaviour beyond the correctness sweep: torch's error for one value per channel, variance 0, the
+module's cumulative average (momentum=None), eval after training, and bad input."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kernels import registry
+from kernels.batchnorm.module import BatchNorm
+
+VARIANTS = [v.name for v in registry.variants("batchnorm")]
+CHECKED = [n for n in VARIANTS if n != "eager"]
+
+
+def runnable(name: str, device: str):
+    v = registry.get("batchnorm", name)
+    reason = v.skip_reason(device)
+    if reason:
+        pytest.skip(reason)
+    return v.fn
+
+
+def stats(c, device):
+    return torch.zeros(c, device=device), torch.ones(c, device=device)
+
+
+def test_batchnorm_has_the_whole_ladder():
+    assert VARIANTS == ["lesson", "eager", "compiled", "triton", "triton_fused"]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1)])
+def test_training_with_one_value_per_channel_raises_torchs_error(name, shape, device):
+    fn = runnable(name, device)
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        fn(torch.randn(shape, device=device), *stats(shape[1], device), training=True)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_constant_channel_gives_beta_without_nan(name, device):
+    fn = runnable(name, device)
+    x = torch.randn(6, 3, 4, 4, device=device)
+    x[:, 1] = 2.5
+    bias = torch.tensor([0.1, -0.7, 0.3], device=device)
+    y = fn(x, *stats(3, device), torch.ones(3, device=device), bias, training=True)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y[:, 1], torch.full_like(y[:, 1], -0.7), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_batch_of_one_with_spatial_size_trains(name, device):
+    fn = runnable(name, device)
+    x = torch.randn(1, 4, 5, 5, device=device)
+    rm, rv = stats(4, device)
+    y = fn(x, rm, rv, training=True)
+    ref = F.batch_norm(x.double().cpu(), torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
+                       training=True)  # fmt: skip
+    torch.testing.assert_close(y.double().cpu(), ref, rtol=1e-4, atol=1e-4)
+    assert not torch.equal(rm, torch.zeros(4, device=device)), "running_mean was not updated"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_module_momentum_none_is_the_cumulative_average(name, device):
+    """Over three training batches, BatchNorm(momentum=None) matches torch.nn.BatchNorm2d(momentum=None): the
+    running statistics are the plain average of the batch statistics; then evaluation uses them."""
+    runnable(name, device)
+    ours = BatchNorm(5, momentum=None, variant=name).to(device)
+    ref = torch.nn.BatchNorm2d(5, momentum=None).to(device)
+    for step in range(3):
+        x = torch.randn(4, 5, 6, 6, device=device) * (step + 1) + step
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ours.running_mean, ref.running_mean, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.running_var, ref.running_var, rtol=1e-5, atol=1e-5)
+    assert int(ours.num_batches_tracked) == 3
+    ours.eval()
+    ref.eval()
+    x = torch.randn(2, 5, 6, 6, device=device)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", CHECKED)
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"momentum": None}, ValueError, "momentum must be a number"),
+        ({"activation": "gelu"}, ValueError, "activation must be None or 'relu'"),
+        ({"weight": (4,)}, ValueError, "weight must be a tensor of C=3 values"),
+        ({"training": False, "running": False}, ValueError, "must be given in evaluation mode"),
+        ({"x": (5,)}, ValueError, "at least 2 dimensions"),
+        ({"x_dtype": torch.int64}, TypeError, "floating point.*int64"),
+    ],
+)
+def test_bad_arguments_name_the_problem(name, kwargs, error, message, device):
+    fn = runnable(name, device)
+    kwargs = dict(kwargs)
+    x = torch.randn(kwargs.pop("x", (4, 3)), device=device)
+    if "x_dtype" in kwargs:
+        x = x.to(kwargs.pop("x_dtype"))
+    rm, rv = stats(3, device) if kwargs.pop("running", True) else (None, None)
+    if "weight" in kwargs:
+        kwargs["weight"] = torch.ones(kwargs["weight"], device=device)
+    kwargs.setdefault("training", True)
+    with pytest.raises(error, match=message):
+        fn(x, rm, rv, **kwargs)
