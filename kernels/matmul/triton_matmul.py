@@ -64,11 +64,19 @@ def _matmul_kernel(
     pid_m = first_m + (pid % in_group) % group_rows
     pid_n = (pid % in_group) // group_rows
 
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rm = tl.arange(0, BLOCK_M)
+    rn = tl.arange(0, BLOCK_N)
     offs_k = tl.arange(0, BLOCK_K)
-    a_ptrs = a_ptr + batch * s_ab + offs_m[:, None].to(tl.int64) * s_am + offs_k[None, :] * s_ak
-    b_ptrs = b_ptr + batch * s_bb + offs_k[:, None] * s_bk + offs_n[None, :].to(tl.int64) * s_bn
+    offs_m = pid_m * BLOCK_M + rm
+    offs_n = pid_n * BLOCK_N + rn
+    # The tile's corner in int64 (a batch of large matrices passes 2**31 elements), offsets inside the tile in
+    # int32: 64-bit offsets per element would double the registers the pointer tiles take, and spill.
+    a_ptrs = (
+        a_ptr + (batch * s_ab + (pid_m * BLOCK_M).to(tl.int64) * s_am) + rm[:, None] * s_am + offs_k[None, :] * s_ak
+    )
+    b_ptrs = (
+        b_ptr + (batch * s_bb + (pid_n * BLOCK_N).to(tl.int64) * s_bn) + offs_k[:, None] * s_bk + rn[None, :] * s_bn
+    )
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k in range(0, tl.cdiv(K, BLOCK_K)):
         # Masked loads give 0 past the edges: zeros add nothing to the sum, so K need not be a multiple of BLOCK_K.
@@ -88,7 +96,8 @@ def _matmul_kernel(
         acc = tl.sigmoid(acc)
     elif ACTIVATION == 3:
         acc = 2.0 * tl.sigmoid(2.0 * acc) - 1.0  # tanh; saturates to exactly +-1 for large |x|
-    c_ptrs = c_ptr + batch * s_cb + offs_m[:, None].to(tl.int64) * s_cm + offs_n[None, :] * s_cn
+    c_corner = batch * s_cb + (pid_m * BLOCK_M).to(tl.int64) * s_cm + (pid_n * BLOCK_N).to(tl.int64) * s_cn
+    c_ptrs = c_ptr + c_corner + rm[:, None] * s_cm + rn[None, :] * s_cn
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
 
 
