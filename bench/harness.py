@@ -52,13 +52,14 @@ class BenchCase:
 
 
 def default_dtypes(spec, profile: str, device: str) -> tuple[str, ...]:
-    """Every dtype of the op on CUDA (and TF32 where the op has it); on the CPU fp32 (and bf16 in the full profile),
-    where fp16 has few kernels and TF32 does not exist."""
+    """On CUDA fp32 and bf16 (and TF32 where the op has it), fp16 too in the full profile; on the CPU fp32, bf16 too
+    in the full profile (fp16 has few CPU kernels, and TF32 does not exist there)."""
     names = [dtype_name(d) for d in spec.dtypes]
     if device == "cpu":
         keep = ("fp32", "bf16") if profile == "full" else ("fp32",)
         return tuple(n for n in names if n in keep)
-    return tuple(names) + (("tf32",) if spec.supports_tf32 else ())
+    keep = ("fp32", "fp16", "bf16") if profile == "full" else ("fp32", "bf16")
+    return tuple(n for n in names if n in keep) + (("tf32",) if spec.supports_tf32 else ())
 
 
 def precision_case(spec, name: str) -> tuple[torch.dtype, bool] | None:

@@ -16,6 +16,9 @@ if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+# DNNBENCH_AUTOTUNE=0: autotuned kernels launch one fixed configuration on CUDA too (a quick correctness run that
+# does not compile and time every configuration for every new shape); benchmarks leave autotuning on.
+AUTOTUNE = not INTERPRET and os.environ.get("DNNBENCH_AUTOTUNE", "1") != "0"
 
 try:
     import triton  # noqa: F401

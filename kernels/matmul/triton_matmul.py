@@ -23,15 +23,13 @@ import triton.language as tl
 
 from kernels.matmul.spec import as_matrices, check_args, epilogue
 from kernels.registry import variant
-from kernels.triton_support import INTERPRET, check_triton_tensor
+from kernels.triton_support import AUTOTUNE, INTERPRET, check_triton_tensor
 
 ACTIVATION_IDS = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
-INTERPRETER_CONFIG = {
-    "BLOCK_M": 64,
-    "BLOCK_N": 128,
-    "BLOCK_K": 64,
-    "GROUP_M": 8,
-}  # few, large programs: fast to interpret
+# Without the autotuner. Under the interpreter: few, large programs, since each interpreted operation costs the
+# same whatever its size; on CUDA (DNNBENCH_AUTOTUNE=0): a tile that compiles without spills for every dtype.
+INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 128, "BLOCK_K": 64, "GROUP_M": 8}
+FIXED_CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "num_warps": 4, "num_stages": 3}
 
 
 def _configs():
@@ -101,7 +99,7 @@ def _matmul_kernel(
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
 
 
-_matmul_kernel_tuned = None if INTERPRET else triton.autotune(configs=_configs(), key=["M", "N", "K"])(_matmul_kernel)
+_matmul_kernel_tuned = triton.autotune(configs=_configs(), key=["M", "N", "K"])(_matmul_kernel) if AUTOTUNE else None
 
 
 def _batch_stride(t: torch.Tensor) -> int:
@@ -129,7 +127,7 @@ def matmul_launch(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) 
     flags = {"HAS_BIAS": bias is not None, "ACTIVATION": ACTIVATION_IDS[activation],
              "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee"}  # fmt: skip
     if _matmul_kernel_tuned is None:
-        cfg = INTERPRETER_CONFIG
+        cfg = INTERPRETER_CONFIG if INTERPRET else FIXED_CUDA_CONFIG
         grid = (triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"]), batch)
         _matmul_kernel[grid](*args, **flags, **cfg)
     else:
