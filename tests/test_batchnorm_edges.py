@@ -7,17 +7,14 @@ import torch.nn.functional as F
 
 from kernels import registry
 from kernels.batchnorm.module import BatchNorm
+from tests import helpers
 
 VARIANTS = [v.name for v in registry.variants("batchnorm")]
 CHECKED = [n for n in VARIANTS if n != "eager"]
 
 
 def runnable(name: str, device: str):
-    v = registry.get("batchnorm", name)
-    reason = v.skip_reason(device)
-    if reason:
-        pytest.skip(reason)
-    return v.fn
+    return helpers.runnable("batchnorm", name, device)
 
 
 def stats(c, device):

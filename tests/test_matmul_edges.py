@@ -7,17 +7,14 @@ import torch
 
 from kernels import registry
 from kernels.matmul import triton_matmul
+from tests import helpers
 
 VARIANTS = [v.name for v in registry.variants("matmul")]
 CHECKED = [n for n in VARIANTS if n != "eager"]  # eager is torch.matmul itself, with torch's own errors
 
 
 def runnable(name: str, device: str):
-    v = registry.get("matmul", name)
-    reason = v.skip_reason(device)
-    if reason:
-        pytest.skip(reason)
-    return v.fn
+    return helpers.runnable("matmul", name, device)
 
 
 def test_matmul_has_the_whole_ladder():

@@ -10,16 +10,13 @@ import torch.nn.functional as F
 from kernels import registry
 from kernels.softmax import triton_rowwise
 from kernels.softmax.rows import as_rows
+from tests import helpers
 
 VARIANTS = [v.name for v in registry.variants("softmax")]
 
 
 def runnable(name: str, device: str):
-    v = registry.get("softmax", name)
-    reason = v.skip_reason(device)
-    if reason:
-        pytest.skip(reason)
-    return v.fn
+    return helpers.runnable("softmax", name, device)
 
 
 @pytest.mark.parametrize("dtype, scale", [(torch.float32, 1e4), (torch.float16, 20.0)])

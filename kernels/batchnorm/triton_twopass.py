@@ -43,6 +43,30 @@ def _load_chunk(ptr, c, e, total, S, s_n, s_c, s_s, mask_end):
 
 
 @triton.jit
+def _affine(w_ptr, b_ptr, c, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr):
+    """The channel's weight and bias in fp32; 1 and 0 where absent."""
+    w = tl.full([], 1.0, tl.float32)
+    if HAS_WEIGHT:
+        w = tl.load(w_ptr + c).to(tl.float32)
+    b = tl.full([], 0.0, tl.float32)
+    if HAS_BIAS:
+        b = tl.load(b_ptr + c).to(tl.float32)
+    return w, b
+
+
+@triton.jit
+def _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, s_n, s_c, s_s, d_n, d_c, d_s, chunk_end, mean, rstd, w, b,
+                    ACTIVATION: tl.constexpr):  # fmt: skip
+    """x_hat and dy of values e of channel c; with relu, dy only where the output x_hat * w + b was positive."""
+    x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, chunk_end)
+    dy = tl.load(dy_ptr + (e // S) * d_n + c * d_c + (e % S) * d_s, mask=mask, other=0.0).to(tl.float32)
+    x_hat = (x - mean) * rstd
+    if ACTIVATION == 1:
+        dy = tl.where(x_hat * w + b > 0, dy, 0.0)
+    return x_hat, dy, mask
+
+
+@triton.jit
 def _bn_stats_kernel(x_ptr, mean_part_ptr, m2_part_ptr, total, chunk, S, s_n, s_c, s_s, BLOCK: tl.constexpr):
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
@@ -93,12 +117,8 @@ def _bn_fwd_kernel(
         mean = tl.load(rm_ptr + c).to(tl.float32)
         var = tl.load(rv_ptr + c).to(tl.float32)
     rstd = 1.0 / tl.sqrt(var + eps)
-    scale = rstd
-    if HAS_WEIGHT:
-        scale = scale * tl.load(w_ptr + c).to(tl.float32)
-    shift = 0.0
-    if HAS_BIAS:
-        shift = tl.load(b_ptr + c).to(tl.float32)
+    w, shift = _affine(w_ptr, b_ptr, c, HAS_WEIGHT, HAS_BIAS)
+    scale = w * rstd
 
     start = j.to(tl.int64) * chunk
     lanes = tl.arange(0, BLOCK).to(tl.int64)
@@ -131,23 +151,14 @@ def _bn_bwd_reduce_kernel(
     j = tl.program_id(1)
     mean = tl.load(save_mean_ptr + c)
     rstd = tl.load(save_rstd_ptr + c)
-    w = 1.0
-    if HAS_WEIGHT:
-        w = tl.load(w_ptr + c).to(tl.float32)
-    b = 0.0
-    if HAS_BIAS:
-        b = tl.load(b_ptr + c).to(tl.float32)
+    w, b = _affine(w_ptr, b_ptr, c, HAS_WEIGHT, HAS_BIAS)
     start = j.to(tl.int64) * chunk
     lanes = tl.arange(0, BLOCK).to(tl.int64)
     acc_dy = tl.zeros([BLOCK], tl.float32)
     acc_dyx = tl.zeros([BLOCK], tl.float32)
     for off in range(0, chunk, BLOCK):
-        e = start + off + lanes
-        x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, start + chunk)
-        dy = tl.load(dy_ptr + (e // S) * d_n + c * d_c + (e % S) * d_s, mask=mask, other=0.0).to(tl.float32)
-        x_hat = (x - mean) * rstd
-        if ACTIVATION == 1:  # relu's gradient: pass dy where the output x_hat * w + b was positive
-            dy = tl.where(x_hat * w + b > 0, dy, 0.0)
+        x_hat, dy, _ = _x_hat_and_grad(x_ptr, dy_ptr, c, start + off + lanes, total, S, s_n, s_c, s_s, d_n, d_c, d_s,
+                                       start + chunk, mean, rstd, w, b, ACTIVATION)  # fmt: skip
         acc_dy += dy
         acc_dyx += dy * x_hat
     nsplits = tl.num_programs(1)
@@ -171,21 +182,13 @@ def _bn_bwd_kernel(
     sum_dyx = tl.sum(tl.load(sum_dyx_ptr + c * nsplits + parts, mask=live, other=0.0), axis=0)
     mean = tl.load(save_mean_ptr + c)
     rstd = tl.load(save_rstd_ptr + c)
-    w = 1.0
-    if HAS_WEIGHT:
-        w = tl.load(w_ptr + c).to(tl.float32)
-    b = 0.0
-    if HAS_BIAS:
-        b = tl.load(b_ptr + c).to(tl.float32)
+    w, b = _affine(w_ptr, b_ptr, c, HAS_WEIGHT, HAS_BIAS)
     start = j.to(tl.int64) * chunk
     lanes = tl.arange(0, BLOCK).to(tl.int64)
     for off in range(0, chunk, BLOCK):
         e = start + off + lanes
-        x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, start + chunk)
-        dy = tl.load(dy_ptr + (e // S) * d_n + c * d_c + (e % S) * d_s, mask=mask, other=0.0).to(tl.float32)
-        x_hat = (x - mean) * rstd
-        if ACTIVATION == 1:
-            dy = tl.where(x_hat * w + b > 0, dy, 0.0)
+        x_hat, dy, mask = _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, s_n, s_c, s_s, d_n, d_c, d_s, start + chunk,
+                                          mean, rstd, w, b, ACTIVATION)  # fmt: skip
         if TRAINING:  # the batch statistics depend on x: two more terms
             dx = w * rstd * (dy - sum_dy / total - x_hat * (sum_dyx / total))
         else:
