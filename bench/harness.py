@@ -52,13 +52,14 @@ class BenchCase:
 
 
 def default_dtypes(spec, profile: str, device: str) -> tuple[str, ...]:
-    """On CUDA fp32 and bf16 (and TF32 where the op has it), fp16 too in the full profile; on the CPU fp32, bf16 too
-    in the full profile (fp16 has few CPU kernels, and TF32 does not exist there)."""
+    """On CUDA the op's quick dtypes (fp32 and bf16 unless it says otherwise; all of them in the full profile), and
+    TF32 where the op has it; on the CPU fp32, bf16 too in the full profile (fp16 has few CPU kernels, and TF32 does
+    not exist there)."""
     names = [dtype_name(d) for d in spec.dtypes]
     if device == "cpu":
         keep = ("fp32", "bf16") if profile == "full" else ("fp32",)
         return tuple(n for n in names if n in keep)
-    keep = ("fp32", "fp16", "bf16") if profile == "full" else ("fp32", "bf16")
+    keep = ("fp32", "fp16", "bf16") if profile == "full" else spec.quick_cuda_dtypes
     return tuple(n for n in names if n in keep) + (("tf32",) if spec.supports_tf32 else ())
 
 

@@ -19,6 +19,7 @@ COLUMNS = [
     "machine",
     "dtype",
     "shape",
+    "family",
     "elements",
     "batch",
     "group",
@@ -107,6 +108,8 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
         "machine": machine,
         "dtype": info.get("dtype"),
         "shape": info.get("case") or "x".join(map(str, shape)),
+        # the case's parameters without its shape ("eval", "bias-relu"; "" for the plain op): one curve per family
+        "family": (info.get("case") or "").removeprefix("x".join(map(str, shape))).lstrip("-"),
         "elements": int(pd.Series(shape).prod()) if shape else None,
         "batch": info.get("batch"),
         "group": entry.get("group"),

@@ -31,7 +31,7 @@ def bound_sentence(op: str, ops: pd.DataFrame, ceilings: pd.DataFrame) -> str:
     if intensity.empty:
         return f"{op} has no flop and byte model in these results, so its bound is not placed."
     lo, hi = intensity.min(), intensity.max()
-    span = f"{lo:.2g} FLOP/byte" if abs(hi - lo) < 1e-9 * max(hi, 1) else f"{lo:.2g} to {hi:.2g} FLOP/byte"
+    span = f"{lo:.3g} FLOP/byte" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g} to {hi:.3g} FLOP/byte"
     parts = []
     for machine, device, where in places(ops):
         bw, peak = measured_roof(ceilings, machine, device, "fp32")

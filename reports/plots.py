@@ -66,10 +66,13 @@ def matching(df: pd.DataFrame, columns: list[str], key: tuple) -> pd.DataFrame:
     return df[mask]
 
 
+PANEL = ["machine", "device", "dtype", "mode", "family"]
+
+
 def _panels(df: pd.DataFrame) -> list[tuple]:
-    """One panel per (machine, device, dtype, mode) present, in a stable order."""
-    keys = df[["machine", "device", "dtype", "mode"]].drop_duplicates()
-    return sorted(map(tuple, keys.to_numpy()), key=lambda k: (k[0], k[1], k[2], k[3] != "forward"))
+    """One panel per (machine, device, dtype, mode, parameter family) present, in a stable order."""
+    keys = df[PANEL].drop_duplicates()
+    return sorted(map(tuple, keys.to_numpy()), key=lambda k: (k[0], k[1], k[2], k[3] != "forward", k[4]))
 
 
 def _grid(n: int, width: float = 4.2, height: float = 3.2):
@@ -82,8 +85,8 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2):
 
 
 def _title(key: tuple, machines: int) -> str:
-    machine, device, dtype, mode = key
-    head = f"{device} {dtype} {mode}"
+    machine, device, dtype, mode, family = key
+    head = f"{device} {dtype} {mode}" + (f" [{family}]" if family else "")
     return f"{head}\n{machine}" if machines > 1 else head
 
 
@@ -123,7 +126,7 @@ def by_size(
     fig, axes = _grid(len(panels))
     machines = ops["machine"].nunique()
     for ax, key in zip(axes, panels, strict=False):
-        sub = matching(ops, ["machine", "device", "dtype", "mode"], key)
+        sub = matching(ops, PANEL, key)
         for v in order:
             d = sub[(sub["variant"] == v) & sub[column].notna()].sort_values("elements")
             if not d.empty:
@@ -148,9 +151,9 @@ def speedup_vs_size(ops: pd.DataFrame, path: Path, title: str, baseline: str) ->
 
 
 def largest_cases(ops: pd.DataFrame) -> pd.DataFrame:
-    """The largest size of each (machine, device, variant, dtype, mode): the case furthest from launch overhead and
-    caches, the one a roofline should place."""
-    idx = ops.groupby(["machine", "device", "variant", "dtype", "mode"])["elements"].idxmax()
+    """The largest size of each (machine, device, variant, dtype, mode, family): the case furthest from launch
+    overhead and caches, the one a roofline should place."""
+    idx = ops.groupby(["machine", "device", "variant", "dtype", "mode", "family"])["elements"].idxmax()
     return ops.loc[idx]
 
 
@@ -213,7 +216,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
     return _save(
         fig,
         path,
-        "largest size of each variant, dtype and mode; marker: dtype (o fp32, s fp16, ^ bf16); "
+        "largest size of each variant, dtype, mode and family; marker: dtype (o fp32, s fp16, ^ bf16)\n"
         "label: % of the roof at that intensity; hollow: noisy",
     )
 

@@ -81,6 +81,7 @@ class MatmulSpec(OpSpec):
     op = "matmul"
     dtypes = (FP32, FP16, BF16)
     supports_tf32 = True
+    quick_cuda_dtypes = ("fp32", "fp16", "bf16")  # the 4096^3 figures in every precision, TF32 included
     # batch = M, the rows of the activations a Linear layer multiplies; K = N = the layer width
     batch_sizes = {"quick": (4096,), "full": (1, 32, 256, 1024, 4096, 8192)}
     widths = {"quick": (512, 4096), "full": (256, 1024, 4096, 8192)}
