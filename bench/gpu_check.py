@@ -21,6 +21,9 @@ from pathlib import Path
 
 from bench.machine import card_slug, machine_info, set_precision_defaults
 
+# torch.compile's correctness on the device: one case per op (softmax pow2, matmul small, batchnorm nchw)
+COMPILED_CASES = "not compiled or pow2 or small or nchw"
+
 
 def run_step(name: str, args: list[str], out: Path, timeout: float, env: dict | None = None) -> dict:
     """Run `python -m pytest ARGS`, log to out/NAME.log; return its exit status, summary line and duration."""
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
     parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
-    parser.add_argument("--test-timeout", type=float, default=210.0, help="seconds for the correctness tests")
+    parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
     args = parser.parse_args(argv)
@@ -103,11 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "machine.json").write_text(json.dumps(machine_info(), indent=1))
     select = ["-k", args.select] if args.select else []
-    common = ["--device", args.device, "-p", "no:cacheprovider", "-rs", "-q", *select]
+    common_unselected = ["--device", args.device, "-p", "no:cacheprovider", "-rs", "-q"]
+    common = [*common_unselected, *select]
 
-    # Correctness with one block configuration per kernel (DNNBENCH_AUTOTUNE=0): autotuning every configuration for
-    # every small test shape would take most of the budget; the benchmarks autotune.
-    tests = ["tests", *common, "--junitxml", str(out / "tests.xml")]
+    # The device-dependent tests only (the reports, CLI and harness tests run in CI), with one block configuration
+    # per kernel (DNNBENCH_AUTOTUNE=0: autotuning every configuration for every small test shape would take most of
+    # the budget; the benchmarks autotune), and torch.compile on one case per op (Inductor compiles each case's
+    # graphs, seconds each on a cold machine; CI checks every case on the CPU).
+    test_files = [
+        "tests/test_correctness.py",
+        "tests/test_registry.py",
+        *map(str, sorted(Path("tests").glob("test_*_edges.py"))),
+    ]
+    narrow = ["-k", f"({args.select}) and ({COMPILED_CASES})" if args.select else COMPILED_CASES]
+    tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
     steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
     results, stream = out / "results.json", out / "results.stream.jsonl"
     for old in (results, stream):  # the stream is appended to: start it afresh
