@@ -177,8 +177,7 @@ def compile_break_even(ctx: ReportContext) -> list[Section]:
     comp = ctx.ops[(ctx.ops["variant"] == "compiled") & ctx.ops["compile_s"].notna()].copy()
     if comp.empty:
         return []
-    base = ctx.ops[ctx.ops["variant"] == ctx.baseline].set_index(["machine", "group"])["median_s"]
-    comp["base_s"] = base.reindex(pd.MultiIndex.from_frame(comp[["machine", "group"]])).to_numpy()
+    comp["base_s"] = comp["median_s"] * comp["speedup"]  # the baseline's median in the same group (speedups())
     saved = comp["base_s"] - comp["median_s"]
     comp["calls"] = (comp["compile_s"] / saved).where(saved > 0)
     comp["break_even"] = ["never" if pd.isna(c) else f"{c:,.0f} calls" for c in comp["calls"]]

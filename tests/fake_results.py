@@ -81,24 +81,12 @@ def benchmarks(machine: str, seed: int = 0, slowdown: dict | None = None) -> lis
     for device, (latency, bandwidth) in MACHINES[machine]["devices"].items():
         copy_gbps = bandwidth * 1.1 / 1e9
         peak = 2e5 if device == "cuda" else 500.0
-        out.append(
-            entry(
-                f"test_ceiling[copy-{device}-fp32]",
-                f"calibration {device}",
-                {"ceiling": "copy", "device": device, "dtype": "fp32", "bytes": 1e9, "gbps": copy_gbps},
-                1e9 / (copy_gbps * 1e9),
-                rng,
+        ceilings = (("copy", "bytes", 1e9, "gbps", copy_gbps), ("matmul", "flops", 1e12, "gflops", peak))
+        for kind, unit, work, rate_key, rate in ceilings:
+            info = {"ceiling": kind, "device": device, "dtype": "fp32", unit: work, rate_key: rate}
+            out.append(
+                entry(f"test_ceiling[{kind}-{device}-fp32]", f"calibration {device}", info, work / (rate * 1e9), rng)
             )
-        )
-        out.append(
-            entry(
-                f"test_ceiling[matmul-{device}-fp32]",
-                f"calibration {device}",
-                {"ceiling": "matmul", "device": device, "dtype": "fp32", "flops": 1e12, "gflops": peak},
-                1e12 / (peak * 1e9),
-                rng,
-            )
-        )
         for dtype, size in (("fp32", 4), ("bf16", 2)):
             for mode in ("forward", "backward"):
                 for shape in SHAPES:
