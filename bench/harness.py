@@ -26,6 +26,16 @@ WARMUP_CALLS = 3
 NOISY_IQR = 0.10  # IQR above 10% of the median: the measurement is flagged as noisy
 
 
+def _param_id(key: str, value) -> str:
+    if value is True:
+        return key
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (tuple, list)):
+        return key + "x".join(map(str, value))
+    return f"{key}{value}"
+
+
 @dataclass(frozen=True)
 class BenchCase:
     op: str
@@ -36,10 +46,12 @@ class BenchCase:
 
     @property
     def shape_id(self) -> str:
-        """The shape and any parameters besides the default softmax dim, e.g. 1024x4096 or 256x1024x1024-bias-relu:
-        a parameter set to True shows its name, any other its value."""
-        extra = "".join(f"-{k}" if v is True else f"-{v}" for k, v in self.case.params if (k, v) != ("dim", -1))
-        return "x".join(map(str, self.case.shape)) + extra
+        """The shape, any parameters besides the default softmax dim and a layout other than contiguous, e.g.
+        1024x4096, 256x1024x1024-bias-relu or 128x64x56x56x64x3x3-padding1-channels_last: a parameter set to True
+        shows its name, a string its value, a number or pair its name and value."""
+        extra = "".join(f"-{_param_id(k, v)}" for k, v in self.case.params if (k, v) != ("dim", -1))
+        layout = "" if self.case.layout == "contiguous" else f"-{self.case.layout}"
+        return "x".join(map(str, self.case.shape)) + extra + layout
 
     @property
     def id(self) -> str:
@@ -82,9 +94,10 @@ def bench_cases(options) -> list[BenchCase]:
                 for batch in options.batch_sizes or spec.batch_sizes[options.profile]:
                     for shape in spec.bench_shapes(options.profile, batch, device):
                         for params in spec.bench_params(shape):
-                            case = Case("bench", shape, dtype, params, tf32=tf32)
-                            for mode in MODES:
-                                cases += [BenchCase(op, v.name, mode, device, case) for v in registry.variants(op)]
+                            for layout in spec.bench_layouts(shape, device):
+                                case = Case("bench", shape, dtype, params, layout=layout, tf32=tf32)
+                                for mode in MODES:
+                                    cases += [BenchCase(op, v.name, mode, device, case) for v in registry.variants(op)]
     return cases
 
 

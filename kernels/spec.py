@@ -102,20 +102,29 @@ class Inputs:
         return [a for i, a in enumerate(self.args) if self._is_leaf_input(i, a)]
 
     def to_reference(self) -> Inputs:
-        """The same values as float64 on the CPU; differentiable inputs as leaves that track gradients."""
+        """The same values as float64 on the CPU; differentiable inputs as leaves that track gradients. Tensors
+        among the keyword arguments (conv2d's frozen batch-norm statistics, a tuple) become float64 constants."""
         args = tuple(
             a.detach().to("cpu", torch.float64).requires_grad_(self._is_leaf_input(i, a))
             if isinstance(a, torch.Tensor) and a.is_floating_point()
             else a
             for i, a in enumerate(self.args)
         )
-        return Inputs(args, dict(self.kwargs), self.state)
+        return Inputs(args, {k: _as_reference(v) for k, v in self.kwargs.items()}, self.state)
 
     def with_grad(self) -> Inputs:
         args = tuple(
             a.detach().requires_grad_(True) if self._is_leaf_input(i, a) else a for i, a in enumerate(self.args)
         )
         return Inputs(args, dict(self.kwargs), self.state)
+
+
+def _as_reference(value):
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.detach().to("cpu", torch.float64)
+    if isinstance(value, tuple):
+        return tuple(_as_reference(v) for v in value)
+    return value
 
 
 def make_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
@@ -192,6 +201,10 @@ class OpSpec:
     def bench_params(self, shape: tuple[int, ...]) -> list[tuple[tuple[str, object], ...]]:
         """The parameter sets benchmarked at `shape` (the softmax dim; matmul with and without bias + relu)."""
         return [()]
+
+    def bench_layouts(self, shape: tuple[int, ...], device: str) -> tuple[str, ...]:
+        """The memory layouts benchmarked at `shape` on `device` (conv2d adds channels_last on CUDA)."""
+        return ("contiguous",)
 
     def make_inputs(self, case: Case, device: str, seed: int) -> Inputs:
         raise NotImplementedError

@@ -1,0 +1,23 @@
+"""Rung 2: torch.compile of the eager composition. Inductor calls the vendor convolution (cuDNN, oneDNN) and fuses
+the batch norm and relu that follow it into one elementwise kernel."""
+
+import torch.nn.functional as F
+
+from kernels.compile import compile_static
+from kernels.conv2d.spec import block_epilogue, check_args
+from kernels.registry import variant
+
+
+def _composition(x, weight, bias, stride, padding, dilation, groups: int, bn, bn_eps: float, activation):
+    return block_epilogue(F.conv2d(x, weight, bias, stride, padding, dilation, groups), bn, bn_eps, activation)
+
+
+_compiled = compile_static(_composition)
+
+
+@variant("conv2d", "compiled")
+def compiled_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
+                    activation=None):  # fmt: skip
+    """torch.compile of conv2d (+ batch norm + relu), one graph per shape."""
+    check_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)
+    return _compiled(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)

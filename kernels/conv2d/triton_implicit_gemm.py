@@ -1,0 +1,308 @@
+"""Rung 3, `triton`: 2-D convolution as an implicit GEMM, forward and backward, fp32 accumulation.
+
+A convolution is a matmul whose A operand is never built: with the lesson's im2col, row (n, p, q) of A holds the
+(C/g)*R*S input values under the kernel at output pixel (p, q) of image n, and B is the flattened weight. The
+forward kernel computes the GEMM
+
+    M = N*P*Q output pixels  x  N_gemm = K/g output channels,  reduced over (C/g)*R*S,
+
+one BLOCK_M x BLOCK_N tile per program, and gathers each BLOCK_K slice of A straight from x: reduction index
+kk = (r*S + s)*(C/g) + c gives the input pixel (p*stride - pad + r*dilation, q*stride - pad + s*dilation) of
+channel c, loaded through x's strides (NCHW or channels_last, where c is the contiguous axis), with a mask that
+reads 0 in the padding. Each group of a grouped convolution is its own GEMM (grid axis 1).
+
+Backward, also implicit GEMMs through strides:
+- input gradient, a transposed convolution: M = N*H*W input pixels x C/g channels, reduced over (K/g)*R*S. Input
+  pixel h receives dy at output row p = (h + pad - r*dilation) / stride for each kernel row r where that division
+  is exact and p is in range; the mask skips the others (for stride s, all but one in s rows).
+- weight gradient: M = K/g x N_gemm = (C/g)*R*S, reduced over the N*P*Q output pixels (dy^T times A). That
+  reduction is long and the output small, so it is split over programs (split-K) into fp32 partial sums that
+  torch adds up.
+- bias gradient: dy summed over (N, P, Q) by torch, in fp32.
+
+fp32 operands multiply in strict fp32 ("ieee") unless torch.backends.cudnn.allow_tf32 is set (the TF32 precision,
+as cuDNN reads it). The forward and input-gradient tiles are autotuned on CUDA; the interpreter uses one config.
+Offsets are int32: tensors of 2**31 elements or more are refused with that reason.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.conv2d.spec import ConvGeometry, block_epilogue, check_args, empty_like_layout
+from kernels.matmul.triton_matmul import grouped_tile, interpreter_bf16_dot
+from kernels.registry import variant
+from kernels.triton_support import AUTOTUNE, INTERPRET, check_triton_tensor, next_power_of_2
+
+INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8}
+FIXED_CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "num_warps": 4, "num_stages": 3}
+MAX_ELEMENTS = 2**31 - 1  # int32 offsets
+
+
+def _configs():
+    # (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps). Convolutions have many pixels (M) and few channels
+    # (N_gemm = K/g, 16 to 512 in the lesson and ResNet layers): tall tiles, down to 16 columns.
+    shapes = [(128, 128, 32, 3, 8), (128, 64, 32, 4, 4), (64, 128, 32, 4, 4), (128, 32, 32, 4, 4),
+              (64, 64, 32, 4, 4), (128, 16, 32, 4, 4), (64, 32, 16, 5, 2), (256, 64, 32, 3, 8)]  # fmt: skip
+    return [
+        triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "GROUP_M": 8}, num_stages=s, num_warps=w)
+        for m, n, k, s, w in shapes
+    ]
+
+
+@triton.jit
+def _conv2d_fwd_kernel(
+    x_ptr, w_ptr, y_ptr, bias_ptr, M, K_G, RED, C_G, H, W, P, Q, S,
+    s_xn, s_xc, s_xh, s_xw, s_wk, s_wc, s_wr, s_ws, s_yn, s_yk, s_yp, s_yq,
+    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    HAS_BIAS: tl.constexpr, RELU: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    pid_m, pid_n = grouped_tile(tl.program_id(0), M, K_G, BLOCK_M, BLOCK_N, GROUP_M)
+    group = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # output pixels (n, p, q)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # output channels of this group
+    n = offs_m // (P * Q)
+    p = (offs_m % (P * Q)) // Q
+    q = offs_m % Q
+    h_start = p * STRIDE_H - PAD_H  # the window's top-left input pixel (negative inside the padding)
+    w_start = q * STRIDE_W - PAD_W
+    m_ok = offs_m < M
+    n_ok = offs_n < K_G
+    k_abs = group * K_G + offs_n
+    x_rows = x_ptr + n * s_xn + group * C_G * s_xc
+    w_cols = w_ptr + k_abs * s_wk
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, RED, BLOCK_K):
+        kk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (r, s) outer, channel c inner
+        c = kk % C_G
+        rs = kk // C_G
+        r = rs // S
+        s = rs - r * S
+        ih = h_start[:, None] + (r * DIL_H)[None, :]
+        iw = w_start[:, None] + (s * DIL_W)[None, :]
+        k_ok = kk < RED
+        # zero padding: masked loads read 0 outside the image; masked columns past RED add nothing to the sum
+        a_ok = m_ok[:, None] & k_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+        a = tl.load(x_rows[:, None] + (c * s_xc)[None, :] + ih * s_xh + iw * s_xw, mask=a_ok, other=0.0)
+        b = tl.load(w_cols[None, :] + (c * s_wc + r * s_wr + s * s_ws)[:, None],
+                    mask=k_ok[:, None] & n_ok[None, :], other=0.0)  # fmt: skip
+        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
+
+    # epilogue on the fp32 accumulator, before the one rounding to y's dtype
+    if HAS_BIAS:
+        acc += tl.load(bias_ptr + k_abs, mask=n_ok, other=0.0).to(tl.float32)[None, :]
+    if RELU:
+        acc = tl.maximum(acc, 0.0)
+    y_ptrs = y_ptr + (n * s_yn + p * s_yp + q * s_yq)[:, None] + (k_abs * s_yk)[None, :]
+    tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+@triton.jit
+def _conv2d_bwd_input_kernel(
+    dy_ptr, w_ptr, dx_ptr, M, C_G, RED, K_G, H, W, P, Q, S,
+    s_dn, s_dk, s_dp, s_dq, s_wk, s_wc, s_wr, s_ws, s_xn, s_xc, s_xh, s_xw,
+    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W, INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+):  # fmt: skip
+    pid_m, pid_n = grouped_tile(tl.program_id(0), M, C_G, BLOCK_M, BLOCK_N, GROUP_M)
+    group = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # input pixels (n, h, w)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # input channels of this group
+    n = offs_m // (H * W)
+    h = (offs_m % (H * W)) // W
+    w = offs_m % W
+    m_ok = offs_m < M
+    n_ok = offs_n < C_G
+    dy_rows = dy_ptr + n * s_dn + group * K_G * s_dk
+    w_cols = w_ptr + group * K_G * s_wk + offs_n * s_wc
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, RED, BLOCK_K):
+        kk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (r, s) outer, output channel k inner
+        k = kk % K_G
+        rs = kk // K_G
+        r = rs // S
+        s = rs - r * S
+        # output pixel (p, q) whose window puts kernel tap (r, s) on input pixel (h, w), if there is one
+        ph = h[:, None] + PAD_H - (r * DIL_H)[None, :]
+        pw = w[:, None] + PAD_W - (s * DIL_W)[None, :]
+        p = ph // STRIDE_H
+        q = pw // STRIDE_W
+        k_ok = kk < RED
+        a_ok = m_ok[:, None] & k_ok[None, :] & (ph >= 0) & (pw >= 0) & (p * STRIDE_H == ph) & (q * STRIDE_W == pw)
+        a_ok = a_ok & (p < P) & (q < Q)
+        a = tl.load(dy_rows[:, None] + (k * s_dk)[None, :] + p * s_dp + q * s_dq, mask=a_ok, other=0.0)
+        b = tl.load(w_cols[None, :] + (k * s_wk + r * s_wr + s * s_ws)[:, None],
+                    mask=k_ok[:, None] & n_ok[None, :], other=0.0)  # fmt: skip
+        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
+
+    dx_ptrs = dx_ptr + (n * s_xn + h * s_xh + w * s_xw)[:, None] + ((group * C_G + offs_n) * s_xc)[None, :]
+    tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+@triton.jit
+def _conv2d_bwd_weight_kernel(
+    dy_ptr, x_ptr, dw_ptr, K_G, COLS, RED, RED_PER_SPLIT, C_G, H, W, P, Q, S,
+    s_dn, s_dk, s_dp, s_dq, s_xn, s_xc, s_xh, s_xw, s_ws_split, s_wk, s_wc, s_wr, s_ws,
+    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W, INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    num_n = tl.cdiv(COLS, BLOCK_N)
+    pid_m = tl.program_id(0) // num_n
+    pid_n = tl.program_id(0) % num_n
+    group = tl.program_id(1)
+    split = tl.program_id(2)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # output channels of this group
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # weight columns (r, s, c)
+    c = offs_n % C_G
+    rs = offs_n // C_G
+    r = rs // S
+    s = rs - r * S
+    m_ok = offs_m < K_G
+    n_ok = offs_n < COLS
+    dy_rows = dy_ptr + (group * K_G + offs_m) * s_dk
+    x_cols = x_ptr + (group * C_G + c) * s_xc
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    red_start = split * RED_PER_SPLIT
+    red_end = tl.minimum(red_start + RED_PER_SPLIT, RED)
+    for k0 in range(red_start, red_end, BLOCK_K):
+        kk = k0 + tl.arange(0, BLOCK_K)  # output pixels (n, p, q): this split's share of the reduction
+        img = kk // (P * Q)
+        p = (kk % (P * Q)) // Q
+        q = kk % Q
+        k_ok = kk < red_end
+        a = tl.load(dy_rows[:, None] + (img * s_dn + p * s_dp + q * s_dq)[None, :],
+                    mask=m_ok[:, None] & k_ok[None, :], other=0.0)  # fmt: skip
+        ih = (p * STRIDE_H - PAD_H)[:, None] + (r * DIL_H)[None, :]
+        iw = (q * STRIDE_W - PAD_W)[:, None] + (s * DIL_W)[None, :]
+        b_ok = k_ok[:, None] & n_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+        b = tl.load(x_cols[None, :] + (img * s_xn)[:, None] + ih * s_xh + iw * s_xw, mask=b_ok, other=0.0)
+        acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
+
+    k_abs = group * K_G + offs_m
+    dw_ptrs = dw_ptr + split * s_ws_split + (k_abs * s_wk)[:, None] + (c * s_wc + r * s_wr + s * s_ws)[None, :]
+    tl.store(dw_ptrs, acc, mask=m_ok[:, None] & n_ok[None, :])
+
+
+_conv2d_fwd_kernel_tuned = (
+    triton.autotune(configs=_configs(), key=["M", "K_G", "RED", "s_xc"])(_conv2d_fwd_kernel) if AUTOTUNE else None
+)
+_conv2d_bwd_input_kernel_tuned = (
+    triton.autotune(configs=_configs(), key=["M", "C_G", "RED", "s_xc"])(_conv2d_bwd_input_kernel) if AUTOTUNE else None
+)
+
+
+def _launch_gemm(kernel, tuned, m: int, n: int, groups: int, args: tuple, flags: dict) -> None:
+    """Launch a grouped-ordering GEMM kernel over an m x n output per group: autotuned on CUDA, one fixed config
+    under the interpreter or with DNNBENCH_AUTOTUNE=0."""
+    if tuned is None:
+        cfg = INTERPRETER_CONFIG if INTERPRET else FIXED_CUDA_CONFIG
+        kernel[(triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"]), groups)](*args, **flags, **cfg)
+    else:
+        grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]), groups)
+        tuned[grid](*args, **flags)
+
+
+def _input_precision(t: torch.Tensor) -> str:
+    return "tf32" if t.dtype == torch.float32 and torch.backends.cudnn.allow_tf32 else "ieee"
+
+
+def _geometry_args(geo: ConvGeometry) -> tuple:
+    return (*geo.stride, geo.pad[0], geo.pad[2], *geo.dilation)
+
+
+def conv2d_launch(x, weight, bias, geo: ConvGeometry, relu: bool) -> torch.Tensor:
+    """y = conv2d(x, weight) + bias (then relu), y stored in x's memory format."""
+    y = empty_like_layout((geo.n, geo.k, geo.p, geo.q), x)
+    m, red = geo.n * geo.p * geo.q, geo.c_per_group * geo.r * geo.s
+    if y.numel() == 0:
+        return y
+    args = (x, weight, y, bias if bias is not None else y, m, geo.k_per_group, red, geo.c_per_group, geo.h, geo.w,
+            geo.p, geo.q, geo.s, *x.stride(), *weight.stride(), *y.stride(), *_geometry_args(geo))  # fmt: skip
+    flags = {"HAS_BIAS": bias is not None, "RELU": relu, "INPUT_PRECISION": _input_precision(x)}
+    _launch_gemm(_conv2d_fwd_kernel, _conv2d_fwd_kernel_tuned, m, geo.k_per_group, geo.groups, args, flags)
+    return y
+
+
+def conv2d_input_grad(dy, weight, geo: ConvGeometry, like: torch.Tensor) -> torch.Tensor:
+    """dx = the transposed convolution of dy with the weight, stored in the input's memory format."""
+    dx = empty_like_layout((geo.n, geo.c, geo.h, geo.w), like)
+    m, red = geo.n * geo.h * geo.w, geo.k_per_group * geo.r * geo.s
+    args = (dy, weight, dx, m, geo.c_per_group, red, geo.k_per_group, geo.h, geo.w, geo.p, geo.q, geo.s,
+            *dy.stride(), *weight.stride(), *dx.stride(), *_geometry_args(geo))  # fmt: skip
+    flags = {"INPUT_PRECISION": _input_precision(dy)}
+    _launch_gemm(_conv2d_bwd_input_kernel, _conv2d_bwd_input_kernel_tuned, m, geo.c_per_group, geo.groups, args, flags)
+    return dx
+
+
+def _weight_grad_splits(tiles: int, red: int, block_k: int, device: torch.device) -> int:
+    """How many programs share the reduction of each weight-gradient tile: enough tiles in flight to fill the
+    GPU about twice, each split at least four BLOCK_K steps long. One under the interpreter."""
+    if INTERPRET:
+        return 1
+    programs = 2 * torch.cuda.get_device_properties(device).multi_processor_count
+    return max(1, min(programs // max(tiles, 1), triton.cdiv(red, 4 * block_k)))
+
+
+def conv2d_weight_grad(dy, x, geo: ConvGeometry, weight: torch.Tensor) -> torch.Tensor:
+    """dw = dy^T times the im2col of x, split over programs along the N*P*Q reduction; fp32 partial sums."""
+    cols, red = geo.c_per_group * geo.r * geo.s, geo.n * geo.p * geo.q
+    block_m = min(64, max(16, next_power_of_2(geo.k_per_group)))
+    block_n, block_k = 64, (64 if INTERPRET else 32)
+    tiles = triton.cdiv(geo.k_per_group, block_m) * triton.cdiv(cols, block_n)
+    splits = _weight_grad_splits(tiles * geo.groups, red, block_k, x.device)
+    per_split = triton.cdiv(triton.cdiv(red, splits), block_k) * block_k
+    splits = triton.cdiv(red, per_split)
+    partial = torch.empty((splits, geo.k, geo.c_per_group, geo.r, geo.s), dtype=torch.float32, device=x.device)
+    args = (dy, x, partial, geo.k_per_group, cols, red, per_split, geo.c_per_group, geo.h, geo.w, geo.p, geo.q,
+            geo.s, *dy.stride(), *x.stride(), *partial.stride(), *_geometry_args(geo))  # fmt: skip
+    options = {} if INTERPRET else {"num_warps": 4, "num_stages": 3}
+    _conv2d_bwd_weight_kernel[(tiles, geo.groups, splits)](
+        *args, INPUT_PRECISION=_input_precision(x), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, **options
+    )
+    dw = partial[0] if splits == 1 else partial.sum(0)
+    return dw.to(weight.dtype)
+
+
+class TritonConv2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, geo: ConvGeometry, relu: bool):
+        y = conv2d_launch(x, weight, bias, geo, relu)
+        ctx.save_for_backward(x, weight, y if relu else None)
+        ctx.geo, ctx.relu, ctx.has_bias = geo, relu, bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, y = ctx.saved_tensors
+        if ctx.relu:  # relu's derivative from its output: 1 where y > 0
+            dy = dy * (y > 0)
+        needs = ctx.needs_input_grad
+        dx = conv2d_input_grad(dy, weight, ctx.geo, x) if needs[0] else None
+        dw = conv2d_weight_grad(dy, x, ctx.geo, weight) if needs[1] else None
+        db = dy.float().sum((0, 2, 3)).to(dy.dtype) if ctx.has_bias and needs[2] else None
+        return dx, dw, db, None, None
+
+
+def check_triton_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op: str):
+    geo = check_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op=op)
+    check_triton_tensor(x, op)
+    largest = max(geo.n * geo.c * geo.h * geo.w, geo.n * geo.k * geo.p * geo.q, x.numel())
+    if largest > MAX_ELEMENTS:
+        raise ValueError(f"{op}: {largest:,} elements exceed the kernels' int32 offsets (2**31 - 1)")
+    return geo
+
+
+@variant("conv2d", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot)
+def triton_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
+                  activation=None) -> torch.Tensor:  # fmt: skip
+    """Triton implicit-GEMM convolution with bias, forward and backward (dx, dw in Triton; dbias a torch sum);
+    batch norm and relu after it by PyTorch."""
+    op = "conv2d 'triton'"
+    geo = check_triton_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op)
+    return block_epilogue(TritonConv2d.apply(x, weight, bias, geo, False), bn, bn_eps, activation)
