@@ -10,6 +10,7 @@ DEVICE    ?= cuda
 RESULTS   := results
 RUN_ID    := $(shell date +%Y%m%d-%H%M%S)
 SYSTEM_PY ?= python3
+GPU_ARGS  ?=
 
 .PHONY: test bench gpu-check lint clean
 
@@ -33,7 +34,7 @@ bench: $(STAMP)
 	$(VENV)/bin/dnnbench run --profile $(PROFILE) --max-time $(MAX_TIME) -o $(RESULTS)/bench-$(RUN_ID)
 
 gpu-check:
-	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE)
+	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE) $(GPU_ARGS)
 
 clean:
 	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache

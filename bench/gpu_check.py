@@ -21,8 +21,17 @@ from pathlib import Path
 
 from bench.machine import card_slug, machine_info, set_precision_defaults
 
-# torch.compile's correctness on the device: one case per op (softmax pow2, matmul small, batchnorm nchw)
-COMPILED_CASES = "not compiled or pow2 or small or nchw"
+# torch.compile's correctness on the device: one case per op (softmax pow2, matmul small, batchnorm nchw, conv2d
+# pad0, max_pool2d k2_stride1)
+COMPILED_CASES = "not compiled or pow2 or small or nchw or pad0 or k2_stride1"
+# --targets: the benchmarks behind the figures the ops' targets name, without the rest of the quick sweep (which
+# outlasts a lent GPU's time on a cold machine: every shape compiles and autotunes): the ceilings, matmul at
+# 4096^3, batchnorm's training forward at 64x64x56x56, the conv2d and max_pool2d forwards (conv + bn + relu
+# blocks and relu + pool included), without the lesson rung.
+TARGETS = (
+    "test_ceiling or (matmul and 4096x4096x4096) or (batchnorm and forward and 64x64x56x56 and not eval) "
+    "or (conv2d and forward and not lesson) or (max_pool2d and forward and not lesson)"
+)
 
 
 def run_step(name: str, args: list[str], out: Path, timeout: float, env: dict | None = None) -> dict:
@@ -94,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
     parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
+    parser.add_argument("--targets", action="store_true", help="benchmark only the cases behind the ops' targets")
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     results, stream = out / "results.json", out / "results.stream.jsonl"
     for old in (results, stream):  # the stream is appended to: start it afresh
         old.unlink(missing_ok=True)
+    if args.targets:
+        common = [*common_unselected, "-k", f"({args.select}) and ({TARGETS})" if args.select else TARGETS]
     bench = ["bench", *common, "--benchmark-only", "--profile", "quick", "--benchmark-max-time", args.max_time]
     bench += ["--benchmark-json", str(results), "--stream", str(stream)]
     steps.append(run_step("bench", bench, out, args.bench_timeout))

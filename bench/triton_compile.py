@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 POINTER = {"torch.float32": "*fp32", "torch.float16": "*fp16", "torch.bfloat16": "*bf16", "torch.float64": "*fp64",
@@ -47,7 +49,8 @@ def _arg_type(value) -> str | None:
     return None
 
 
-def record(out: Path) -> None:
+def record(out: Path, shard: int = 0, shards: int = 1) -> None:
+    """Record the launches of every `shards`-th (variant, case) run, starting at `shard`."""
     import inspect
 
     from triton.runtime.interpreter import InterpretedFunction
@@ -82,15 +85,16 @@ def record(out: Path) -> None:
         return original(self, *args, grid=grid, warmup=warmup, **kwargs)
 
     InterpretedFunction.run = recording_run
-    for op in registry.ops():
-        spec = registry.spec(op)
-        for v in registry.variants(op):
-            if not v.interpreted_on_cpu:
-                continue
-            for case in spec.test_cases():
-                if v.unsupported_reason(case, "cpu"):
-                    continue
-                compare(v.fn, spec, case, "cpu", seed=0, grads=case.grad and v.differentiable)
+    runs = [
+        (registry.spec(op), v, case)
+        for op in registry.ops()
+        for v in registry.variants(op)
+        if v.interpreted_on_cpu
+        for case in registry.spec(op).test_cases()
+        if not v.unsupported_reason(case, "cpu")
+    ]
+    for spec, v, case in runs[shard::shards]:
+        compare(v.fn, spec, case, "cpu", seed=0, grads=case.grad and v.differentiable)
     InterpretedFunction.run = original
     out.write_text(json.dumps(list(launches.values()), default=str))
     print(f"recorded {len(launches)} distinct launches", file=sys.stderr)
@@ -137,7 +141,7 @@ def expand(entry: dict, quick: bool = False) -> list[dict]:
                 out.append({**base, "signature": sig})
     module = importlib.import_module(entry["module"])
     tuned = getattr(module, entry["kernel"] + "_tuned", None)
-    plain = not any(entry["constexprs"].get(k) for k in ("HAS_BIAS", "ACTIVATION"))
+    plain = not any(entry["constexprs"].get(k) for k in ("ACTIVATION", "RELU"))  # an epilogue adds few registers
     if tuned is not None and plain:
         bases = [b for b in out if b["aligned"] == everything and (not quick or "*fp16" in b["signature"].values())]
         for cfg in tuned.configs:
@@ -190,35 +194,54 @@ def compile_one(entry: dict, arch: int) -> dict:
     return row
 
 
+def record_in_children(jobs: int) -> list[dict]:
+    """The distinct launches of the interpreted test cases, recorded by `jobs` child processes sharing the cases."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, TRITON_INTERPRET="1")
+        outs = [Path(tmp) / f"launches-{i}.json" for i in range(jobs)]
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.triton_compile", "--record-only", str(out), "--shard", str(i), str(jobs)],
+                env=env,
+            )  # fmt: skip
+            for i, out in enumerate(outs)
+        ]
+        if any(child.wait() != 0 for child in children):
+            raise RuntimeError("recording the interpreted launches failed (see the output above)")
+        launches = {}
+        for out in outs:
+            for e in json.loads(out.read_text()):
+                launches.setdefault(json.dumps(e, sort_keys=True, default=str), e)
+    print(f"recorded {len(launches)} distinct launches in {jobs} processes", file=sys.stderr)
+    return list(launches.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.triton_compile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", type=int, default=90, help="CUDA compute capability, e.g. 80 or 90 (default 90)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--quick", action="store_true", help="per kernel and flags, only the largest blocks")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: one per CPU)")
     parser.add_argument("--record-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--shard", type=int, nargs=2, default=(0, 1), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.record_only:
-        record(args.record_only)
+        record(args.record_only, *args.shard)
         return 0
     if os.environ.get("TRITON_INTERPRET") == "1":
         print("run without TRITON_INTERPRET=1: the compile step needs Triton's compiler", file=sys.stderr)
         return 2
     os.environ["TRITON_INTERPRET"] = "0"
-    with tempfile.TemporaryDirectory() as tmp:
-        recorded = Path(tmp) / "launches.json"
-        env = dict(os.environ, TRITON_INTERPRET="1")
-        cmd = [sys.executable, "-m", "bench.triton_compile", "--record-only", str(recorded)]
-        subprocess.run(cmd, env=env, check=True)
-        launches = json.loads(recorded.read_text())
+    launches = record_in_children(max(1, args.jobs))
     if args.quick:
         launches = quick_selection(launches)
-    seen, rows = set(), []
+    todo = {}
     for entry in launches:
         for e in expand(entry, args.quick):
-            key = json.dumps(e, sort_keys=True, default=str)
-            if key not in seen:
-                seen.add(key)
-                rows.append(compile_one(e, args.arch))
+            todo.setdefault(json.dumps(e, sort_keys=True, default=str), e)
+    # compiling is single-threaded in Triton: one process per CPU
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=get_context("spawn")) as pool:
+        rows = list(pool.map(compile_one, todo.values(), [args.arch] * len(todo)))
     failed = [r for r in rows if not r["ok"]]
     spilled = [r for r in rows if r.get("spills")]
     print(f"{'kernel':<30} {'pointers':<22} {'regs':>5} {'spill B':>7} {'shared':>7}  constexprs / options")

@@ -22,7 +22,7 @@ from kernels.triton_support import INTERPRET
 
 # The op packages under kernels/. Adding an op is one line here; adding a variant is one module and one import
 # line in the op's __init__.py.
-OP_PACKAGES = ("softmax", "matmul", "batchnorm", "conv2d")
+OP_PACKAGES = ("softmax", "matmul", "batchnorm", "conv2d", "pool")
 
 # Rung of each name on the ladder; any `triton_<strategy>` other than triton_fused sits on the `triton` rung.
 RUNGS = {"lesson": 0, "eager": 1, "compiled": 2, "triton": 3, "triton_fused": 4}

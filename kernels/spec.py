@@ -140,6 +140,26 @@ def make_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
     raise ValueError(f"unknown layout {layout!r}")
 
 
+def pair(value, name: str, op: str) -> tuple[int, int]:
+    """An int or a pair of ints as (height, width)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, value
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def is_channels_last(t: torch.Tensor) -> bool:
+    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
+
+
+def empty_like_layout(shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
+    """An uninitialized [N, C, H, W] tensor stored as `like` is (channels_last or NCHW), as torch's convolution and
+    pooling return their outputs in their input's memory format."""
+    fmt = torch.channels_last if is_channels_last(like) else torch.contiguous_format
+    return torch.empty(shape, dtype=dtype or like.dtype, device=like.device, memory_format=fmt)
+
+
 def rel_error(out: torch.Tensor, ref: torch.Tensor, floor: float = 0.0) -> float:
     """||out - ref|| / max(||ref||, floor) over the finite reference values, in float64.
 

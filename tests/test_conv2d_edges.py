@@ -167,6 +167,22 @@ def test_strided_inputs_reach_the_kernel_without_a_copy_and_keep_their_memory_fo
     assert out.is_contiguous(memory_format=torch.channels_last)  # as F.conv2d returns a channels_last input
 
 
+@pytest.mark.parametrize("splits", [2, 4])
+def test_weight_gradient_split_over_programs_adds_up(splits, device, monkeypatch):
+    """On CUDA the weight gradient's N*P*Q reduction is split over programs (split-K) into fp32 partial sums; the
+    interpreter would use one split, so the split path is forced here."""
+    fn = runnable("triton", device)
+    monkeypatch.setattr(triton_implicit_gemm, "_weight_grad_splits", lambda *args: splits)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 4, 9, 9, generator=g).to(device)
+    w = (torch.randn(6, 4, 3, 3, generator=g) / 6).to(device).requires_grad_(True)
+    dy = torch.randn(3, 6, 9, 9, generator=g).to(device)
+    (dw,) = torch.autograd.grad(fn(x, w, padding=1), w, dy)
+    (want,) = torch.autograd.grad(torch.nn.functional.conv2d(x.double(), w.double(), padding=1), w, dy.double())
+    # 243 output pixels in shares of 128 or 64 (multiples of SPLIT_QUANTUM): the last share is partial
+    torch.testing.assert_close(dw, want, rtol=1e-5, atol=1e-5)
+
+
 def test_folded_batch_norm_trains_gamma_and_beta():
     """The fused block folds the batch norm before its kernel; torch's autograd still reaches gamma and beta."""
     from kernels.conv2d.triton_fused import fold_batch_norm

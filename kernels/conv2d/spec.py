@@ -20,19 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from kernels.registry import register_spec
-from kernels.spec import RTOL, RTOL_TF32, Case, Inputs, OpSpec, reduction_factor, relu_grad_reference
+from kernels.spec import RTOL, RTOL_TF32, Case, Inputs, OpSpec, pair, reduction_factor, relu_grad_reference
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
-
-
-def pair(value, name: str, op: str) -> tuple[int, int]:
-    """An int or a pair of ints as (height, width)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return int(value[0]), int(value[1])
-    raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -140,21 +131,11 @@ def block_epilogue(y: torch.Tensor, bn, bn_eps: float, activation) -> torch.Tens
     return torch.relu(y) if activation == "relu" else y
 
 
-def is_channels_last(t: torch.Tensor) -> bool:
-    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
-
-
-def empty_like_layout(shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
-    """An uninitialized [N, C, H, W] tensor stored as `like` is (channels_last or NCHW), as torch's convolution
-    returns its output in its input's memory format."""
-    fmt = torch.channels_last if is_channels_last(like) else torch.contiguous_format
-    return torch.empty(shape, dtype=dtype or like.dtype, device=like.device, memory_format=fmt)
-
-
 class Conv2dSpec(OpSpec):
     op = "conv2d"
     dtypes = (FP32, FP16, BF16)
     supports_tf32 = True
+    quick_cuda_dtypes = ("bf16",)  # with TF32 (cuDNN's default for fp32): the precisions convolutions train in
     # batch = N; the shapes are the digits CNN's two layers at 16x16 and one ResNet-18 stage
     batch_sizes = {"quick": (128,), "full": (1, 16, 128, 1024)}
     max_flops = {"cpu": 2**32, "cuda": 2**42}  # keep a CPU benchmark call near 0.03 s

@@ -21,7 +21,7 @@ Backward, also implicit GEMMs through strides:
 - bias gradient: dy summed over (N, P, Q) by torch, in fp32.
 
 fp32 operands multiply in strict fp32 ("ieee") unless torch.backends.cudnn.allow_tf32 is set (the TF32 precision,
-as cuDNN reads it). The forward and input-gradient tiles are autotuned on CUDA; the interpreter uses one config.
+as cuDNN reads it). The three kernels' tiles are autotuned on CUDA; the interpreter uses one config each.
 Offsets are int32: tensors of 2**31 elements or more are refused with that reason.
 """
 
@@ -31,13 +31,16 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.conv2d.spec import ConvGeometry, block_epilogue, check_args, empty_like_layout
+from kernels.conv2d.spec import ConvGeometry, block_epilogue, check_args
 from kernels.matmul.triton_matmul import grouped_tile, interpreter_bf16_dot
 from kernels.registry import variant
+from kernels.spec import empty_like_layout
 from kernels.triton_support import AUTOTUNE, INTERPRET, check_triton_tensor, next_power_of_2
 
 INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8}
 FIXED_CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "num_warps": 4, "num_stages": 3}
+FIXED_CUDA_WEIGHT_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3}
+SPLIT_QUANTUM = 64  # the weight gradient's split-K shares are multiples of this (every BLOCK_K divides it)
 MAX_ELEMENTS = 2**31 - 1  # int32 offsets
 
 
@@ -53,6 +56,12 @@ def _configs():
 
 
 @triton.jit
+def _pixels(offs, H, W):
+    """(image, row, column) of flat pixel indices over [N, H, W]: the GEMM rows of an implicit GEMM."""
+    return offs // (H * W), (offs % (H * W)) // W, offs % W
+
+
+@triton.jit
 def _conv2d_fwd_kernel(
     x_ptr, w_ptr, y_ptr, bias_ptr, M, K_G, RED, C_G, H, W, P, Q, S,
     s_xn, s_xc, s_xh, s_xw, s_wk, s_wc, s_wr, s_ws, s_yn, s_yk, s_yp, s_yq,
@@ -64,9 +73,7 @@ def _conv2d_fwd_kernel(
     group = tl.program_id(1)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # output pixels (n, p, q)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # output channels of this group
-    n = offs_m // (P * Q)
-    p = (offs_m % (P * Q)) // Q
-    q = offs_m % Q
+    n, p, q = _pixels(offs_m, P, Q)
     h_start = p * STRIDE_H - PAD_H  # the window's top-left input pixel (negative inside the padding)
     w_start = q * STRIDE_W - PAD_W
     m_ok = offs_m < M
@@ -112,9 +119,7 @@ def _conv2d_bwd_input_kernel(
     group = tl.program_id(1)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # input pixels (n, h, w)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # input channels of this group
-    n = offs_m // (H * W)
-    h = (offs_m % (H * W)) // W
-    w = offs_m % W
+    n, h, w = _pixels(offs_m, H, W)
     m_ok = offs_m < M
     n_ok = offs_n < C_G
     dy_rows = dy_ptr + n * s_dn + group * K_G * s_dk
@@ -172,9 +177,7 @@ def _conv2d_bwd_weight_kernel(
     red_end = tl.minimum(red_start + RED_PER_SPLIT, RED)
     for k0 in range(red_start, red_end, BLOCK_K):
         kk = k0 + tl.arange(0, BLOCK_K)  # output pixels (n, p, q): this split's share of the reduction
-        img = kk // (P * Q)
-        p = (kk % (P * Q)) // Q
-        q = kk % Q
+        img, p, q = _pixels(kk, P, Q)
         k_ok = kk < red_end
         a = tl.load(dy_rows[:, None] + (img * s_dn + p * s_dp + q * s_dq)[None, :],
                     mask=m_ok[:, None] & k_ok[None, :], other=0.0)  # fmt: skip
@@ -189,11 +192,27 @@ def _conv2d_bwd_weight_kernel(
     tl.store(dw_ptrs, acc, mask=m_ok[:, None] & n_ok[None, :])
 
 
+def _weight_configs():
+    # M = K/g output channels (16 to 512), N = (C/g)*R*S weight columns (25 to 4608); BLOCK_K divides SPLIT_QUANTUM
+    shapes = [(64, 64, 32, 4, 4), (64, 128, 32, 3, 4), (128, 64, 32, 3, 4), (32, 64, 64, 4, 4), (16, 64, 64, 4, 4),
+              (128, 128, 32, 3, 8)]  # fmt: skip
+    return [
+        triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_stages=s, num_warps=w) for m, n, k, s, w in shapes
+    ]
+
+
 _conv2d_fwd_kernel_tuned = (
     triton.autotune(configs=_configs(), key=["M", "K_G", "RED", "s_xc"])(_conv2d_fwd_kernel) if AUTOTUNE else None
 )
 _conv2d_bwd_input_kernel_tuned = (
     triton.autotune(configs=_configs(), key=["M", "C_G", "RED", "s_xc"])(_conv2d_bwd_input_kernel) if AUTOTUNE else None
+)
+
+
+_conv2d_bwd_weight_kernel_tuned = (
+    triton.autotune(configs=_weight_configs(), key=["K_G", "COLS", "RED_PER_SPLIT", "s_xc"])(_conv2d_bwd_weight_kernel)
+    if AUTOTUNE
+    else None
 )
 
 
@@ -240,31 +259,38 @@ def conv2d_input_grad(dy, weight, geo: ConvGeometry, like: torch.Tensor) -> torc
     return dx
 
 
-def _weight_grad_splits(tiles: int, red: int, block_k: int, device: torch.device) -> int:
-    """How many programs share the reduction of each weight-gradient tile: enough tiles in flight to fill the
-    GPU about twice, each split at least four BLOCK_K steps long. One under the interpreter."""
+def _weight_grad_splits(tiles: int, red: int, device: torch.device) -> int:
+    """How many programs share the reduction of each weight-gradient tile: enough programs to fill the GPU about
+    twice, each split at least four SPLIT_QUANTUM steps long. One under the interpreter."""
     if INTERPRET:
         return 1
     programs = 2 * torch.cuda.get_device_properties(device).multi_processor_count
-    return max(1, min(programs // max(tiles, 1), triton.cdiv(red, 4 * block_k)))
+    return max(1, min(programs // max(tiles, 1), triton.cdiv(red, 4 * SPLIT_QUANTUM)))
 
 
 def conv2d_weight_grad(dy, x, geo: ConvGeometry, weight: torch.Tensor) -> torch.Tensor:
     """dw = dy^T times the im2col of x, split over programs along the N*P*Q reduction; fp32 partial sums."""
     cols, red = geo.c_per_group * geo.r * geo.s, geo.n * geo.p * geo.q
-    block_m = min(64, max(16, next_power_of_2(geo.k_per_group)))
-    block_n, block_k = 64, (64 if INTERPRET else 32)
-    tiles = triton.cdiv(geo.k_per_group, block_m) * triton.cdiv(cols, block_n)
-    splits = _weight_grad_splits(tiles * geo.groups, red, block_k, x.device)
-    per_split = triton.cdiv(triton.cdiv(red, splits), block_k) * block_k
+    tiles = triton.cdiv(geo.k_per_group, 64) * triton.cdiv(cols, 64) * geo.groups  # at the typical tile
+    splits = _weight_grad_splits(tiles, red, x.device)
+    # each split's share is a multiple of every BLOCK_K, so any configuration walks it in whole steps
+    per_split = triton.cdiv(triton.cdiv(red, splits), SPLIT_QUANTUM) * SPLIT_QUANTUM
     splits = triton.cdiv(red, per_split)
     partial = torch.empty((splits, geo.k, geo.c_per_group, geo.r, geo.s), dtype=torch.float32, device=x.device)
     args = (dy, x, partial, geo.k_per_group, cols, red, per_split, geo.c_per_group, geo.h, geo.w, geo.p, geo.q,
             geo.s, *dy.stride(), *x.stride(), *partial.stride(), *_geometry_args(geo))  # fmt: skip
-    options = {} if INTERPRET else {"num_warps": 4, "num_stages": 3}
-    _conv2d_bwd_weight_kernel[(tiles, geo.groups, splits)](
-        *args, INPUT_PRECISION=_input_precision(x), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, **options
-    )
+    precision = _input_precision(x)
+
+    def grid(meta):
+        return (triton.cdiv(geo.k_per_group, meta["BLOCK_M"]) * triton.cdiv(cols, meta["BLOCK_N"]), geo.groups, splits)
+
+    if _conv2d_bwd_weight_kernel_tuned is not None:
+        _conv2d_bwd_weight_kernel_tuned[grid](*args, INPUT_PRECISION=precision)
+    else:
+        cfg = dict(FIXED_CUDA_WEIGHT_CONFIG)
+        if INTERPRET:  # one program per output tile: output channels in one block where they fit
+            cfg = {"BLOCK_M": min(64, max(16, next_power_of_2(geo.k_per_group))), "BLOCK_N": 64, "BLOCK_K": 64}
+        _conv2d_bwd_weight_kernel[grid(cfg)](*args, INPUT_PRECISION=precision, **cfg)
     dw = partial[0] if splits == 1 else partial.sum(0)
     return dw.to(weight.dtype)
 

@@ -1,0 +1,25 @@
+"""Rung 2: torch.compile of relu + max_pool2d; Inductor generates one kernel that reads each window once and
+applies the relu on the way."""
+
+import torch
+import torch.nn.functional as F
+
+from kernels.compile import compile_static
+from kernels.pool.spec import check_args
+from kernels.registry import variant
+
+
+def _composition(x, kernel_size, stride, padding, dilation, ceil_mode: bool, activation):
+    if activation == "relu":
+        x = torch.relu(x)
+    return F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+_compiled = compile_static(_composition)
+
+
+@variant("max_pool2d", "compiled")
+def compiled_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
+    """torch.compile of (relu +) max_pool2d, one graph per shape."""
+    check_args(x, kernel_size, stride, padding, dilation, ceil_mode, activation)
+    return _compiled(x, kernel_size, stride, padding, dilation, ceil_mode, activation)

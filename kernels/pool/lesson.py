@@ -1,0 +1,25 @@
+"""Rung 0: max pooling as lesson 6.2 draws it: cut the image into windows and keep each window's largest value.
+unfold lays every window out as a column (padding filled with -inf, which never wins), and a max over each column
+gives the output; torch.max over a dimension returns the first maximum, so gradients go where the pool's do.
+Every pixel is copied once per window that covers it."""
+
+import torch
+import torch.nn.functional as F
+
+from kernels.pool.spec import check_args
+from kernels.registry import variant
+
+
+@variant("max_pool2d", "lesson")
+def lesson_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
+    """unfold the windows, max over each: the lesson's picture of max pooling."""
+    geo = check_args(x, kernel_size, stride, padding, dilation, ceil_mode, activation)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.pad, geo.dilation
+    # ceil_mode's last window may hang past the bottom or right edge: pad there too, with -inf
+    bottom = max(ph, (geo.p - 1) * sh + dh * (kh - 1) + 1 - geo.h - ph)
+    right = max(pw, (geo.q - 1) * sw + dw * (kw - 1) + 1 - geo.w - pw)
+    padded = F.pad(x, (pw, right, ph, bottom), value=float("-inf"))
+    windows = F.unfold(padded, geo.kernel, dilation=geo.dilation, stride=geo.stride)  # [N, C*kh*kw, L]
+    windows = windows.view(geo.n, geo.c, kh * kw, geo.p * geo.q)
+    y = windows.max(dim=2).values.view(geo.n, geo.c, geo.p, geo.q)
+    return torch.relu(y) if activation == "relu" else y
