@@ -1,0 +1,115 @@
+"""A lesson of the course as a reference workload: its lab set-up, run on a backend, device and dtype.
+
+Each week's module declares its lessons with `@lesson(id, title, summary, settings)`; models.LESSONS holds them in
+the course's order. `Lesson.run` checks its arguments, seeds torch, times the lab and returns a Result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+from models.backends import BACKENDS, apply_backend, check_backend
+
+
+@dataclass
+class Result:
+    """What a lesson's lab produced: per-epoch history, the last values, the time it took and what it trained or
+    computed."""
+
+    lesson: str
+    setting: str | None
+    backend: str
+    device: str
+    history: dict[str, list[float]] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    model: nn.Module | None = None
+    outputs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The run's backend, device, dtype and seed, and how a lab puts its model and data there."""
+
+    backend: str
+    device: str
+    dtype: torch.dtype
+    seed: int
+
+    def model(self, module: nn.Module) -> nn.Module:
+        """The lab's model on the run's device and dtype, its layers running on the run's backend. Build the
+        optimizer after this: the backend keeps the same parameters."""
+        return apply_backend(module.to(device=self.device, dtype=self.dtype), self.backend)
+
+    def tensor(self, t: torch.Tensor) -> torch.Tensor:
+        return t.to(device=self.device, dtype=self.dtype) if t.is_floating_point() else t.to(self.device)
+
+    def data(self, split):
+        return split.to(self.device, self.dtype)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    summary: str
+    settings: tuple[str, ...]
+    fn: Callable = field(repr=False)
+    trains: bool = True
+
+    @property
+    def default_setting(self) -> str | None:
+        return self.settings[0] if self.settings else None
+
+    def run(self, setting: str | None = None, backend: str = "eager", device: str = "cpu",
+            dtype: torch.dtype = torch.float32, seed: int = 0, **overrides) -> Result:  # fmt: skip
+        """Run the lab's set-up for `setting` (default: the first) and return its Result. `overrides` change the
+        lab's hyperparameters by name (e.g. epochs=2)."""
+        setting = setting or self.default_setting
+        if self.settings and setting not in self.settings:
+            raise ValueError(f"lesson {self.id} has no setting {setting!r}; its settings: {', '.join(self.settings)}")
+        if not self.settings and setting is not None:
+            raise ValueError(f"lesson {self.id} has no settings, got {setting!r}")
+        check_backend(backend, device, dtype)
+        torch.manual_seed(seed)
+        ctx = Context(backend, device, dtype, seed)
+        start = time.perf_counter()
+        out = self.fn(ctx, setting, **overrides)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        history = {k: [float(v) for v in vs] for k, vs in out.get("history", {}).items()}
+        final = {k: vs[-1] for k, vs in history.items() if vs}
+        final.update(out.get("final", {}))
+        return Result(self.id, setting, backend, device, history, final, seconds, out.get("model"),
+                      out.get("outputs", {}))  # fmt: skip
+
+
+LESSONS: dict[str, Lesson] = {}
+
+
+def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), trains: bool = True):
+    """Declare the decorated function as lesson `id`: fn(ctx, setting, **overrides) -> dict with any of history,
+    final, model and outputs."""
+
+    def register(fn: Callable) -> Callable:
+        if id in LESSONS:
+            raise ValueError(f"lesson {id} is declared twice")
+        LESSONS[id] = Lesson(id, title, summary, tuple(settings), fn, trains)
+        return fn
+
+    return register
+
+
+def take(overrides: dict, **defaults) -> SimpleNamespace:
+    """The lab's hyperparameters with the caller's overrides; an unknown override is an error, not ignored."""
+    unknown = set(overrides) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown overrides {sorted(unknown)}; this lab takes {sorted(defaults)}")
+    return SimpleNamespace(**{**defaults, **overrides})

@@ -1,0 +1,59 @@
+"""The labs' training loop: mini-batches in order (the labs' DataLoaders do not shuffle), one optimizer step per
+batch, and per-epoch figures: the mean training loss, and accuracy / validation loss / validation accuracy where the
+lab measures them."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.data import Split
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
+    for i in range(0, len(x), batch_size):
+        yield x[i : i + batch_size], y[i : i + batch_size]
+
+
+def accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
+    """Multi-class: argmax of the logits; one output column: probability above 0.5 (the labs' sigmoid nets)."""
+    if output.shape[-1] == 1:
+        predicted = (output > 0.5).to(y.dtype).view_as(y)
+    else:
+        predicted = output.argmax(-1)
+    return (predicted == y).float().mean().item()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, classify: bool) -> tuple[float, float]:
+    was_training = model.training
+    model.eval()
+    out = model(x)
+    model.train(was_training)
+    return loss_fn(out, y).item(), accuracy(out, y) if classify else float("nan")
+
+
+def fit(model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_size: int,
+        classify: bool = False) -> dict[str, list[float]]:  # fmt: skip
+    """Train and return the per-epoch history: loss (mean over the epoch's samples, as the model trained), and
+    with `classify` accuracy (on the training set at the epoch's end); val_loss and val_accuracy when `data` has a
+    validation set."""
+    history: dict[str, list[float]] = {"loss": []}
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for xb, yb in batches(data.x, data.y, batch_size):
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(xb)
+        history["loss"].append(total / len(data.x))
+        if classify:
+            history.setdefault("accuracy", []).append(evaluate(model, loss_fn, data.x, data.y, True)[1])
+        if data.x_val is not None:
+            val_loss, val_acc = evaluate(model, loss_fn, data.x_val, data.y_val, classify)
+            history.setdefault("val_loss", []).append(val_loss)
+            if classify:
+                history.setdefault("val_accuracy", []).append(val_acc)
+    return history
