@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from models.backends import BACKENDS, apply_backend, check_backend
+from models.backends import apply_backend, check_backend
 
 
 @dataclass

@@ -17,10 +17,7 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
 
 def accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
     """Multi-class: argmax of the logits; one output column: probability above 0.5 (the labs' sigmoid nets)."""
-    if output.shape[-1] == 1:
-        predicted = (output > 0.5).to(y.dtype).view_as(y)
-    else:
-        predicted = output.argmax(-1)
+    predicted = (output > 0.5).to(y.dtype).view_as(y) if output.shape[-1] == 1 else output.argmax(-1)
     return (predicted == y).float().mean().item()
 
 

@@ -211,6 +211,6 @@ def validation_split(ctx, setting, **overrides):
             val_error[lr] = mse(model(data.x_val), data.y_val).item()
         models[lr] = model
     best = min(val_error, key=val_error.get)
-    return {"history": histories[best], "model": models[best], "final": {"best_lr": best, "train_error": train_error[best],
-                                            "val_error": val_error[best]},
-            "outputs": {"train_error": train_error, "val_error": val_error}}  # fmt: skip
+    final = {"best_lr": best, "train_error": train_error[best], "val_error": val_error[best]}
+    outputs = {"train_error": train_error, "val_error": val_error}
+    return {"history": histories[best], "model": models[best], "final": final, "outputs": outputs}

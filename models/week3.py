@@ -49,7 +49,8 @@ def multiple_outputs(ctx, setting, **overrides):
 
 
 @lesson("3.3", "Regressão Logística para Classificação",
-        "sigmoid(Linear(1,1)) from a bad start, with the MSE loss or cross-entropy", ("mse", "cross_entropy"))  # fmt: skip
+        "sigmoid(Linear(1,1)) from a bad start, with the MSE loss or cross-entropy",
+        ("mse", "cross_entropy"))  # fmt: skip
 def logistic(ctx, setting, **overrides):
     hp = take(overrides, lr=2.0, epochs=100, batch_size=3)
     x = arange_column(-1, 1, 0.1)

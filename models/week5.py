@@ -120,8 +120,9 @@ def initialization(ctx, setting, **overrides):
         hp = take(overrides, lr=0.1, epochs=1000, batch_size=1)
         x = torch.arange(-20, 20, 1, dtype=torch.float32).view(-1, 1)
         model = ctx.model(initialize(Net(1, 2, 1), "same"))
-        history = fit(model, nn.BCELoss(), torch.optim.SGD(model.parameters(), lr=hp.lr),
-                      ctx.data(Split(x, ((x > -4) & (x < 4)).float())), hp.epochs, hp.batch_size, classify=True)  # fmt: skip
+        data = ctx.data(Split(x, ((x > -4) & (x < 4)).float()))
+        history = fit(model, nn.BCELoss(), torch.optim.SGD(model.parameters(), lr=hp.lr), data, hp.epochs,
+                      hp.batch_size, classify=True)  # fmt: skip
         return {"history": history, "model": model}
     relu = setting in ("he", "default_relu", "uniform_relu")
     hp = take(overrides, lr=0.01, epochs=30 if relu else 15, batch_size=48, limit=None)

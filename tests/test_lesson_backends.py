@@ -53,8 +53,8 @@ def test_backend_gives_eager_losses(lesson_id, backend):
 
 
 def test_the_triton_backend_replaces_the_layers_and_keeps_the_parameters():
-    from models.week6 import DigitsCNN
     from models.backends import apply_backend
+    from models.week6 import DigitsCNN
 
     net = DigitsCNN(batchnorm=True)
     params = {id(p) for p in net.parameters()}
