@@ -39,6 +39,12 @@ def cmd_list(args) -> int:
             mark = "  [baseline]" if v.baseline else ""
             where = ", ".join(v.devices) + (" (cpu: Triton interpreter, not timed)" if v.interpreted_on_cpu else "")
             print(f"  {v.rung}  {v.name:<15} {v.doc}{mark}\n     {'':<15} devices: {where}")
+    from models import LESSONS
+
+    print("\nlessons  (models.LESSONS; run(setting, backend=eager|compiled|triton, device, dtype, seed))")
+    for lesson in LESSONS.values():
+        settings = f"  settings: {', '.join(lesson.settings)}" if lesson.settings else ""
+        print(f"  {lesson.id:<4} {lesson.title} - {lesson.summary}{settings}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from bench.calibration import ceiling_cases
 from bench.harness import bench_cases
+from bench.lessons import lesson_cases
 
 
 def pytest_generate_tests(metafunc):
@@ -9,6 +10,9 @@ def pytest_generate_tests(metafunc):
     if "bench_case" in metafunc.fixturenames:
         cases = bench_cases(options)
         metafunc.parametrize("bench_case", cases, ids=[c.id for c in cases])
+    if "lesson_case" in metafunc.fixturenames:
+        cases = lesson_cases(options)
+        metafunc.parametrize("lesson_case", cases, ids=[c.id for c in cases])
     if "ceiling_case" in metafunc.fixturenames:
         cases = ceiling_cases(options)
         metafunc.parametrize("ceiling_case", cases, ids=[c.id for c in cases])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import torch
@@ -55,6 +55,29 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Workload:
+    """What the benchmarks time for a training lesson: the lab's model (its main setting), one input sample's shape,
+    the targets (class labels, or float targets shaped like the output), the loss and the optimizer. `hot`: an MLP
+    or CNN lesson, whose training step is also profiled for each hot op's share."""
+
+    model: Callable[[], nn.Module]
+    sample: tuple[int, ...]
+    loss: Callable[[], nn.Module]
+    optimizer: Callable  # optimizer(trainable parameters) -> torch.optim.Optimizer
+    classes: int | None = None
+    hot: bool = False
+
+    def batch(self, model: nn.Module, n: int, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random inputs and targets for a batch of n (timing does not depend on the values)."""
+        x = torch.randn(n, *self.sample, device=device, dtype=dtype)
+        if self.classes is not None:
+            return x, torch.randint(0, self.classes, (n,), device=device)
+        with torch.no_grad():
+            shape = model(x[:1]).shape[1:]
+        return x, torch.rand(n, *shape, device=device, dtype=dtype)  # in [0, 1]: a target BCE accepts too
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str
     title: str
@@ -62,6 +85,7 @@ class Lesson:
     settings: tuple[str, ...]
     fn: Callable = field(repr=False)
     trains: bool = True
+    workload: Workload | None = field(default=None, repr=False)
 
     @property
     def default_setting(self) -> str | None:
@@ -96,7 +120,7 @@ LESSONS: dict[str, Lesson] = {}
 
 def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), trains: bool = True):
     """Declare the decorated function as lesson `id`: fn(ctx, setting, **overrides) -> dict with any of history,
-    final, model and outputs."""
+    final, model and outputs. A training lesson then names the workload its benchmarks time with `workloads`."""
 
     def register(fn: Callable) -> Callable:
         if id in LESSONS:
@@ -105,6 +129,15 @@ def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), tr
         return fn
 
     return register
+
+
+def workloads(**by_id: Workload) -> None:
+    """Attach each lesson's benchmark workload, keyed by id with "_" for "." (workloads(l4_3=Workload(...)))."""
+    for key, work in by_id.items():
+        id = key.removeprefix("l").replace("_", ".")
+        if id not in LESSONS:
+            raise KeyError(f"no lesson {id} to attach a workload to")
+        LESSONS[id] = replace(LESSONS[id], workload=work)
 
 
 def take(overrides: dict, **defaults) -> SimpleNamespace:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from models.data import Split, arange_column, line_data
-from models.lesson import lesson, take
+from models.lesson import Workload, lesson, take, workloads
 from models.train import batches, fit
 
 
@@ -214,3 +214,16 @@ def validation_split(ctx, setting, **overrides):
     final = {"best_lr": best, "train_error": train_error[best], "val_error": val_error[best]}
     outputs = {"train_error": train_error, "val_error": val_error}
     return {"history": histories[best], "model": models[best], "final": final, "outputs": outputs}
+
+
+def _line_sgd(params):
+    return torch.optim.SGD(params, lr=0.1)
+
+
+_LINE = Workload(lambda: Line(-15.0, -10.0), (1,), nn.MSELoss, _line_sgd)
+workloads(
+    l2_2=Workload(lambda: Line(-10.0, bias=False), (1,), nn.MSELoss, _line_sgd),
+    l2_3=_LINE, l2_4=_LINE, l2_5=_LINE, l2_6=_LINE, l2_7=_LINE,
+    l2_8=Workload(lambda: nn.Linear(1, 1), (1,), nn.MSELoss, lambda p: torch.optim.SGD(p, lr=0.01)),
+    l2_9=Workload(lambda: LR(1, 1), (1,), nn.MSELoss, lambda p: torch.optim.SGD(p, lr=0.01)),
+)  # fmt: skip

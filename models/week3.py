@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from models.data import Split, arange_column
-from models.lesson import lesson, take
+from models.lesson import Workload, lesson, take, workloads
 from models.train import fit
 
 
@@ -62,3 +62,14 @@ def logistic(ctx, setting, **overrides):
     history = fit(model, loss, torch.optim.SGD(model.parameters(), lr=hp.lr), ctx.data(Split(x, y)), hp.epochs,
                   hp.batch_size, classify=True)  # fmt: skip
     return {"history": history, "model": model}
+
+
+def _sgd(lr):
+    return lambda params: torch.optim.SGD(params, lr=lr)
+
+
+workloads(
+    l3_1=Workload(lambda: nn.Linear(2, 1), (2,), nn.MSELoss, _sgd(0.1)),
+    l3_2=Workload(lambda: nn.Linear(2, 2), (2,), nn.MSELoss, _sgd(0.1)),
+    l3_3=Workload(lambda: nn.Sequential(nn.Linear(1, 1), nn.Sigmoid()), (1,), nn.BCELoss, _sgd(2.0)),
+)

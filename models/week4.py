@@ -7,7 +7,7 @@ from torch import nn
 
 from kernels import registry
 from models.data import Split, arange_column, digits_flat, updates_to_epochs, xor
-from models.lesson import lesson, take
+from models.lesson import Workload, lesson, take, workloads
 from models.train import fit
 
 
@@ -90,3 +90,12 @@ def shallow(ctx, setting, **overrides):
     history = fit(model, loss, opt(model.parameters(), lr=hp.lr), ctx.data(data), hp.epochs, hp.batch_size,
                   classify=True)  # fmt: skip
     return {"history": history, "model": model}
+
+
+workloads(
+    l4_1=Workload(lambda: nn.Linear(1, 3), (1,), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.01), 3),
+    l4_3=Workload(lambda: nn.Linear(64, 10), (64,), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.1), 10,
+                  hot=True),
+    l4_4=Workload(lambda: Net(64, 100, 10, torch.sigmoid, sigmoid_out=False), (64,), nn.CrossEntropyLoss,
+                  lambda p: torch.optim.SGD(p, lr=0.01), 10, hot=True),
+)  # fmt: skip

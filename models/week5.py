@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from models.data import Split, digits_flat, spiral
-from models.lesson import lesson, take
+from models.lesson import Workload, lesson, take, workloads
 from models.train import fit
 
 
@@ -181,3 +181,22 @@ def batch_normalization(ctx, setting, **overrides):
     net = MLP((64, 100, 100, 10), torch.sigmoid, batchnorm=setting == "batchnorm")
     return train_classifier(ctx, net, digits_flat().head(hp.limit), hp.lr, hp.epochs, hp.batch_size,
                             optimizer=torch.optim.Adam)  # fmt: skip
+
+
+def _sgd(lr, **kwargs):
+    return lambda params: torch.optim.SGD(params, lr=lr, **kwargs)
+
+
+def _adam(lr):
+    return lambda params: torch.optim.Adam(params, lr=lr)
+
+
+workloads(
+    l5_1=Workload(lambda: MLP((64, 50, 50, 10), torch.relu), (64,), nn.CrossEntropyLoss, _sgd(0.01), 10, hot=True),
+    l5_2=Workload(lambda: DropoutNet(2, 300, 2, 0.2), (2,), nn.CrossEntropyLoss, _adam(0.01), 2, hot=True),
+    l5_3=Workload(lambda: initialize(MLP((64, 100, 200, 100, 10), torch.relu), "he"), (64,), nn.CrossEntropyLoss,
+                  _sgd(0.01), 10, hot=True),
+    l5_4=Workload(lambda: MLP((2, 50, 3)), (2,), nn.CrossEntropyLoss, _sgd(0.1, momentum=0.5), 3, hot=True),
+    l5_5=Workload(lambda: MLP((64, 100, 100, 10), torch.sigmoid, batchnorm=True), (64,), nn.CrossEntropyLoss,
+                  _adam(0.1), 10, hot=True),
+)  # fmt: skip

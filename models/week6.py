@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from models.data import Split, bars, digits_images, updates_to_epochs
-from models.lesson import lesson, take
+from models.lesson import Workload, lesson, take, workloads
 from models.train import fit
 
 SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
@@ -156,3 +156,15 @@ def vision_model(ctx, setting, **overrides):
     return {"history": history, "model": model,
             "final": {"trainable_parameters": sum(p.numel() for p in trainable)},
             "outputs": {"pretrained": "not available offline: weights=None, so accuracy is from scratch"}}  # fmt: skip
+
+
+def _trainable_adam(lr):
+    return lambda params: torch.optim.Adam([p for p in params if p.requires_grad], lr=lr)
+
+
+workloads(
+    # the digits CNN, the lab's main model; timed on random 3x64x64 inputs for ResNet-18, as the lab suggests
+    l6_4=Workload(DigitsCNN, (1, 16, 16), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.1), 10, hot=True),
+    l6_5=Workload(lambda: resnet18(10, frozen=True), (3, 64, 64), nn.CrossEntropyLoss, _trainable_adam(0.001), 10,
+                  hot=True),
+)  # fmt: skip

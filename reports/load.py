@@ -41,6 +41,8 @@ COLUMNS = [
     "noisy",
     "ceiling",
     "cache",
+    "samples_per_s",
+    "op_shares",
     "source",
 ]
 
@@ -93,8 +95,10 @@ def machine_name(machine: dict) -> str:
 def entry_row(entry: dict, machine: str, source: str) -> dict | None:
     """One table row of a benchmark entry, or None for an entry without dnnbench fields."""
     info, stats = entry.get("extra_info") or {}, entry.get("stats") or {}
-    if not isinstance(info, dict) or ("op" not in info and "ceiling" not in info) or "median" not in stats:
+    if not isinstance(info, dict) or not ({"op", "ceiling", "lesson"} & set(info)) or "median" not in stats:
         return None
+    if "lesson" in info:
+        return lesson_row(entry, info, stats, machine, source)
     shape = info.get("shape") or []
     flops, nbytes = info.get("flops"), info.get("bytes")
     return {
@@ -133,6 +137,22 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
         "cache": info.get("cache"),
         "source": source,
     }
+
+
+def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) -> dict:
+    """A lesson benchmark (bench/lessons.py) as a row: op 'lesson <id>', variant = the backend, shape 'b<batch>'."""
+    row = dict.fromkeys(COLUMNS)
+    row.update(
+        kind="lesson", op=f"lesson {info['lesson']}", variant=info.get("backend"), mode=info.get("mode"),
+        device=info.get("device"), machine=machine, dtype=info.get("dtype"), shape=f"b{info.get('batch')}", family="",
+        elements=info.get("batch"), batch=info.get("batch"), group=entry.get("group"), name=entry.get("name"),
+        median_s=stats.get("median"), iqr_s=stats.get("iqr"), q1_s=stats.get("q1"), q3_s=stats.get("q3"),
+        rounds=stats.get("rounds"), flops=info.get("flops"), gflops=info.get("gflops"), compile_s=info.get("compile_s"),
+        noisy=bool(info.get("noisy", False)), samples_per_s=info.get("samples_per_s"),
+        op_shares=info.get("op_shares"), baseline=info.get("backend") == "eager", source=source,
+        rung={"eager": 1, "compiled": 2, "triton": 3}.get(info.get("backend")),
+    )  # fmt: skip
+    return row
 
 
 def load(paths) -> pd.DataFrame:

@@ -119,6 +119,7 @@ def by_size(
     ylabel: str,
     scale: float = 1.0,
     reference: float | None = None,
+    xlabel: str = "elements",
 ) -> Path:
     """`column` (times `scale`) against problem size (elements), log-log, one line per variant, one panel per
     (machine, device, dtype, mode); `reference` draws a dashed horizontal line (1 for speedups)."""
@@ -133,7 +134,7 @@ def by_size(
                 _scatter_line(ax, d["elements"], d[column] * scale, d["noisy"], colour(v, order), v)
         if reference is not None:
             ax.axhline(reference, color="#000000", lw=0.8, ls="--")
-        ax.set(xscale="log", yscale="log", xlabel="elements", ylabel=ylabel, title=_title(key, machines))
+        ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=_title(key, machines))
         ax.grid(True, which="both", alpha=0.25)
     _legend(fig, axes)
     fig.suptitle(title, x=0.02, ha="left")

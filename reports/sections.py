@@ -52,7 +52,8 @@ def overview(ctx: ReportContext) -> list[Section]:
     machines = df.groupby("machine")["device"].agg(lambda d: ", ".join(sorted(set(d.dropna())))).reset_index()
     machines.columns = ["machine", "devices"]
     text = [
-        f"{len(ctx.ops)} op measurements and {len(ctx.ceilings)} ceilings from {len(machines)} machine(s). "
+        f"{len(ctx.ops)} op measurements, {int((df['kind'] == 'lesson').sum())} lesson measurements and "
+        f"{len(ctx.ceilings)} ceilings from {len(machines)} machine(s). "
         f"Speedups are ratios of medians measured in the same run on the same machine, against `{ctx.baseline}`; "
         f"a '~' marks a noisy measurement (IQR above 10% of its median)."
     ]
@@ -204,3 +205,6 @@ def compile_break_even(ctx: ReportContext) -> list[Section]:
     )
     table = table[["case", "compile", "time", "baseline", "break_even"]]
     return [Section("torch.compile: compile time and break-even", text, [("Compile cost", fig)], [("", table)])]
+
+
+from reports import lessons  # noqa: E402, F401  (registers the lessons' sections)

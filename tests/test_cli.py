@@ -17,6 +17,11 @@ def test_list_shows_every_variant_and_the_baseline(capsys):
         for v in registry.variants(op):
             assert v.name in out
     assert out.count("[baseline]") == len(registry.ops())
+    from models import LESSONS
+
+    for lesson in LESSONS.values():
+        assert f"  {lesson.id:<4} {lesson.title} - " in out
+    assert "settings: mse, cross_entropy" in out
 
 
 @pytest.mark.parametrize("argv", [[], ["bogus"]])

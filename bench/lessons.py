@@ -1,0 +1,189 @@
+"""Benchmark cases of the lessons: each training lesson's workload (models.LESSONS[id].workload), its forward
+(inference, no gradients) and one training step (forward, loss, backward, optimizer step), per backend, batch size,
+device and dtype.
+
+Timing follows bench/harness.py: a first call measured apart (torch.compile, Triton JIT, cuDNN search), warm-up,
+the CUDA-synchronizing timer. FLOPs come from torch.utils.flop_counter on the eager model (the triton backend's
+kernels are invisible to it; the math is the same). A batch size that runs out of memory is recorded in the stream
+as such, and the sweep goes on. For the MLP and CNN lessons (`hot` workloads) the eager training step is also
+profiled (torch.profiler) and each hot op's share of its self time stored, so the report can say which op to
+optimize.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from bench.harness import NOISY_IQR, WARMUP_CALLS, _timed_call
+from bench.machine import precision_flags
+from kernels.spec import dtype_name, parse_dtype
+from models import LESSONS
+from models.backends import BACKENDS, apply_backend, check_backend
+
+MODES = ("forward", "train_step")
+BATCH_SIZES = {"quick": (1, 64, 1024), "full": (1, 4, 16, 64, 256, 1024, 4096)}
+PROFILED_STEPS = 3
+# op-name fragments -> the hot op they belong to (first match wins; profiler names are aten::<op>)
+HOT_OPS = (
+    ("conv2d", ("conv",)),
+    ("batchnorm", ("batch_norm",)),
+    ("max_pool2d", ("max_pool",)),
+    ("softmax / loss", ("softmax", "nll_loss", "cross_entropy", "mse_loss", "binary_cross_entropy")),
+    ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")),
+    ("optimizer", ("_foreach", "optimizer", "adam", "sgd")),
+    ("activation", ("relu", "sigmoid", "tanh", "threshold", "dropout")),
+)
+
+
+@dataclass(frozen=True)
+class LessonCase:
+    lesson: str
+    backend: str
+    mode: str
+    device: str
+    dtype: str
+    batch: int
+
+    @property
+    def id(self) -> str:
+        return f"lesson{self.lesson}-{self.mode}-{self.device}-{self.dtype}-b{self.batch}-{self.backend}"
+
+    @property
+    def group(self) -> str:
+        """Backends of one (lesson, mode, batch, dtype, device) line up side by side."""
+        return f"lesson {self.lesson} {self.mode} batch {self.batch} {self.dtype} {self.device}"
+
+
+def lesson_cases(options) -> list[LessonCase]:
+    cases = []
+    for lesson_id, lesson in LESSONS.items():
+        if lesson.workload is None:
+            continue
+        for device in options.devices:
+            dtypes = options.dtypes or (("fp32", "bf16") if device == "cuda" else ("fp32",))
+            for dtype in (d for d in dtypes if d in ("fp32", "fp16", "bf16")):
+                for batch in options.batch_sizes or BATCH_SIZES[options.profile]:
+                    for mode in MODES:
+                        cases += [LessonCase(lesson_id, b, mode, device, dtype, batch) for b in BACKENDS]
+    return cases
+
+
+def hot_op(name: str) -> str:
+    lowered = name.lower()
+    for label, fragments in HOT_OPS:
+        if any(f in lowered for f in fragments):
+            return label
+    return "other"
+
+
+def op_shares(step, device: str) -> dict[str, float]:
+    """Each hot op's share of the self time of PROFILED_STEPS calls of `step` (device time on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(PROFILED_STEPS):
+            step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+    totals: dict[str, float] = {}
+    for event in prof.key_averages():
+        if device == "cuda":
+            t = getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
+        else:
+            t = event.self_cpu_time_total
+        if t > 0 and not event.key.startswith("ProfilerStep"):
+            totals[hot_op(event.key)] = totals.get(hot_op(event.key), 0.0) + t
+    whole = sum(totals.values()) or 1.0
+    return {k: v / whole for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def count_flops(call) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        call()
+    return int(counter.get_total_flops())
+
+
+def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
+    dtype = parse_dtype(lc.dtype)
+    if lc.backend == "triton" and lc.device == "cpu":
+        pytest.skip("interpreted, not a performance figure")
+    try:
+        check_backend(lc.backend, lc.device, dtype)
+    except (RuntimeError, ValueError) as e:
+        pytest.skip(str(e))
+    work = LESSONS[lc.lesson].workload
+    benchmark.group = lc.group
+    torch.manual_seed(seed)
+    try:
+        _time_lesson(benchmark, lc, work, dtype)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        record_oom({"lesson": lc.lesson, "backend": lc.backend, "mode": lc.mode, "device": lc.device,
+                    "dtype": lc.dtype, "batch": lc.batch, "status": "out of memory"})  # fmt: skip
+        pytest.skip(f"out of memory at batch {lc.batch}")
+
+
+def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
+    plain = work.model().to(device=lc.device, dtype=dtype)
+    x, y = work.batch(plain, lc.batch, lc.device, dtype)
+    loss_fn = work.loss()
+
+    def steps(model, optimizer):
+        def forward():
+            with torch.no_grad():
+                return model(x)
+
+        def train_step():
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return forward if lc.mode == "forward" else train_step
+
+    plain.train(lc.mode == "train_step")
+    try:
+        flops = count_flops(steps(plain, work.optimizer(plain.parameters())))  # fwd (+ bwd) on the eager model
+    except ValueError as e:  # batch norm cannot train on one value per channel: torch's error says so
+        pytest.skip(f"{lc.lesson} cannot run a {lc.mode} at batch {lc.batch}: {e}")
+    model = apply_backend(plain, lc.backend)
+    call = steps(model, work.optimizer(model.parameters()))
+    first_s = _timed_call(call, lc.device)
+    for _ in range(WARMUP_CALLS):
+        call()
+    steady_s = _timed_call(call, lc.device)
+    shares = op_shares(call, lc.device) if work.hot and lc.mode == "train_step" and lc.backend == "eager" else None
+    benchmark.extra_info.update(
+        {
+            "lesson": lc.lesson,
+            "title": LESSONS[lc.lesson].title,
+            "backend": lc.backend,
+            "mode": lc.mode,
+            "device": lc.device,
+            "dtype": dtype_name(dtype),
+            "batch": lc.batch,
+            "flops": flops,
+            "first_call_s": first_s,
+            "compile_s": max(0.0, first_s - steady_s),
+            "threads": torch.get_num_threads(),
+            "op_shares": shares,
+            **precision_flags(),
+        }
+    )
+    benchmark(call)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        {
+            "samples_per_s": lc.batch / median if median > 0 else math.nan,
+            "gflops": flops / median / 1e9 if median > 0 else math.nan,
+            "noisy": bool(benchmark.stats.stats.iqr > NOISY_IQR * median),
+        }
+    )

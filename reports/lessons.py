@@ -1,0 +1,94 @@
+"""The lessons' section of the report: each training lesson's throughput (samples/s) against batch size per
+backend, and where the time of an eager training step goes (each hot op's share, from torch.profiler)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reports import plots
+from reports.sections import ReportContext, Section, section
+
+
+def lesson_rows(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["kind"] == "lesson"].copy()
+
+
+def throughput_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """samples/s per backend, one row per (lesson, mode, device, dtype, batch); '~' marks a noisy figure."""
+    cell = [f"{s:,.0f}{' ~' if n else ''}" for s, n in zip(rows["samples_per_s"], rows["noisy"], strict=True)]
+    keys = ["op", "mode", "device", "dtype", "batch"]
+    table = rows.assign(cell=cell).pivot_table(index=keys, columns="variant", values="cell", aggfunc="first")
+    order = [b for b in ("eager", "compiled", "triton") if b in table.columns]
+    return table[order].reset_index().rename(columns={"op": "lesson"}).fillna("-")
+
+
+def throughput_sentences(rows: pd.DataFrame) -> list[str]:
+    """For each lesson and mode, at its largest batch on each device and dtype: the eager throughput and each other
+    backend's ratio to it."""
+    out = []
+    for (lesson, mode, device, dtype), d in rows.groupby(["op", "mode", "device", "dtype"]):
+        top = d[d["batch"] == d["batch"].max()]
+        eager = top[top["variant"] == "eager"]
+        if eager.empty:
+            continue
+        base = eager["samples_per_s"].iloc[0]
+        others = [
+            f"{r['variant']} {r['samples_per_s'] / base:.2f}x"
+            for _, r in top.iterrows()
+            if r["variant"] != "eager" and pd.notna(r["samples_per_s"])
+        ]
+        tail = f" ({', '.join(others)} eager)" if others else ""
+        out.append(f"{lesson} {mode} on {device} {dtype}: eager {base:,.0f} samples/s at batch {top['batch'].iloc[0]}"
+                   f"{tail}.")  # fmt: skip
+    return out
+
+
+def shares_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each hot op's share of an eager training step, in percent, per (lesson, device, dtype, batch)."""
+    profiled = rows[rows["op_shares"].notna() & (rows["mode"] == "train_step")]
+    records = [
+        {"lesson": r["op"], "device": r["device"], "dtype": r["dtype"], "batch": r["batch"],
+         **{op: round(100 * share, 1) for op, share in r["op_shares"].items()}}
+        for _, r in profiled.iterrows()
+    ]  # fmt: skip
+    return pd.DataFrame(records).fillna(0.0) if records else pd.DataFrame()
+
+
+def shares_sentences(table: pd.DataFrame) -> list[str]:
+    out = []
+    for (lesson, device, dtype), d in table.groupby(["lesson", "device", "dtype"]):
+        r = d.loc[d["batch"].idxmax()]
+        ops = r.drop(["lesson", "device", "dtype", "batch"]).drop(labels=["other"], errors="ignore").astype(float)
+        if ops.empty:
+            continue
+        top = ops.idxmax()
+        out.append(f"In an eager training step of {lesson} at batch {r['batch']} on {device} {dtype}, {top} takes "
+                   f"{ops[top]:.0f}% of the profiled time.")  # fmt: skip
+    return out
+
+
+@section
+def lesson_sections(ctx: ReportContext) -> list[Section]:
+    rows = lesson_rows(ctx.df)
+    if rows.empty:
+        return []
+    figures = []
+    for lesson in sorted(rows["op"].unique(), key=lambda s: [int(p) for p in s.split()[1].split(".")]):
+        d = rows[rows["op"] == lesson]
+        name = lesson.replace(" ", "_").replace(".", "_")
+        path = plots.by_size(d, ctx.out / f"{name}_throughput.png", f"{lesson}: throughput against batch size",
+                             "samples_per_s", "samples/s", xlabel="batch size")  # fmt: skip
+        figures.append((f"{lesson}: samples/s against batch size per backend (forward and training step)", path))
+    text = ["Each training lesson's workload (its lab model, random inputs of its shape) timed as a forward pass "
+            "without gradients and as one training step (forward, loss, backward, optimizer step), per backend. "
+            "Throughput grows with batch size until the device is busy; tiny models stay overhead-bound."]  # fmt: skip
+    text += throughput_sentences(rows)
+    sections = [Section("Lessons: throughput against batch size", text, figures,
+                        [("samples/s per backend", throughput_table(rows))])]  # fmt: skip
+    shares = shares_table(rows)
+    if not shares.empty:
+        note = ("Self time of the profiled ops (torch.profiler, device time on CUDA) grouped by hot op; 'other' is "
+                "the rest (allocation, copies, autograd bookkeeping).")  # fmt: skip
+        sections.append(Section("Lessons: where a training step's time goes", [note, *shares_sentences(shares)],
+                                [], [("share of an eager training step, %", shares)]))  # fmt: skip
+    return sections
