@@ -1,6 +1,6 @@
 """Benchmark cases of the lessons: each training lesson's workload (models.LESSONS[id].workload), its forward
 (inference, no gradients) and one training step (forward, loss, backward, optimizer step), per backend, batch size,
-device and dtype.
+device and dtype; each lesson without training, its whole lab per setting (and per size where the lab has one).
 
 Timing follows bench/harness.py: a first call measured apart (torch.compile, Triton JIT, cuDNN search), warm-up,
 the CUDA-synchronizing timer. FLOPs come from torch.utils.flop_counter on the eager model (the triton backend's
@@ -56,6 +56,75 @@ class LessonCase:
     def group(self) -> str:
         """Backends of one (lesson, mode, batch, dtype, device) line up side by side."""
         return f"lesson {self.lesson} {self.mode} batch {self.batch} {self.dtype} {self.device}"
+
+
+# The lessons without training: their lab is timed whole, per setting (the setting is the variant: torch against
+# numpy, per-sample against batched, ...) and, where the lab has one, per size of its work.
+LAB_SIZES = {
+    "1.1": ("n", {"quick": (100, 10_000, 1_000_000), "full": (100, 10**4, 10**6, 10**7, 10**8)}),
+    "1.2": ("n", {"quick": (16, 256, 1024), "full": (16, 64, 256, 1024, 4096)}),
+    "1.3": ("n", {"quick": (1000, 1_000_000), "full": (1000, 10**5, 10**7)}),
+    "1.4": ("length", {"quick": (100, 10_000), "full": (100, 10_000, 1_000_000)}),
+    "1.5": ("images", {"quick": (256,), "full": (256, 2048)}),
+}
+
+
+@dataclass(frozen=True)
+class LabCase:
+    lesson: str
+    setting: str | None
+    device: str
+    size: int | None
+
+    @property
+    def variant(self) -> str:
+        return self.setting or "lab"
+
+    @property
+    def id(self) -> str:
+        size = f"-n{self.size}" if self.size is not None else ""
+        return f"lesson{self.lesson}-lab-{self.device}{size}-{self.variant}"
+
+    @property
+    def group(self) -> str:
+        size = f" n {self.size}" if self.size is not None else ""
+        return f"lesson {self.lesson} lab{size} {self.device}"
+
+
+def lab_cases(options) -> list[LabCase]:
+    cases = []
+    for lesson_id, lesson in LESSONS.items():
+        if lesson.trains:
+            continue
+        _, sizes = LAB_SIZES.get(lesson_id, (None, {}))
+        for device in options.devices:
+            for size in sizes.get(options.profile, (None,)):
+                cases += [LabCase(lesson_id, s, device, size) for s in (lesson.settings or (None,))]
+    return cases
+
+
+def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
+    lesson = LESSONS[lc.lesson]
+    if lc.lesson == "4.2" and lc.device == "cpu" and lc.setting.startswith("triton"):
+        pytest.skip("interpreted, not a performance figure")
+    overrides = {LAB_SIZES[lc.lesson][0]: lc.size} if lc.size is not None else {}
+    benchmark.group = lc.group
+
+    def call():
+        return lesson.run(lc.setting, device=lc.device, seed=seed, **overrides)
+
+    first_s = _timed_call(call, lc.device)
+    benchmark.extra_info.update({"lesson": lc.lesson, "title": lesson.title, "backend": lc.variant, "mode": "lab",
+                                 "device": lc.device, "dtype": "fp32", "batch": lc.size, "first_call_s": first_s,
+                                 "threads": torch.get_num_threads()})  # fmt: skip
+    benchmark(call)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        {
+            "samples_per_s": lc.size / median if lc.size and median > 0 else None,
+            "noisy": bool(benchmark.stats.stats.iqr > NOISY_IQR * median),
+        }
+    )
 
 
 def lesson_cases(options) -> list[LessonCase]:

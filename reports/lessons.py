@@ -67,11 +67,49 @@ def shares_sentences(table: pd.DataFrame) -> list[str]:
     return out
 
 
+def lab_table(labs: pd.DataFrame) -> pd.DataFrame:
+    """Median time of each lab without training: one row per (lesson, device, size, setting)."""
+    d = labs.sort_values(["op", "device", "batch", "median_s"], na_position="first")
+    return pd.DataFrame(
+        {
+            "lesson": d["op"],
+            "device": d["device"],
+            "size": ["-" if pd.isna(s) else f"{int(s):,}" for s in d["batch"]],
+            "setting": d["variant"],
+            "median": [f"{1e3 * t:,.3f} ms{' ~' if n else ''}" for t, n in zip(d["median_s"], d["noisy"], strict=True)],
+        }
+    )
+
+
+def lab_sentences(labs: pd.DataFrame) -> list[str]:
+    """Per lesson and device, at its smallest and largest size: which setting is fastest, and by how much."""
+    out = []
+    for (lesson, device), d in labs.groupby(["op", "device"]):
+        sizes = sorted(set(d["batch"].dropna())) or [None]
+        for size in dict.fromkeys([sizes[0], sizes[-1]]):
+            at = d if size is None else d[d["batch"] == size]
+            if at["variant"].nunique() < 2:
+                continue
+            fast, slow = at.loc[at["median_s"].idxmin()], at.loc[at["median_s"].idxmax()]
+            where = "" if size is None else f" at size {int(size):,}"
+            out.append(f"{lesson} on {device}{where}: {fast['variant']} is fastest ({1e3 * fast['median_s']:,.3f} ms), "
+                       f"{slow['median_s'] / fast['median_s']:.1f}x ahead of {slow['variant']}.")  # fmt: skip
+    return out
+
+
 @section
 def lesson_sections(ctx: ReportContext) -> list[Section]:
-    rows = lesson_rows(ctx.df)
+    every = lesson_rows(ctx.df)
+    labs, rows = every[every["mode"] == "lab"], every[every["mode"] != "lab"]
+    sections = []
+    if not labs.empty:
+        text = ["The lessons without training, each lab timed whole per setting (torch against numpy, per-sample "
+                "against batched transforms, DataLoader workers, ...) and per size where the lab has one.",
+                *lab_sentences(labs)]  # fmt: skip
+        sections.append(Section("Lessons without training: the labs timed", text, [],
+                                [("median time per setting", lab_table(labs))]))  # fmt: skip
     if rows.empty:
-        return []
+        return sections
     figures = []
     for lesson in sorted(rows["op"].unique(), key=lambda s: [int(p) for p in s.split()[1].split(".")]):
         d = rows[rows["op"] == lesson]
@@ -83,8 +121,8 @@ def lesson_sections(ctx: ReportContext) -> list[Section]:
             "without gradients and as one training step (forward, loss, backward, optimizer step), per backend. "
             "Throughput grows with batch size until the device is busy; tiny models stay overhead-bound."]  # fmt: skip
     text += throughput_sentences(rows)
-    sections = [Section("Lessons: throughput against batch size", text, figures,
-                        [("samples/s per backend", throughput_table(rows))])]  # fmt: skip
+    sections.append(Section("Lessons: throughput against batch size", text, figures,
+                            [("samples/s per backend", throughput_table(rows))]))  # fmt: skip
     shares = shares_table(rows)
     if not shares.empty:
         note = ("Self time of the profiled ops (torch.profiler, device time on CUDA) grouped by hot op; 'other' is "

@@ -14,7 +14,10 @@ from models import LESSONS
 from reports.build import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
-SELECT = "lesson4.3 and b64 or lesson6.4 and train_step and b64 and eager or lesson5.5 and train_step and b1"
+SELECT = (
+    "lesson4.3 and b64 or lesson6.4 and train_step and b64 and eager or lesson5.5 and train_step and b1 "
+    "or lesson1.4-lab-cpu-n100"
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +102,15 @@ def test_the_report_shows_throughput_per_backend_and_the_hot_op_shares(run):
     assert f"lesson 4.3 forward on cpu fp32: eager {eager:,.0f} samples/s at batch 64" in text
     shares = results["test_lesson[lesson6.4-train_step-cpu-fp32-b64-eager]"]["extra_info"]["op_shares"]
     assert f"conv2d takes {100 * shares['conv2d']:.0f}% of the profiled time" in text
+
+
+def test_a_lab_without_training_is_timed_per_setting(run):
+    tmp, _, results = run
+    per_sample = results["test_lesson_lab[lesson1.4-lab-cpu-n100-per_sample]"]
+    batched = results["test_lesson_lab[lesson1.4-lab-cpu-n100-batched]"]
+    assert per_sample["group"] == batched["group"] == "lesson 1.4 lab n 100 cpu"
+    assert per_sample["extra_info"]["mode"] == "lab" and per_sample["extra_info"]["batch"] == 100
+    build_report([tmp / "out.json"], tmp / "report-lab")
+    text = (tmp / "report-lab" / "report.md").read_text()
+    fast = min((per_sample, batched), key=lambda b: b["stats"]["median"])["extra_info"]["backend"]
+    assert f"lesson 1.4 on cpu at size 100: {fast} is fastest" in text
