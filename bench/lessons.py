@@ -27,6 +27,7 @@ from models.backends import BACKENDS, apply_backend, check_backend
 MODES = ("forward", "train_step")
 BATCH_SIZES = {"quick": (1, 64, 1024), "full": (1, 4, 16, 64, 256, 1024, 4096)}
 PROFILED_STEPS = 3
+MAX_CPU_FLOPS = 2**36  # ~0.5 s per call on a CPU doing 140 GFLOP/s: larger cases are skipped on the CPU
 # op-name fragments -> the hot op they belong to (first match wins; profiler names are aten::<op>)
 HOT_OPS = (
     ("conv2d", ("conv",)),
@@ -47,15 +48,18 @@ class LessonCase:
     device: str
     dtype: str
     batch: int
+    form: str = "plain"  # or one of the workload's forms: channels_last, autocast
 
     @property
     def id(self) -> str:
-        return f"lesson{self.lesson}-{self.mode}-{self.device}-{self.dtype}-b{self.batch}-{self.backend}"
+        form = "" if self.form == "plain" else f"-{self.form}"
+        return f"lesson{self.lesson}-{self.mode}-{self.device}-{self.dtype}{form}-b{self.batch}-{self.backend}"
 
     @property
     def group(self) -> str:
-        """Backends of one (lesson, mode, batch, dtype, device) line up side by side."""
-        return f"lesson {self.lesson} {self.mode} batch {self.batch} {self.dtype} {self.device}"
+        """Backends of one (lesson, mode, batch, dtype, form, device) line up side by side."""
+        form = "" if self.form == "plain" else f" {self.form}"
+        return f"lesson {self.lesson} {self.mode} batch {self.batch} {self.dtype}{form} {self.device}"
 
 
 # The lessons without training: their lab is timed whole, per setting (the setting is the variant: torch against
@@ -135,9 +139,12 @@ def lesson_cases(options) -> list[LessonCase]:
         for device in options.devices:
             dtypes = options.dtypes or (("fp32", "bf16") if device == "cuda" else ("fp32",))
             for dtype in (d for d in dtypes if d in ("fp32", "fp16", "bf16")):
+                # autocast runs an fp32 model in bf16 where it pays: it is a form of the fp32 case only
+                forms = ("plain", *(f for f in lesson.workload.forms if f != "autocast" or dtype == "fp32"))
                 for batch in options.batch_sizes or BATCH_SIZES[options.profile]:
                     for mode in MODES:
-                        cases += [LessonCase(lesson_id, b, mode, device, dtype, batch) for b in BACKENDS]
+                        cases += [LessonCase(lesson_id, b, mode, device, dtype, batch, form)
+                                  for form in forms for b in BACKENDS]  # fmt: skip
     return cases
 
 
@@ -183,6 +190,8 @@ def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
     dtype = parse_dtype(lc.dtype)
     if lc.backend == "triton" and lc.device == "cpu":
         pytest.skip("interpreted, not a performance figure")
+    if lc.backend == "triton" and lc.form == "autocast":
+        pytest.skip("torch.autocast does not reach the registry's Triton layers (custom autograd functions)")
     try:
         check_backend(lc.backend, lc.device, dtype)
     except (RuntimeError, ValueError) as e:
@@ -202,16 +211,22 @@ def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
 def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
     plain = work.model().to(device=lc.device, dtype=dtype)
     x, y = work.batch(plain, lc.batch, lc.device, dtype)
+    if lc.form == "channels_last":
+        plain, x = plain.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     loss_fn = work.loss()
+
+    def precision():
+        return torch.autocast(lc.device, dtype=torch.bfloat16, enabled=lc.form == "autocast")
 
     def steps(model, optimizer):
         def forward():
-            with torch.no_grad():
+            with torch.no_grad(), precision():
                 return model(x)
 
         def train_step():
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            with precision():
+                loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
             return loss
@@ -223,13 +238,16 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
         flops = count_flops(steps(plain, work.optimizer(plain.parameters())))  # fwd (+ bwd) on the eager model
     except ValueError as e:  # batch norm cannot train on one value per channel: torch's error says so
         pytest.skip(f"{lc.lesson} cannot run a {lc.mode} at batch {lc.batch}: {e}")
+    if lc.device == "cpu" and flops > MAX_CPU_FLOPS:
+        pytest.skip(f"{flops / 1e9:,.0f} GFLOP per call: beyond a CPU sweep's budget ({MAX_CPU_FLOPS / 1e9:.0f} GFLOP)")
     model = apply_backend(plain, lc.backend)
     call = steps(model, work.optimizer(model.parameters()))
     first_s = _timed_call(call, lc.device)
     for _ in range(WARMUP_CALLS):
         call()
     steady_s = _timed_call(call, lc.device)
-    shares = op_shares(call, lc.device) if work.hot and lc.mode == "train_step" and lc.backend == "eager" else None
+    profiled = work.hot and lc.mode == "train_step" and lc.backend == "eager" and lc.form == "plain"
+    shares = op_shares(call, lc.device) if profiled else None
     benchmark.extra_info.update(
         {
             "lesson": lc.lesson,
@@ -239,6 +257,7 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
             "device": lc.device,
             "dtype": dtype_name(dtype),
             "batch": lc.batch,
+            "form": lc.form,
             "flops": flops,
             "first_call_s": first_s,
             "compile_s": max(0.0, first_s - steady_s),

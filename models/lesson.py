@@ -66,6 +66,9 @@ class Workload:
     optimizer: Callable  # optimizer(trainable parameters) -> torch.optim.Optimizer
     classes: int | None = None
     hot: bool = False
+    # forms timed besides the plain one: "channels_last" (model and inputs in NHWC), "autocast" (an fp32 model
+    # under torch.autocast to bf16)
+    forms: tuple[str, ...] = ()
 
     def batch(self, model: nn.Module, n: int, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Random inputs and targets for a batch of n (timing does not depend on the values)."""

@@ -166,5 +166,5 @@ workloads(
     # the digits CNN, the lab's main model; timed on random 3x64x64 inputs for ResNet-18, as the lab suggests
     l6_4=Workload(DigitsCNN, (1, 16, 16), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.1), 10, hot=True),
     l6_5=Workload(lambda: resnet18(10, frozen=True), (3, 64, 64), nn.CrossEntropyLoss, _trainable_adam(0.001), 10,
-                  hot=True),
+                  hot=True, forms=("channels_last", "autocast")),
 )  # fmt: skip

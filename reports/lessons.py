@@ -16,17 +16,17 @@ def lesson_rows(df: pd.DataFrame) -> pd.DataFrame:
 def throughput_table(rows: pd.DataFrame) -> pd.DataFrame:
     """samples/s per backend, one row per (lesson, mode, device, dtype, batch); '~' marks a noisy figure."""
     cell = [f"{s:,.0f}{' ~' if n else ''}" for s, n in zip(rows["samples_per_s"], rows["noisy"], strict=True)]
-    keys = ["op", "mode", "device", "dtype", "batch"]
+    keys = ["op", "mode", "device", "dtype", "family", "batch"]
     table = rows.assign(cell=cell).pivot_table(index=keys, columns="variant", values="cell", aggfunc="first")
     order = [b for b in ("eager", "compiled", "triton") if b in table.columns]
-    return table[order].reset_index().rename(columns={"op": "lesson"}).fillna("-")
+    return table[order].reset_index().rename(columns={"op": "lesson", "family": "form"}).fillna("-")
 
 
 def throughput_sentences(rows: pd.DataFrame) -> list[str]:
     """For each lesson and mode, at its largest batch on each device and dtype: the eager throughput and each other
     backend's ratio to it."""
     out = []
-    for (lesson, mode, device, dtype), d in rows.groupby(["op", "mode", "device", "dtype"]):
+    for (lesson, mode, device, dtype, form), d in rows.groupby(["op", "mode", "device", "dtype", "family"]):
         top = d[d["batch"] == d["batch"].max()]
         eager = top[top["variant"] == "eager"]
         if eager.empty:
@@ -38,8 +38,9 @@ def throughput_sentences(rows: pd.DataFrame) -> list[str]:
             if r["variant"] != "eager" and pd.notna(r["samples_per_s"])
         ]
         tail = f" ({', '.join(others)} eager)" if others else ""
-        out.append(f"{lesson} {mode} on {device} {dtype}: eager {base:,.0f} samples/s at batch {top['batch'].iloc[0]}"
-                   f"{tail}.")  # fmt: skip
+        form = f" ({form})" if form else ""
+        out.append(f"{lesson} {mode} on {device} {dtype}{form}: eager {base:,.0f} samples/s at batch "
+                   f"{top['batch'].iloc[0]}{tail}.")  # fmt: skip
     return out
 
 

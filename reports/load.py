@@ -144,7 +144,8 @@ def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) 
     row = dict.fromkeys(COLUMNS)
     row.update(
         kind="lesson", op=f"lesson {info['lesson']}", variant=info.get("backend"), mode=info.get("mode"),
-        device=info.get("device"), machine=machine, dtype=info.get("dtype"), shape=f"b{info.get('batch')}", family="",
+        device=info.get("device"), machine=machine, dtype=info.get("dtype"), shape=f"b{info.get('batch')}",
+        family="" if info.get("form", "plain") == "plain" else info["form"],
         elements=info.get("batch"), batch=info.get("batch"), group=entry.get("group"), name=entry.get("name"),
         median_s=stats.get("median"), iqr_s=stats.get("iqr"), q1_s=stats.get("q1"), q3_s=stats.get("q3"),
         rounds=stats.get("rounds"), flops=info.get("flops"), gflops=info.get("gflops"), compile_s=info.get("compile_s"),

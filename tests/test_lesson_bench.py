@@ -39,6 +39,11 @@ def test_every_training_lesson_has_a_workload_and_cases_per_backend_and_mode():
     training = {k for k, lesson in LESSONS.items() if lesson.trains}
     assert {k for k, lesson in LESSONS.items() if lesson.workload} == training
     assert {c.lesson for c in cases} == training
+    assert {(c.form, c.dtype) for c in cases if c.lesson == "6.5"} == {
+        ("plain", "fp32"),
+        ("channels_last", "fp32"),
+        ("autocast", "fp32"),
+    }
     assert {(c.backend, c.mode, c.batch) for c in cases if c.lesson == "6.4"} == {
         (b, m, n) for b in ("eager", "compiled", "triton") for m in ("forward", "train_step") for n in (1, 64, 1024)
     }
