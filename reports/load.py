@@ -142,10 +142,11 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
 def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) -> dict:
     """A lesson benchmark (bench/lessons.py) as a row: op 'lesson <id>', variant = the backend, shape 'b<batch>'."""
     row = dict.fromkeys(COLUMNS)
+    form = "" if info.get("form", "plain") == "plain" else info["form"]
     row.update(
         kind="lesson", op=f"lesson {info['lesson']}", variant=info.get("backend"), mode=info.get("mode"),
-        device=info.get("device"), machine=machine, dtype=info.get("dtype"), shape=f"b{info.get('batch')}",
-        family="" if info.get("form", "plain") == "plain" else info["form"],
+        device=info.get("device"), machine=machine, dtype=info.get("dtype"), family=form,
+        shape=f"b{info.get('batch')}" + (f"-{form}" if form else ""),
         elements=info.get("batch"), batch=info.get("batch"), group=entry.get("group"), name=entry.get("name"),
         median_s=stats.get("median"), iqr_s=stats.get("iqr"), q1_s=stats.get("q1"), q3_s=stats.get("q3"),
         rounds=stats.get("rounds"), flops=info.get("flops"), gflops=info.get("gflops"), compile_s=info.get("compile_s"),

@@ -150,7 +150,8 @@ def device_pairs(ops: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 @section
 def cpu_vs_gpu(ctx: ReportContext) -> list[Section]:
-    pairs, where = device_pairs(ctx.ops)
+    # ops by size, lessons by batch size (or by the size of a lab without training, as lesson 1.1's sweep)
+    pairs, where = device_pairs(pd.concat([ctx.ops, ctx.df[ctx.df["kind"] == "lesson"]], ignore_index=True))
     if pairs.empty:
         return []
     rows = []

@@ -119,3 +119,22 @@ def test_a_lab_without_training_is_timed_per_setting(run):
     text = (tmp / "report-lab" / "report.md").read_text()
     fast = min((per_sample, batched), key=lambda b: b["stats"]["median"])["extra_info"]["backend"]
     assert f"lesson 1.4 on cpu at size 100: {fast} is fastest" in text
+
+
+def test_the_gpu_crossover_is_found_for_a_lessons_sweep(tmp_path):
+    """Lesson 1.1's behaviour on a machine with both devices: below some size the CPU wins (overhead), above it the
+    GPU; the report names the size where the GPU overtakes."""
+    times = {"cpu": {100: 1e-5, 10_000: 1e-4, 1_000_000: 1e-2}, "cuda": {100: 5e-5, 10_000: 5e-5, 1_000_000: 1e-4}}
+    entries = [
+        {"name": f"lab-{device}-{n}", "group": f"lesson 1.1 lab n {n} {device}",
+         "stats": {"median": t, "iqr": t / 100, "q1": t, "q3": t, "rounds": 10},
+         "extra_info": {"lesson": "1.1", "backend": "torch", "mode": "lab", "device": device, "dtype": "fp32",
+                        "batch": n, "samples_per_s": n / t, "noisy": False}}
+        for device, sizes in times.items() for n, t in sizes.items()
+    ]  # fmt: skip
+    machine = {"node": "box", "dnnbench": {"host": "box", "gpus": [{"name": "Test GPU"}]}}
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps({"machine_info": machine, "benchmarks": entries}))
+    build_report([path], tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "| lesson 1.1 | torch | fp32 | lab | from b10000 (10,000 elements) |" in text
