@@ -8,8 +8,8 @@ import torch
 from models import LESSONS
 from models.backends import RegistryConv2d, RegistryLinear, RegistryMaxPool2d
 
-# lesson -> (setting, overrides that keep it to a few steps). Dropout settings use p = 0: torch.compile draws its
-# own random masks, so p > 0 cannot agree step for step.
+# lesson -> (setting, overrides that keep it to a few steps: at least two, so that a loss follows an update).
+# Dropout settings use p = 0: torch.compile draws its own random masks, so p > 0 cannot agree step for step.
 FEW_STEPS = {
     "2.2": (None, {"iterations": 3}),
     "2.3": (None, {"iterations": 3}),
@@ -30,8 +30,8 @@ FEW_STEPS = {
     "5.3": ("he", {"epochs": 1, "limit": 240}),
     "5.4": ("quartic-m0.9", {"iterations": 10}),
     "5.5": ("batchnorm", {"epochs": 1, "limit": 96}),
-    "6.4": ("digits-bn", {"epochs": 1, "limit": 10, "batch_size": 10}),
-    "6.5": ("frozen", {"limit": 20, "size": 32}),
+    "6.4": ("digits-bn", {"epochs": 1, "limit": 8, "batch_size": 4}),
+    "6.5": ("frozen", {"limit": 20, "size": 32, "batch_size": 10}),
 }
 SLOW_ON_INTERPRETER = {"6.5": "ResNet-18's convolutions through the Triton interpreter take minutes per step"}
 
