@@ -24,6 +24,9 @@ from bench.machine import card_slug, machine_info, set_precision_defaults
 # torch.compile's correctness on the device: one case per op (softmax pow2, matmul small, batchnorm nchw, conv2d
 # pad0, max_pool2d k2_stride1)
 COMPILED_CASES = "not compiled or pow2 or small or nchw or pad0 or k2_stride1"
+# --targets narrows the tests to what the CPU interpreter cannot check (bf16 tl.dot, TF32): each test shape compiles
+# its own kernels on a cold machine, and the whole device suite outlasts a lent GPU's time.
+TARGET_TESTS = "bf16 or tf32"
 # --targets: the benchmarks behind the figures the ops' targets name, without the rest of the quick sweep (which
 # outlasts a lent GPU's time on a cold machine: every shape compiles and autotunes): the ceilings, matmul at
 # 4096^3, batchnorm's training forward at 64x64x56x56, the conv2d and max_pool2d forwards (conv + bn + relu
@@ -103,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
     parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
-    parser.add_argument("--targets", action="store_true", help="benchmark only the cases behind the ops' targets")
+    parser.add_argument("--targets", action="store_true",
+                        help="test only bf16 and TF32 (what the interpreter cannot check), benchmark only the cases "
+                             "behind the ops' targets")  # fmt: skip
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         "tests/test_registry.py",
         *map(str, sorted(Path("tests").glob("test_*_edges.py"))),
     ]
-    narrow = ["-k", f"({args.select}) and ({COMPILED_CASES})" if args.select else COMPILED_CASES]
+    tests_k = COMPILED_CASES if not args.targets else f"({COMPILED_CASES}) and ({TARGET_TESTS})"
+    narrow = ["-k", f"({args.select}) and ({tests_k})" if args.select else tests_k]
     tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
     steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
     results, stream = out / "results.json", out / "results.stream.jsonl"
