@@ -5,6 +5,7 @@
     dnnbench report RESULTS... -o DIR          report of results from any runs, machines and devices
     dnnbench compare BASE NEW [--fail-above P] the change per benchmark between two runs, noise taken into account
     dnnbench calibrate [--device ...]          measure this machine's ceilings (copy GB/s, matmul GFLOP/s)
+    dnnbench study NAME [--full]               a trade-off study over the lessons (models/studies.py)
 
 Bad arguments and unusable files get one line on stderr and exit status 2.
 """
@@ -204,7 +205,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtypes", help="matmul dtypes, comma-separated (default: fp32 on cpu; fp32, fp16, bf16 on cuda)")
     p.add_argument("--repeats", type=int, default=10)
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("study", help="run a trade-off study over the lessons (seeds, long-format rows)")
+    p.add_argument("name", help="batch-size, learning-rate, momentum, initialization, dropout, batchnorm, activation")
+    p.add_argument("--full", action="store_true", help="the lab's own epochs and more seeds (default: quick)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("-o", "--output", type=Path, default=Path("results"), help="folder of study-NAME.jsonl")
+    p.set_defaults(func=cmd_study)
     return parser
+
+
+def cmd_study(args) -> int:
+    import json
+
+    import pandas as pd
+
+    from models.studies import STUDIES, conclusion, run_study, summarize
+
+    if args.name not in STUDIES:
+        return fail(f"study: unknown study {args.name!r}; studies: {', '.join(STUDIES)}")
+    study = STUDIES[args.name]
+    rows = run_study(args.name, full=args.full, device=args.device)
+    args.output.mkdir(parents=True, exist_ok=True)
+    path = args.output / f"study-{args.name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize(study, pd.DataFrame(rows))
+    print(f"{study.name}: {study.question}")
+    print(summary.to_string(index=False))
+    print(conclusion(study, summary))
+    print(f"rows: {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,8 @@ lab measures them."""
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 
@@ -32,20 +34,23 @@ def evaluate(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, classi
 
 def fit(model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_size: int,
         classify: bool = False) -> dict[str, list[float]]:  # fmt: skip
-    """Train and return the per-epoch history: loss (mean over the epoch's samples, as the model trained), and
-    with `classify` accuracy (on the training set at the epoch's end); val_loss and val_accuracy when `data` has a
-    validation set."""
-    history: dict[str, list[float]] = {"loss": []}
+    """Train and return the per-epoch history: loss (mean over the epoch's samples, as the model trained), seconds
+    (training wall time so far, evaluations excluded), and with `classify` accuracy (on the training set at the
+    epoch's end); val_loss and val_accuracy when `data` has a validation set."""
+    history: dict[str, list[float]] = {"loss": [], "seconds": []}
+    trained = 0.0
     for _ in range(epochs):
         model.train()
-        total = 0.0
+        total, start = 0.0, time.perf_counter()
         for xb, yb in batches(data.x, data.y, batch_size):
             optimizer.zero_grad()
             loss = loss_fn(model(xb), yb)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(xb)
+            total += loss.item() * len(xb)  # .item() waits for the step: the clock below sees finished work
+        trained += time.perf_counter() - start
         history["loss"].append(total / len(data.x))
+        history["seconds"].append(trained)
         if classify:
             history.setdefault("accuracy", []).append(evaluate(model, loss_fn, data.x, data.y, True)[1])
         if data.x_val is not None:

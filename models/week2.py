@@ -119,7 +119,7 @@ def sgd_epochs(ctx, model, data: Split, lr: float, epochs: int, batch_size: int,
     number of updates. With `loader`, batches come from a Dataset through a DataLoader (2.6)."""
     model = ctx.model(model)
     params = list(model.parameters())
-    history = {"loss": [], "updates": [], "epoch_seconds": []}
+    history = {"loss": [], "updates": [], "epoch_seconds": [], "seconds": []}
     if loader:
         dataset = torch.utils.data.TensorDataset(data.x, data.y)
         source = lambda: torch.utils.data.DataLoader(dataset, batch_size=batch_size)  # noqa: E731
@@ -136,6 +136,7 @@ def sgd_epochs(ctx, model, data: Split, lr: float, epochs: int, batch_size: int,
                     p.grad.zero_()
             updates += 1
         history["epoch_seconds"].append(time.perf_counter() - start)
+        history["seconds"].append(sum(history["epoch_seconds"]))
         with torch.no_grad():
             history["loss"].append(mse(model(data.x), data.y).item())
         history["updates"].append(updates)

@@ -1,0 +1,116 @@
+"""Trade-off studies: small declarative grids over the lessons' own settings, repeated over seeds.
+
+A study runs each of its arms (a lesson and one of its settings, with the overrides of the quick or the full
+version) once per seed and writes long-format rows: one per (arm, seed, epoch) with the wall seconds of training so
+far and the lab's metrics. Its summary gives each arm's final metric as the mean and the range over seeds and the
+wall time to reach the study's target; its conclusion names the best arm and claims a difference only where the
+arms' ranges over seeds do not overlap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from models.lesson import LESSONS
+
+
+@dataclass(frozen=True)
+class Arm:
+    label: str
+    lesson: str
+    setting: str | None
+    quick: dict = field(default_factory=dict)  # overrides of the quick version (the test suite's)
+    full: dict = field(default_factory=dict)  # overrides of the full version (default: the lab's own set-up)
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    question: str
+    arms: tuple[Arm, ...]
+    metric: str  # the history column compared: loss, val_loss, val_accuracy ...
+    higher_is_better: bool = False
+    target: float | None = None  # time to reach this value of `metric`
+    seeds: tuple[int, ...] = (0, 1, 2)
+    full_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+
+def _arms(lesson: str, settings, quick=None, full=None, label=lambda s: s) -> tuple[Arm, ...]:
+    return tuple(Arm(label(s), lesson, s, dict(quick or {}), dict(full or {})) for s in settings)
+
+
+STUDIES: dict[str, Study] = {
+    s.name: s
+    for s in (
+        Study("batch-size", "How does the batch size trade time per epoch for loss per epoch (2.7)?",
+              _arms("2.7", ("batch=1", "batch=5", "batch=10", "batch=20")), "loss", target=0.05),
+        Study("learning-rate", "Which learning rate does the validation set choose, with outliers in training (2.9)?",
+              _arms("2.9", ("lr=0.0001", "lr=0.001", "lr=0.01", "lr=0.1")), "val_loss"),
+        Study("momentum", "Does momentum lower the spiral's loss, and reach a target sooner (5.4)?",
+              _arms("5.4", ("spiral-m0", "spiral-m0.1", "spiral-m0.2", "spiral-m0.4", "spiral-m0.5"), {"epochs": 10}),
+              "loss", target=0.6),
+        Study("initialization", "How much does the initialization matter for a deep tanh net on the digits (5.3)?",
+              _arms("5.3", ("default", "xavier", "uniform"), {"epochs": 5}), "val_accuracy", higher_is_better=True),
+        Study("dropout", "Does dropout narrow the gap between training and validation loss (5.2)?",
+              _arms("5.2", ("p=0", "p=0.5"), {"epochs": 100}), "val_loss"),
+        Study("batchnorm", "Does batch norm make the digits MLP converge faster (5.5)?",
+              _arms("5.5", ("batchnorm", "plain"), {"epochs": 2}), "val_loss", target=0.5),
+        Study("activation", "Which activation trains the digits net fastest (4.4)?",
+              _arms("4.4", ("sigmoid", "tanh", "relu"), {"epochs": 5}), "val_accuracy", higher_is_better=True,
+              target=0.8),
+    )
+}  # fmt: skip
+
+
+def run_study(name: str, full: bool = False, device: str = "cpu", seeds=None) -> list[dict]:
+    """Run every arm of study `name` once per seed; return its long-format rows."""
+    if name not in STUDIES:
+        raise KeyError(f"unknown study {name!r}; studies: {', '.join(STUDIES)}")
+    study = STUDIES[name]
+    rows = []
+    for arm in study.arms:
+        for seed in seeds or (study.full_seeds if full else study.seeds):
+            result = LESSONS[arm.lesson].run(arm.setting, device=device, seed=seed, **(arm.full if full else arm.quick))
+            history = result.history
+            for epoch in range(len(history[study.metric])):
+                rows.append({"study": name, "lesson": arm.lesson, "setting": arm.label, "seed": seed,
+                             "epoch": epoch + 1, "device": device, "version": "full" if full else "quick",
+                             **{k: v[epoch] for k, v in history.items() if len(v) > epoch}})  # fmt: skip
+    return rows
+
+
+def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per arm: the final metric's mean, min and max over seeds, and the mean wall seconds to reach the target
+    (NaN when some seed never reaches it)."""
+    out = []
+    for label in [a.label for a in study.arms]:
+        arm = rows[rows["setting"] == label]
+        finals = arm.sort_values("epoch").groupby("seed")[study.metric].last()
+        reached = []
+        for _, run in arm.sort_values("epoch").groupby("seed"):
+            if study.target is None:
+                break
+            ok = run[study.metric] >= study.target if study.higher_is_better else run[study.metric] <= study.target
+            reached.append(run[ok]["seconds"].iloc[0] if ok.any() else math.nan)
+        to_target = pd.Series(reached, dtype=float).mean(skipna=False)
+        out.append({"setting": label, "seeds": len(finals), "mean": finals.mean(), "min": finals.min(),
+                    "max": finals.max(), "seconds_to_target": to_target})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def conclusion(study: Study, summary: pd.DataFrame) -> str:
+    """Two sentences: the best arm with its mean and range over seeds, then whether its lead over the runner-up is
+    larger than the spread (the ranges over seeds do not overlap) or not, in which case no difference is claimed."""
+    ranked = summary.sort_values("mean", ascending=not study.higher_is_better).reset_index(drop=True)
+    best, second = ranked.iloc[0], ranked.iloc[1]
+    first = (f"{study.name}: {best['setting']} reaches the best final {study.metric}, {best['mean']:.4g} (range "
+             f"{best['min']:.4g} to {best['max']:.4g} over {best['seeds']} seeds).")  # fmt: skip
+    apart = best["min"] > second["max"] if study.higher_is_better else best["max"] < second["min"]
+    if apart:
+        return first + (f" Its lead over {second['setting']} ({second['mean']:.4g}) is larger than the spread "
+                        "over seeds.")  # fmt: skip
+    return first + (f" {second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no difference "
+                    "is claimed between them.")  # fmt: skip

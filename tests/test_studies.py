@@ -1,0 +1,65 @@
+"""Trade-off studies: each quick study runs over its seeds and writes long-format rows; the conclusion claims a
+difference only beyond the spread over seeds."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from models.studies import STUDIES, Arm, Study, conclusion, run_study, summarize
+
+ROW_FIELDS = {"study", "lesson", "setting", "seed", "epoch", "seconds", "device", "version"}
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_each_quick_study_runs_every_arm_over_its_seeds(name):
+    study = STUDIES[name]
+    df = pd.DataFrame(run_study(name))
+    assert ROW_FIELDS | {study.metric} <= set(df.columns)
+    per_arm = df.groupby("setting")["seed"].nunique()
+    assert per_arm.to_dict() == {a.label: len(study.seeds) for a in study.arms}
+    # wall time of training grows epoch by epoch within each run
+    for _, run in df.groupby(["setting", "seed"]):
+        assert run.sort_values("epoch")["seconds"].is_monotonic_increasing
+    summary = summarize(study, df)
+    assert (summary["min"] <= summary["mean"]).all() and (summary["mean"] <= summary["max"]).all()
+    assert conclusion(study, summary).startswith(f"{name}: ")
+
+
+def _rows(values: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "loss": v} for s, vs in values.items() for i, v in
+         enumerate(vs)]
+    )  # fmt: skip
+
+
+def test_a_difference_inside_the_spread_is_not_claimed():
+    study = Study("toy", "?", (Arm("a", "2.7", "batch=1"), Arm("b", "2.7", "batch=5")), "loss")
+    close = summarize(study, _rows({"a": [1.0, 1.4, 1.2], "b": [1.3, 1.5, 1.1]}))
+    assert "no difference is claimed" in conclusion(study, close)
+    apart = summarize(study, _rows({"a": [1.0, 1.1, 1.05], "b": [2.0, 2.2, 2.1]}))
+    text = conclusion(study, apart)
+    assert text.startswith("toy: a reaches the best final loss, 1.05 (range 1 to 1.1 over 3 seeds).")
+    assert "larger than the spread" in text
+
+
+def test_time_to_target_is_nan_unless_every_seed_reaches_it():
+    study = Study("toy", "?", (Arm("a", "2.7", "batch=1"),), "loss", target=0.5)
+    rows = pd.DataFrame([
+        {"setting": "a", "seed": 0, "epoch": 1, "seconds": 1.0, "loss": 0.9},
+        {"setting": "a", "seed": 0, "epoch": 2, "seconds": 2.0, "loss": 0.4},
+        {"setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
+    ])  # fmt: skip
+    assert summarize(study, rows)["seconds_to_target"].iloc[0] == pytest.approx(1.75)
+    rows.loc[2, "loss"] = 0.8
+    assert pd.isna(summarize(study, rows)["seconds_to_target"].iloc[0])
+
+
+def test_dnnbench_study_writes_the_rows_and_prints_the_conclusion(tmp_path, capsys):
+    assert main(["study", "batchnorm", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [json.loads(line) for line in (tmp_path / "study-batchnorm.jsonl").read_text().splitlines()]
+    assert {r["setting"] for r in rows} == {"batchnorm", "plain"} and all(r["study"] == "batchnorm" for r in rows)
+    assert "batchnorm: batchnorm reaches the best final val_loss" in out
+    assert main(["study", "nope", "-o", str(tmp_path)]) == 2
