@@ -30,7 +30,7 @@ figure { margin: 1em 0; } figcaption { font-size: .9em; color: #555; } img { max
 def build_report(paths, out: Path, baseline: str = "eager") -> Path:
     """Write the report of `paths` into `out`; return the path of index.html. Raises ResultsError for unusable input."""
     df = load(paths)
-    if df.empty:
+    if df.empty and not df.attrs["studies"]:
         skipped = df.attrs.get("skipped", 0)
         raise ResultsError(
             f"nothing to report: no dnnbench measurements in {len(paths)} file(s)"

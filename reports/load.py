@@ -162,8 +162,11 @@ def load(paths) -> pd.DataFrame:
 
     Entries without dnnbench fields (another project's pytest-benchmark file) are left out and counted in
     attrs['skipped']. A run's JSON and its stream hold the same measurements: duplicates are kept once."""
-    rows, skipped = [], 0
+    rows, skipped, studies = [], 0, []
     for p in map(Path, paths):
+        if p.name.startswith("study-") and p.suffix == ".jsonl":  # `dnnbench study` rows, one table of their own
+            studies += read_study_rows(p)
+            continue
         machine, entries = read_entries(p)
         name = machine_name(machine)
         for entry in entries:
@@ -175,4 +178,24 @@ def load(paths) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=COLUMNS)
     df = df.drop_duplicates(subset=["machine", "name", "median_s", "rounds"]).reset_index(drop=True)
     df.attrs["skipped"] = skipped
+    df.attrs["studies"] = studies  # rows as dicts: a DataFrame in attrs breaks pandas' concat
     return df
+
+
+def read_study_rows(path: Path) -> list[dict]:
+    """The long-format rows a study wrote (models/studies.py), one JSON object per line."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{path}: cannot be read ({e})") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
+        if row is not None:
+            if not isinstance(row, dict) or "study" not in row:
+                raise ResultsError(f"{path}: line {number} is not a study row (no 'study' field)")
+            rows.append(row)
+    return rows

@@ -304,3 +304,27 @@ def compile_cost(table: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set(xlabel="compile seconds (first call minus a steady call)", title=title)
     ax.invert_yaxis()
     return _save(fig, path, "label: calls to pay the compile back against the baseline ('never': not faster)")
+
+
+def study_curves(rows: pd.DataFrame, metric: str, path: Path, title: str) -> Path:
+    """The study's metric against epochs and against training wall time, one line per setting (the mean over
+    seeds) with the band from the lowest to the highest seed."""
+    fig, axes = _grid(2, width=5.2, height=3.6)
+    settings = list(dict.fromkeys(rows["setting"]))
+    for ax, x in zip(axes, ("epoch", "seconds"), strict=True):
+        for i, setting in enumerate(settings):
+            d = (
+                rows[rows["setting"] == setting]
+                .groupby("epoch")
+                .agg(mean=(metric, "mean"), lo=(metric, "min"), hi=(metric, "max"), seconds=("seconds", "mean"))
+            )
+            xs = d.index if x == "epoch" else d["seconds"]
+            c = EXTRA[i % len(EXTRA)] if i else "#000000"
+            ax.plot(xs, d["mean"], "-", color=c, label=setting)
+            ax.fill_between(xs, d["lo"], d["hi"], color=c, alpha=0.15)
+        xlabel = "epoch" if x == "epoch" else "training wall time (s, mean over seeds)"
+        ax.set(xlabel=xlabel, ylabel=metric, title=f"{metric} against {x}")
+        ax.grid(True, alpha=0.25)
+    _legend(fig, axes)
+    fig.suptitle(title, x=0.02, ha="left")
+    return _save(fig, path, "line: mean over seeds; band: lowest to highest seed")

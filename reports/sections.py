@@ -208,4 +208,4 @@ def compile_break_even(ctx: ReportContext) -> list[Section]:
     return [Section("torch.compile: compile time and break-even", text, [("Compile cost", fig)], [("", table)])]
 
 
-from reports import lessons  # noqa: E402, F401  (registers the lessons' sections)
+from reports import lessons, studies  # noqa: E402, F401  (register the lessons' and the studies' sections)

@@ -63,3 +63,24 @@ def test_dnnbench_study_writes_the_rows_and_prints_the_conclusion(tmp_path, caps
     assert {r["setting"] for r in rows} == {"batchnorm", "plain"} and all(r["study"] == "batchnorm" for r in rows)
     assert "batchnorm: batchnorm reaches the best final val_loss" in out
     assert main(["study", "nope", "-o", str(tmp_path)]) == 2
+
+
+def test_the_report_has_a_section_per_study_with_its_conclusion(tmp_path, capsys):
+    from reports.build import build_report
+
+    assert main(["study", "batchnorm", "-o", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    build_report([tmp_path / "study-batchnorm.jsonl"], tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Study: batchnorm" in text and (tmp_path / "report" / "study_batchnorm.png").exists()
+    sentence = next(line for line in printed.splitlines() if line.startswith("batchnorm: batchnorm reaches"))
+    assert sentence in text  # the same conclusion, from the same rows
+
+
+def test_a_study_file_that_is_not_study_rows_is_one_clear_error(tmp_path):
+    from reports.load import ResultsError, load
+
+    bad = tmp_path / "study-x.jsonl"
+    bad.write_text('{"benchmarks": []}\n')
+    with pytest.raises(ResultsError, match="line 1 is not a study row"):
+        load([bad])
