@@ -50,3 +50,21 @@ def check_triton_tensor(t: torch.Tensor, what: str) -> None:
         )
     if t.device.type not in ("cpu", "cuda"):
         raise RuntimeError(f"{what}: Triton kernels here run on CUDA (or the CPU interpreter), not {t.device.type}")
+
+
+MAX_INT32_OFFSET = 2**31 - 1
+
+
+def check_int32_offsets(what: str, *extents) -> None:
+    """For kernels that address elements with int32 offsets: raise a clear error when a tensor's farthest element
+    (through its strides: a sliced tensor reaches past its element count) or an output's element count (an int)
+    passes 2**31 - 1."""
+
+    def reach(e) -> int:
+        if isinstance(e, int):
+            return e
+        return 0 if e.numel() == 0 else 1 + sum((n - 1) * abs(st) for n, st in zip(e.shape, e.stride(), strict=True))
+
+    largest = max(map(reach, extents))
+    if largest > MAX_INT32_OFFSET:
+        raise ValueError(f"{what}: {largest:,} elements exceed the kernels' int32 offsets (2**31 - 1)")

@@ -217,3 +217,15 @@ def test_tf32_is_a_separate_precision_on_cuda():
             assert errors[False] < 1e-5 < errors[True] < 5e-3, (name, errors)
     finally:
         torch.backends.cudnn.allow_tf32 = old
+
+
+def test_int32_offsets_are_checked_on_the_farthest_element_not_the_count():
+    """A sliced input has fewer elements than the span its strides reach: the kernels' int32 offsets must cover the
+    span (meta tensors: nothing is allocated)."""
+    from kernels.triton_support import check_int32_offsets
+
+    wide = torch.empty(1, 1, 4, 2**29 + 64, device="meta")[..., ::4]  # 2**29 elements reaching past 2**31
+    assert wide.numel() < 2**31 - 1
+    with pytest.raises(ValueError, match=r"conv2d: 2,147,483,\d+ elements exceed the kernels' int32 offsets"):
+        check_int32_offsets("conv2d", wide)
+    check_int32_offsets("conv2d", wide[..., : 2**25], 2**31 - 1)  # within reach: no error

@@ -32,16 +32,16 @@ import triton
 import triton.language as tl
 
 from kernels.conv2d.spec import ConvGeometry, block_epilogue, check_args
-from kernels.matmul.triton_matmul import grouped_tile, interpreter_bf16_dot
+from kernels.matmul.triton_matmul import grouped_tile, interpreter_bf16_dot, launch_gemm
 from kernels.registry import variant
 from kernels.spec import empty_like_layout
-from kernels.triton_support import AUTOTUNE, INTERPRET, check_triton_tensor, next_power_of_2
+from kernels.triton_support import AUTOTUNE, INTERPRET, check_int32_offsets, check_triton_tensor, next_power_of_2
 
 INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8}
 FIXED_CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "num_warps": 4, "num_stages": 3}
+CONFIGS = (INTERPRETER_CONFIG, FIXED_CUDA_CONFIG)  # launch_gemm's configurations without the autotuner
 FIXED_CUDA_WEIGHT_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3}
 SPLIT_QUANTUM = 64  # the weight gradient's split-K shares are multiples of this (every BLOCK_K divides it)
-MAX_ELEMENTS = 2**31 - 1  # int32 offsets
 
 
 def _configs():
@@ -216,17 +216,6 @@ _conv2d_bwd_weight_kernel_tuned = (
 )
 
 
-def _launch_gemm(kernel, tuned, m: int, n: int, groups: int, args: tuple, flags: dict) -> None:
-    """Launch a grouped-ordering GEMM kernel over an m x n output per group: autotuned on CUDA, one fixed config
-    under the interpreter or with DNNBENCH_AUTOTUNE=0."""
-    if tuned is None:
-        cfg = INTERPRETER_CONFIG if INTERPRET else FIXED_CUDA_CONFIG
-        kernel[(triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"]), groups)](*args, **flags, **cfg)
-    else:
-        grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]), groups)
-        tuned[grid](*args, **flags)
-
-
 def _input_precision(t: torch.Tensor) -> str:
     return "tf32" if t.dtype == torch.float32 and torch.backends.cudnn.allow_tf32 else "ieee"
 
@@ -244,7 +233,7 @@ def conv2d_launch(x, weight, bias, geo: ConvGeometry, relu: bool) -> torch.Tenso
     args = (x, weight, y, bias if bias is not None else y, m, geo.k_per_group, red, geo.c_per_group, geo.h, geo.w,
             geo.p, geo.q, geo.s, *x.stride(), *weight.stride(), *y.stride(), *_geometry_args(geo))  # fmt: skip
     flags = {"HAS_BIAS": bias is not None, "RELU": relu, "INPUT_PRECISION": _input_precision(x)}
-    _launch_gemm(_conv2d_fwd_kernel, _conv2d_fwd_kernel_tuned, m, geo.k_per_group, geo.groups, args, flags)
+    launch_gemm(_conv2d_fwd_kernel, _conv2d_fwd_kernel_tuned, m, geo.k_per_group, geo.groups, args, flags, *CONFIGS)
     return y
 
 
@@ -255,7 +244,8 @@ def conv2d_input_grad(dy, weight, geo: ConvGeometry, like: torch.Tensor) -> torc
     args = (dy, weight, dx, m, geo.c_per_group, red, geo.k_per_group, geo.h, geo.w, geo.p, geo.q, geo.s,
             *dy.stride(), *weight.stride(), *dx.stride(), *_geometry_args(geo))  # fmt: skip
     flags = {"INPUT_PRECISION": _input_precision(dy)}
-    _launch_gemm(_conv2d_bwd_input_kernel, _conv2d_bwd_input_kernel_tuned, m, geo.c_per_group, geo.groups, args, flags)
+    tuned = _conv2d_bwd_input_kernel_tuned
+    launch_gemm(_conv2d_bwd_input_kernel, tuned, m, geo.c_per_group, geo.groups, args, flags, *CONFIGS)
     return dx
 
 
@@ -318,9 +308,7 @@ class TritonConv2d(torch.autograd.Function):
 def check_triton_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op: str):
     geo = check_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op=op)
     check_triton_tensor(x, op)
-    largest = max(geo.n * geo.c * geo.h * geo.w, geo.n * geo.k * geo.p * geo.q, x.numel())
-    if largest > MAX_ELEMENTS:
-        raise ValueError(f"{op}: {largest:,} elements exceed the kernels' int32 offsets (2**31 - 1)")
+    check_int32_offsets(op, x, weight, geo.n * geo.k * geo.p * geo.q)
     return geo
 
 

@@ -128,14 +128,20 @@ def matmul_launch(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) 
     )  # fmt: skip
     flags = {"HAS_BIAS": bias is not None, "ACTIVATION": ACTIVATION_IDS[activation],
              "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee"}  # fmt: skip
-    if _matmul_kernel_tuned is None:
-        cfg = INTERPRETER_CONFIG if INTERPRET else FIXED_CUDA_CONFIG
-        grid = (triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"]), batch)
-        _matmul_kernel[grid](*args, **flags, **cfg)
-    else:
-        grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]), batch)
-        _matmul_kernel_tuned[grid](*args, **flags)
+    launch_gemm(_matmul_kernel, _matmul_kernel_tuned, m, n, batch, args, flags, INTERPRETER_CONFIG, FIXED_CUDA_CONFIG)
     return c
+
+
+def launch_gemm(kernel, tuned, m: int, n: int, batch: int, args: tuple, flags: dict, interpreter_config: dict,
+                cuda_config: dict) -> None:  # fmt: skip
+    """Launch a grouped-ordering GEMM kernel over an m x n output for each of `batch` problems (grid axis 1: the
+    batch of a matmul, the groups of a convolution): autotuned on CUDA (`tuned`), one fixed configuration under the
+    interpreter or with DNNBENCH_AUTOTUNE=0 (`tuned` is None)."""
+    if tuned is None:
+        cfg = interpreter_config if INTERPRET else cuda_config
+        kernel[(triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"]), batch)](*args, **flags, **cfg)
+    else:
+        tuned[lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]), batch)](*args, **flags)
 
 
 def matmul_grads(a, b, dc, needs: tuple[bool, bool]):

@@ -22,10 +22,9 @@ import triton.language as tl
 from kernels.pool.spec import PoolGeometry, check_args
 from kernels.registry import variant
 from kernels.spec import empty_like_layout, is_channels_last
-from kernels.triton_support import INTERPRET, check_triton_tensor
+from kernels.triton_support import INTERPRET, check_int32_offsets, check_triton_tensor
 
 BLOCK = 1024 if INTERPRET else 256  # the interpreter pays per operation, not per element
-MAX_ELEMENTS = 2**31 - 1  # int32 offsets
 
 
 @triton.jit
@@ -154,8 +153,7 @@ def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, activa
     """Check, then pool through the Triton kernel; relu (when asked) inside it with `fuse`, else by PyTorch first."""
     geo = check_args(x, kernel_size, stride, padding, dilation, ceil_mode, activation, op=op)
     check_triton_tensor(x, op)
-    if max(x.numel(), geo.n * geo.c * geo.h * geo.w) > MAX_ELEMENTS:
-        raise ValueError(f"{op}: {x.numel():,} elements exceed the kernels' int32 offsets (2**31 - 1)")
+    check_int32_offsets(op, x)
     relu = activation == "relu"
     if relu and not fuse:
         x = torch.relu(x)
