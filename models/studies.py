@@ -16,6 +16,8 @@ import pandas as pd
 
 from models.lesson import LESSONS
 
+FULL_BATCH = 2**31 - 1  # a batch_size larger than any split: one batch per epoch, full-batch descent
+
 
 @dataclass(frozen=True)
 class Arm:
@@ -24,6 +26,7 @@ class Arm:
     setting: str | None
     quick: dict = field(default_factory=dict)  # overrides of the quick version (the test suite's)
     full: dict = field(default_factory=dict)  # overrides of the full version (default: the lab's own set-up)
+    target: float | None = None  # this arm's target, where its lesson's metric has another scale than the study's
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,24 @@ class Study:
     full_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
 
 
-def _arms(lesson: str, settings, quick=None, full=None, label=lambda s: s) -> tuple[Arm, ...]:
-    return tuple(Arm(label(s), lesson, s, dict(quick or {}), dict(full or {})) for s in settings)
+def _arms(lesson: str, settings, quick=None, full=None, target=None) -> tuple[Arm, ...]:
+    return tuple(Arm(s, lesson, s, dict(quick or {}), dict(full or {}), target) for s in settings)
+
+
+def _batch_arms(lesson: str, batches: dict[str, int], epochs: dict[str, int], target: float) -> tuple[Arm, ...]:
+    """Arms of a lesson without batch settings: its batch_size overridden, the same epochs for every arm."""
+    return tuple(Arm(label, lesson, None, {"batch_size": b, "epochs": epochs["quick"]},
+                     {"batch_size": b, "epochs": epochs["full"]}, target) for label, b in batches.items())  # fmt: skip
 
 
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in (
-        Study("batch-size", "How does the batch size trade time per epoch for loss per epoch (2.7)?",
-              _arms("2.7", ("batch=1", "batch=5", "batch=10", "batch=20")), "loss", target=0.05),
+        Study("batch-size", "How does the batch size trade time per epoch for loss per epoch (2.5, 2.7, 4.3)?",
+              _arms("2.5", ("sgd", "batch_gd"))
+              + _arms("2.7", ("batch=1", "batch=5", "batch=10", "batch=20"))
+              + _batch_arms("4.3", {"batch=1": 1, "batch=100": 100, "full batch": FULL_BATCH}, {"quick": 2,
+                            "full": 10}, target=0.5), "loss", target=0.05),
         Study("learning-rate", "Which learning rate does the validation set choose, with outliers in training (2.9)?",
               _arms("2.9", ("lr=0.0001", "lr=0.001", "lr=0.01", "lr=0.1")), "val_loss"),
         Study("momentum", "Does momentum lower the spiral's loss, and reach a target sooner (5.4)?",
@@ -56,8 +68,9 @@ STUDIES: dict[str, Study] = {
               _arms("5.3", ("default", "xavier", "uniform"), {"epochs": 5}), "val_accuracy", higher_is_better=True),
         Study("dropout", "Does dropout narrow the gap between training and validation loss (5.2)?",
               _arms("5.2", ("p=0", "p=0.5"), {"epochs": 100}), "val_loss"),
-        Study("batchnorm", "Does batch norm make the digits MLP converge faster (5.5)?",
-              _arms("5.5", ("batchnorm", "plain"), {"epochs": 2}), "val_loss", target=0.5),
+        Study("batchnorm", "Does batch norm make the digits MLP and CNN converge faster (5.5, 6.4)?",
+              _arms("5.5", ("batchnorm", "plain"), {"epochs": 2})
+              + _arms("6.4", ("digits-bn", "digits"), {"epochs": 2}, target=1.5), "val_loss", target=0.5),
         Study("activation", "Which activation trains the digits net fastest (4.4)?",
               _arms("4.4", ("sigmoid", "tanh", "relu"), {"epochs": 5}), "val_accuracy", higher_is_better=True,
               target=0.8),
@@ -83,34 +96,42 @@ def run_study(name: str, full: bool = False, device: str = "cpu", seeds=None) ->
 
 
 def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
-    """Per arm: the final metric's mean, min and max over seeds, and the mean wall seconds to reach the target
-    (NaN when some seed never reaches it)."""
+    """Per arm (lesson and setting): the final metric's mean, min and max over seeds, and the mean wall seconds to
+    reach the arm's target (NaN when some seed never reaches it)."""
     out = []
-    for label in [a.label for a in study.arms]:
-        arm = rows[rows["setting"] == label]
-        finals = arm.sort_values("epoch").groupby("seed")[study.metric].last()
+    for arm in study.arms:
+        runs = rows[(rows["lesson"] == arm.lesson) & (rows["setting"] == arm.label)].sort_values("epoch")
+        finals = runs.groupby("seed")[study.metric].last()
+        target = arm.target if arm.target is not None else study.target
         reached = []
-        for _, run in arm.sort_values("epoch").groupby("seed"):
-            if study.target is None:
+        for _, run in runs.groupby("seed"):
+            if target is None:
                 break
-            ok = run[study.metric] >= study.target if study.higher_is_better else run[study.metric] <= study.target
+            ok = run[study.metric] >= target if study.higher_is_better else run[study.metric] <= target
             reached.append(run[ok]["seconds"].iloc[0] if ok.any() else math.nan)
-        to_target = pd.Series(reached, dtype=float).mean(skipna=False)
-        out.append({"setting": label, "seeds": len(finals), "mean": finals.mean(), "min": finals.min(),
-                    "max": finals.max(), "seconds_to_target": to_target})  # fmt: skip
+        out.append({"lesson": arm.lesson, "setting": arm.label, "seeds": len(finals), "mean": finals.mean(),
+                    "min": finals.min(), "max": finals.max(), "target": target,
+                    "seconds_to_target": pd.Series(reached, dtype=float).mean(skipna=False)})  # fmt: skip
     return pd.DataFrame(out)
 
 
 def conclusion(study: Study, summary: pd.DataFrame) -> str:
-    """Two sentences: the best arm with its mean and range over seeds, then whether its lead over the runner-up is
-    larger than the spread (the ranges over seeds do not overlap) or not, in which case no difference is claimed."""
-    ranked = summary.sort_values("mean", ascending=not study.higher_is_better).reset_index(drop=True)
-    best, second = ranked.iloc[0], ranked.iloc[1]
-    first = (f"{study.name}: {best['setting']} reaches the best final {study.metric}, {best['mean']:.4g} (range "
-             f"{best['min']:.4g} to {best['max']:.4g} over {best['seeds']} seeds).")  # fmt: skip
-    apart = best["min"] > second["max"] if study.higher_is_better else best["max"] < second["min"]
-    if apart:
-        return first + (f" Its lead over {second['setting']} ({second['mean']:.4g}) is larger than the spread "
-                        "over seeds.")  # fmt: skip
-    return first + (f" {second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no difference "
-                    "is claimed between them.")  # fmt: skip
+    """Two sentences per lesson of the study: its best arm with the mean and range over seeds, then whether the
+    lead over the runner-up is larger than the spread (the ranges over seeds do not overlap) or not, in which case
+    no difference is claimed."""
+    sentences = []
+    for lesson, arms in summary.groupby("lesson", sort=False):
+        ranked = arms.sort_values("mean", ascending=not study.higher_is_better).reset_index(drop=True)
+        best, second = ranked.iloc[0], ranked.iloc[1]
+        where = f" on {lesson}" if summary["lesson"].nunique() > 1 else ""
+        sentences.append(f"{study.name}{where}: {best['setting']} reaches the best final {study.metric}, "
+                         f"{best['mean']:.4g} (range {best['min']:.4g} to {best['max']:.4g} over {best['seeds']} "
+                         "seeds).")  # fmt: skip
+        apart = best["min"] > second["max"] if study.higher_is_better else best["max"] < second["min"]
+        if apart:
+            sentences.append(f"Its lead over {second['setting']} ({second['mean']:.4g}) is larger than the spread "
+                             "over seeds.")  # fmt: skip
+        else:
+            sentences.append(f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
+                             "difference is claimed between them.")  # fmt: skip
+    return " ".join(sentences)

@@ -307,24 +307,26 @@ def compile_cost(table: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def study_curves(rows: pd.DataFrame, metric: str, path: Path, title: str) -> Path:
-    """The study's metric against epochs and against training wall time, one line per setting (the mean over
-    seeds) with the band from the lowest to the highest seed."""
-    fig, axes = _grid(2, width=5.2, height=3.6)
-    settings = list(dict.fromkeys(rows["setting"]))
-    for ax, x in zip(axes, ("epoch", "seconds"), strict=True):
-        for i, setting in enumerate(settings):
-            d = (
-                rows[rows["setting"] == setting]
-                .groupby("epoch")
-                .agg(mean=(metric, "mean"), lo=(metric, "min"), hi=(metric, "max"), seconds=("seconds", "mean"))
-            )
-            xs = d.index if x == "epoch" else d["seconds"]
-            c = EXTRA[i % len(EXTRA)] if i else "#000000"
-            ax.plot(xs, d["mean"], "-", color=c, label=setting)
-            ax.fill_between(xs, d["lo"], d["hi"], color=c, alpha=0.15)
-        xlabel = "epoch" if x == "epoch" else "training wall time (s, mean over seeds)"
-        ax.set(xlabel=xlabel, ylabel=metric, title=f"{metric} against {x}")
-        ax.grid(True, alpha=0.25)
-    _legend(fig, axes)
+    """The study's metric against epochs and against training wall time, a row of two panels per lesson, one line
+    per setting (the mean over seeds) with the band from the lowest to the highest seed."""
+    lessons = list(dict.fromkeys(rows["lesson"]))
+    fig, grid = plt.subplots(len(lessons), 2, figsize=(10.4, 3.6 * len(lessons)), squeeze=False)
+    for lesson, axes in zip(lessons, grid, strict=True):
+        of_lesson = rows[rows["lesson"] == lesson]
+        for ax, x in zip(axes, ("epoch", "seconds"), strict=True):
+            for i, setting in enumerate(dict.fromkeys(of_lesson["setting"])):
+                d = (
+                    of_lesson[of_lesson["setting"] == setting]
+                    .groupby("epoch")
+                    .agg(mean=(metric, "mean"), lo=(metric, "min"), hi=(metric, "max"), seconds=("seconds", "mean"))
+                )
+                xs = d.index if x == "epoch" else d["seconds"]
+                c = EXTRA[(i - 1) % len(EXTRA)] if i else "#000000"
+                ax.plot(xs, d["mean"], "-", color=c, label=setting)
+                ax.fill_between(xs, d["lo"], d["hi"], color=c, alpha=0.15)
+            xlabel = "epoch" if x == "epoch" else "training wall time (s, mean over seeds)"
+            ax.set(xlabel=xlabel, ylabel=metric, title=f"lesson {lesson}: {metric} against {x}")
+            ax.grid(True, alpha=0.25)
+            ax.legend(fontsize=7)
     fig.suptitle(title, x=0.02, ha="left")
     return _save(fig, path, "line: mean over seeds; band: lowest to highest seed")

@@ -12,12 +12,14 @@ from reports.sections import ReportContext, Section, section
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
+            "lesson": summary["lesson"],
             "setting": summary["setting"],
             "seeds": summary["seeds"],
             "final (mean)": [f"{v:.4g}" for v in summary["mean"]],
             "range over seeds": [f"{a:.4g} to {b:.4g}" for a, b in zip(summary["min"], summary["max"], strict=True)],
             "seconds to target": [
-                "not reached by every seed" if pd.isna(t) else f"{t:.3g} s" for t in summary["seconds_to_target"]
+                "no target" if pd.isna(target) else "not reached by every seed" if pd.isna(t) else f"{t:.3g} s"
+                for t, target in zip(summary["seconds_to_target"], summary["target"], strict=True)
             ],
         }
     )  # fmt: skip
@@ -36,7 +38,8 @@ def study_sections(ctx: ReportContext) -> list[Section]:
             continue
         study, d = STUDIES[name], rows[rows["study"] == name]
         summary = summarize(study, d)
-        target = f"; target {study.metric} {study.target:g}" if study.target is not None else ""
+        targets = ", ".join(f"{t:g}" for t in dict.fromkeys(summary["target"].dropna()))
+        target = f"; target {study.metric} {targets}" if targets else ""
         text = [f"{study.question} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})",
                 conclusion(study, summary)]  # fmt: skip
         fig = plots.study_curves(d, study.metric, ctx.out / f"study_{name}.png", f"study {name}")

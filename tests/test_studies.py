@@ -17,20 +17,23 @@ def test_each_quick_study_runs_every_arm_over_its_seeds(name):
     study = STUDIES[name]
     df = pd.DataFrame(run_study(name))
     assert ROW_FIELDS | {study.metric} <= set(df.columns)
-    per_arm = df.groupby("setting")["seed"].nunique()
-    assert per_arm.to_dict() == {a.label: len(study.seeds) for a in study.arms}
+    per_arm = df.groupby(["lesson", "setting"])["seed"].nunique()
+    assert per_arm.to_dict() == {(a.lesson, a.label): len(study.seeds) for a in study.arms}
     # wall time of training grows epoch by epoch within each run
-    for _, run in df.groupby(["setting", "seed"]):
+    for _, run in df.groupby(["lesson", "setting", "seed"]):
         assert run.sort_values("epoch")["seconds"].is_monotonic_increasing
     summary = summarize(study, df)
     assert (summary["min"] <= summary["mean"]).all() and (summary["mean"] <= summary["max"]).all()
-    assert conclusion(study, summary).startswith(f"{name}: ")
+    text = conclusion(study, summary)
+    lessons = {a.lesson for a in study.arms}
+    assert text.startswith(f"{name}: " if len(lessons) == 1 else f"{name} on ")
+    assert all(f"{name} on {lesson}: " in text for lesson in lessons if len(lessons) > 1)
 
 
 def _rows(values: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "loss": v} for s, vs in values.items() for i, v in
-         enumerate(vs)]
+        [{"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "loss": v}
+         for s, vs in values.items() for i, v in enumerate(vs)]
     )  # fmt: skip
 
 
@@ -47,9 +50,9 @@ def test_a_difference_inside_the_spread_is_not_claimed():
 def test_time_to_target_is_nan_unless_every_seed_reaches_it():
     study = Study("toy", "?", (Arm("a", "2.7", "batch=1"),), "loss", target=0.5)
     rows = pd.DataFrame([
-        {"setting": "a", "seed": 0, "epoch": 1, "seconds": 1.0, "loss": 0.9},
-        {"setting": "a", "seed": 0, "epoch": 2, "seconds": 2.0, "loss": 0.4},
-        {"setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
+        {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 1, "seconds": 1.0, "loss": 0.9},
+        {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 2, "seconds": 2.0, "loss": 0.4},
+        {"lesson": "2.7", "setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
     ])  # fmt: skip
     assert summarize(study, rows)["seconds_to_target"].iloc[0] == pytest.approx(1.75)
     rows.loc[2, "loss"] = 0.8
@@ -60,8 +63,9 @@ def test_dnnbench_study_writes_the_rows_and_prints_the_conclusion(tmp_path, caps
     assert main(["study", "batchnorm", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = [json.loads(line) for line in (tmp_path / "study-batchnorm.jsonl").read_text().splitlines()]
-    assert {r["setting"] for r in rows} == {"batchnorm", "plain"} and all(r["study"] == "batchnorm" for r in rows)
-    assert "batchnorm: batchnorm reaches the best final val_loss" in out
+    assert {(r["lesson"], r["setting"]) for r in rows} == {(a.lesson, a.label) for a in STUDIES["batchnorm"].arms}
+    assert all(r["study"] == "batchnorm" for r in rows)
+    assert "batchnorm on 5.5: batchnorm reaches the best final val_loss" in out
     assert main(["study", "nope", "-o", str(tmp_path)]) == 2
 
 
@@ -73,7 +77,7 @@ def test_the_report_has_a_section_per_study_with_its_conclusion(tmp_path, capsys
     build_report([tmp_path / "study-batchnorm.jsonl"], tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Study: batchnorm" in text and (tmp_path / "report" / "study_batchnorm.png").exists()
-    sentence = next(line for line in printed.splitlines() if line.startswith("batchnorm: batchnorm reaches"))
+    sentence = next(line for line in printed.splitlines() if line.startswith("batchnorm on 5.5: "))
     assert sentence in text  # the same conclusion, from the same rows
 
 
