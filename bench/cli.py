@@ -5,7 +5,8 @@
     dnnbench report RESULTS... -o DIR          report of results from any runs, machines and devices
     dnnbench compare BASE NEW [--fail-above P] the change per benchmark between two runs, noise taken into account
     dnnbench calibrate [--device ...]          measure this machine's ceilings (copy GB/s, matmul GFLOP/s)
-    dnnbench study NAME [--full]               a trade-off study over the lessons (models/studies.py)
+    dnnbench study NAME|all [--full]           trade-off studies over the lessons (models/studies.py: training
+                                               dynamics; bench/systems.py: the same work executed differently)
 
 Bad arguments and unusable files get one line on stderr and exit status 2.
 """
@@ -46,6 +47,12 @@ def cmd_list(args) -> int:
     for lesson in LESSONS.values():
         settings = f"  settings: {', '.join(lesson.settings)}" if lesson.settings else ""
         print(f"  {lesson.id:<4} {lesson.title} - {lesson.summary}{settings}")
+    from bench.systems import SYSTEMS_STUDIES
+    from models.studies import STUDIES
+
+    print("\nstudies  (dnnbench study NAME [--full])")
+    for study in [*STUDIES.values(), *SYSTEMS_STUDIES.values()]:
+        print(f"  {study.name:<15} {study.question}")
     return 0
 
 
@@ -207,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("study", help="run a trade-off study over the lessons (seeds, long-format rows)")
-    p.add_argument("name", help="batch-size, learning-rate, momentum, initialization, dropout, batchnorm, activation")
-    p.add_argument("--full", action="store_true", help="the lab's own epochs and more seeds (default: quick)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("name", help="a study's name (dnnbench list shows them) or all")
+    p.add_argument("--full", action="store_true", help="the lab's own epochs, more seeds, lessons and batch sizes")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where it runs (the device study: both)")
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="folder of study-NAME.jsonl")
     p.set_defaults(func=cmd_study)
     return parser
@@ -219,21 +226,35 @@ def cmd_study(args) -> int:
     import json
 
     import pandas as pd
+    import torch
 
+    from bench.systems import SYSTEMS_STUDIES, run_systems_study, summarize_systems, systems_conclusion
     from models.studies import STUDIES, conclusion, run_study, summarize
 
-    if args.name not in STUDIES:
-        return fail(f"study: unknown study {args.name!r}; studies: {', '.join(STUDIES)}")
-    study = STUDIES[args.name]
-    rows = run_study(args.name, full=args.full, device=args.device)
+    names = [*STUDIES, *SYSTEMS_STUDIES] if args.name == "all" else [args.name]
+    unknown = [n for n in names if n not in STUDIES and n not in SYSTEMS_STUDIES]
+    if unknown:
+        return fail(f"study: unknown study {unknown[0]!r}; studies: {', '.join([*STUDIES, *SYSTEMS_STUDIES])}, all")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        return fail("study: --device cuda was asked for, but no CUDA device is available")
     args.output.mkdir(parents=True, exist_ok=True)
-    path = args.output / f"study-{args.name}.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = summarize(study, pd.DataFrame(rows))
-    print(f"{study.name}: {study.question}")
-    print(summary.to_string(index=False))
-    print(conclusion(study, summary))
-    print(f"rows: {path}")
+    for name in names:
+        if name in STUDIES:
+            study = STUDIES[name]
+            rows = run_study(name, full=args.full, device=args.device)
+            summary = summarize(study, pd.DataFrame(rows))
+            text = conclusion(study, summary)
+        else:
+            study = SYSTEMS_STUDIES[name]
+            rows = run_systems_study(name, full=args.full, device=args.device)
+            summary = summarize_systems(study, pd.DataFrame(rows))
+            text = systems_conclusion(study, summary, pd.DataFrame(rows))
+        path = args.output / f"study-{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"{study.name}: {study.question}")
+        print(summary.to_string(index=False))
+        print(text)
+        print(f"rows: {path}")
     return 0
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from models.data import Split
+from models.precision import loss_scaler
 
 
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
@@ -39,14 +40,20 @@ def fit(model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_si
     epoch's end); val_loss and val_accuracy when `data` has a validation set."""
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     trained = 0.0
+    scaler = loss_scaler(data.x.device.type)  # under fp16 autocast only (models/precision.py)
     for _ in range(epochs):
         model.train()
         total, start = 0.0, time.perf_counter()
         for xb, yb in batches(data.x, data.y, batch_size):
             optimizer.zero_grad()
             loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
             total += loss.item() * len(xb)  # .item() waits for the step: the clock below sees finished work
         trained += time.perf_counter() - start
         history["loss"].append(total / len(data.x))

@@ -330,3 +330,28 @@ def study_curves(rows: pd.DataFrame, metric: str, path: Path, title: str) -> Pat
             ax.legend(fontsize=7)
     fig.suptitle(title, x=0.02, ha="left")
     return _save(fig, path, "line: mean over seeds; band: lowest to highest seed")
+
+
+def systems_throughput(summary: pd.DataFrame, path: Path, title: str) -> Path:
+    """A systems study's samples per second against the batch size, a panel per lesson, a line per execution
+    (mean over rounds, bars from the slowest to the fastest round); the baseline is black."""
+    ran = summary[summary["skipped"].isna()]
+    lessons = list(dict.fromkeys(ran["lesson"]))
+    fig, axes = _grid(max(1, len(lessons)), width=4.6, height=3.4)
+    for ax, lesson in zip(axes, lessons, strict=False):
+        of_lesson = ran[ran["lesson"] == lesson]
+        for i, setting in enumerate(dict.fromkeys(summary["setting"])):
+            d = of_lesson[of_lesson["setting"] == setting].sort_values("batch")
+            if d.empty:
+                continue
+            c = EXTRA[(i - 1) % len(EXTRA)] if i else "#000000"
+            lo, hi = d["batch"] / (d["step_ms_max"] / 1e3), d["batch"] / (d["step_ms_min"] / 1e3)
+            ax.errorbar(d["batch"], d["samples_per_s"], yerr=[d["samples_per_s"] - lo, hi - d["samples_per_s"]],
+                        fmt="o-", color=c, label=setting, capsize=3, markersize=4)  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="training samples / s",
+               title=f"lesson {lesson}")  # fmt: skip
+        ax.grid(True, which="both", alpha=0.25)
+    _legend(fig, axes)
+    fig.suptitle(title, x=0.02, ha="left")
+    return _save(fig, path, "point: mean over rounds; bar: slowest to fastest round; executions that did not run "
+                 "are listed in the table")  # fmt: skip

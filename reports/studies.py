@@ -1,5 +1,7 @@
-"""The studies' sections of the report: per study its curves (metric against epochs and against wall time, mean
-and range over seeds), the summary per setting and the generated two-sentence conclusion (models/studies.py)."""
+"""The studies' sections of the report. A training-dynamics study (models/studies.py): its curves (metric against
+epochs and against wall time, mean and range over seeds), the summary per setting and the generated conclusion. A
+systems study (bench/systems.py): samples per second against the batch size per execution, the step times with
+their range over rounds, what did not run and why, and its conclusion."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 @section
 def study_sections(ctx: ReportContext) -> list[Section]:
+    from bench.systems import SYSTEMS_STUDIES
     from models.studies import STUDIES, conclusion, summarize
 
     rows = pd.DataFrame(ctx.df.attrs.get("studies") or [])
@@ -34,6 +37,8 @@ def study_sections(ctx: ReportContext) -> list[Section]:
         return []
     out = []
     for name in dict.fromkeys(rows["study"]):
+        if name in SYSTEMS_STUDIES:
+            out.append(systems_section(ctx, SYSTEMS_STUDIES[name], rows[rows["study"] == name]))
         if name not in STUDIES:
             continue
         study, d = STUDIES[name], rows[rows["study"] == name]
@@ -46,3 +51,50 @@ def study_sections(ctx: ReportContext) -> list[Section]:
         out.append(Section(f"Study: {name}", text, [(f"{study.metric} against epochs and wall time", fig)],
                            [("final value per setting over seeds", summary_table(summary))]))  # fmt: skip
     return out
+
+
+def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
+    def cell(r, f):
+        return "not run" if isinstance(r["skipped"], str) else f(r)
+
+    return pd.DataFrame(
+        {
+            "lesson": summary["lesson"],
+            "batch": summary["batch"],
+            "execution": summary["setting"],
+            "step (ms)": [cell(r, lambda r: f"{r['step_ms']:.3g} ({r['step_ms_min']:.3g} to {r['step_ms_max']:.3g})")
+                          for _, r in summary.iterrows()],
+            "samples/s": [cell(r, lambda r: f"{r['samples_per_s']:,.0f}") for _, r in summary.iterrows()],
+            "first call extra (s)": [cell(r, lambda r: f"{r['compile_s']:.3g}") for _, r in summary.iterrows()],
+            "vs baseline": [r["skipped"] if isinstance(r["skipped"], str) else
+                            f"{r['speedup']:.2f}x, {r['apart']}" for _, r in summary.iterrows()],
+        }
+    )  # fmt: skip
+
+
+def systems_section(ctx: ReportContext, study, d: pd.DataFrame) -> Section:
+    from bench.systems import summarize_systems, systems_conclusion
+
+    summary = summarize_systems(study, d)
+    timing = d[d["kind"] == "timing"]
+    devices = ", ".join(dict.fromkeys(timing["device"])) or "nothing ran"
+    text = [f"{study.question} ({d['version'].iloc[0]} version; ran on {devices}; baseline "
+            f"{study.baseline.label}; a difference is claimed only where the ranges over rounds do not overlap)",
+            systems_conclusion(study, summary, d)]  # fmt: skip
+    figures = [
+        (
+            "training samples per second against the batch size",
+            plots.systems_throughput(summary, ctx.out / f"study_{study.name}.png", f"study {study.name}"),
+        )
+    ]
+    trained = d[d["kind"] == "training"]
+    if not trained.empty:
+        figures.append((f"{study.metric} of the lessons trained in each precision",
+                        plots.study_curves(trained, study.metric, ctx.out / f"study_{study.name}_training.png",
+                                           f"study {study.name}: training")))  # fmt: skip
+    return Section(
+        f"Study: {study.name}",
+        text,
+        figures,
+        [("step time per execution (mean and range over rounds)", systems_table(summary))],
+    )

@@ -1,0 +1,151 @@
+"""Systems studies (bench/systems.py): every quick study runs here, each execution timed or skipped with its reason;
+speedups, compile break-even and the CPU/GPU crossover are claimed only beyond the spread over rounds; the
+precisions train correctly."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from bench.cli import main
+from bench.systems import (
+    SYSTEMS_STUDIES,
+    Execution,
+    SystemsStudy,
+    run_systems_study,
+    summarize_systems,
+    systems_conclusion,
+)
+from models import LESSONS
+from models.precision import loss_scaler, precision
+from models.studies import STUDIES
+
+
+def test_study_names_are_unique_across_both_kinds():
+    assert not set(STUDIES) & set(SYSTEMS_STUDIES)
+
+
+@pytest.mark.parametrize("name", list(SYSTEMS_STUDIES))
+def test_each_quick_systems_study_times_or_explains_every_execution(name):
+    study = SYSTEMS_STUDIES[name]
+    threads = torch.get_num_threads()
+    df = pd.DataFrame(run_systems_study(name))
+    assert torch.get_num_threads() == threads  # the threads study gives the setting back
+    timing, skipped = df[df["kind"] == "timing"], df[df["kind"] == "skipped"]
+    assert not timing.empty, "the baseline at least runs on the CPU"
+    assert (timing["step_s"] > 0).all() and (timing["first_call_s"] > 0).all()
+    assert skipped.empty or skipped["reason"].map(lambda r: isinstance(r, str) and len(r) > 10).all()
+    for lesson in study.lessons["quick"]:
+        for batch in study.batches["quick"]:
+            for ex in study.executions:
+                mine = df[(df["lesson"] == lesson) & (df["batch"] == batch) & (df["setting"] == ex.label)]
+                ran = mine[mine["kind"] == "timing"]
+                assert len(ran) == study.rounds["quick"] or (mine["kind"] == "skipped").sum() == 1, (lesson, ex)
+    if not torch.cuda.is_available():
+        on_cuda = skipped[skipped["device"] == "cuda"]
+        assert on_cuda["reason"].str.contains("CUDA").all()
+    summary = summarize_systems(study, df)
+    text = systems_conclusion(study, summary, df)
+    assert text.startswith(f"{name}: ") and text.count(". ") >= 1
+
+
+def _timing(values: dict[tuple[str, int], list[float]], compile_s: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"kind": "timing", "lesson": "4.3", "batch": b, "setting": s, "device": s if s in ("cpu", "cuda") else "cpu",
+          "seed": r, "step_s": v, "compile_s": compile_s if s == "compiled" else 0.0}
+         for (s, b), vs in values.items() for r, v in enumerate(vs)]
+    )  # fmt: skip
+
+
+def test_a_speedup_inside_the_spread_is_not_claimed():
+    study = SYSTEMS_STUDIES["layout"]
+    close = summarize_systems(study, _timing({("NCHW", 16): [1.0, 1.3, 1.1], ("channels_last", 16): [0.9, 1.2, 1.0]}))
+    assert list(close["apart"]) == ["within", "within"]
+    assert "faster than NCHW beyond the spread in 0 of 1 case and slower in 0" in systems_conclusion(
+        study, close, _t0()
+    )
+    apart = summarize_systems(study, _timing({("NCHW", 16): [2.0, 2.1], ("channels_last", 16): [1.0, 1.05]}))
+    assert apart.set_index("setting").loc["channels_last", "apart"] == "faster"
+    assert apart.set_index("setting").loc["channels_last", "speedup"] == pytest.approx(2.05 / 1.025)
+
+
+def _t0() -> pd.DataFrame:
+    return pd.DataFrame({"kind": pd.Series(dtype=str)})
+
+
+def test_compiling_pays_back_after_its_cost_over_the_time_saved_per_step():
+    study = SYSTEMS_STUDIES["backend"]
+    rows = _timing({("eager", 64): [0.010, 0.0101], ("compiled", 64): [0.005, 0.0051]}, compile_s=1.0)
+    text = systems_conclusion(study, summarize_systems(study, rows), rows)
+    # 1 s of compiling over 5 ms saved per step
+    assert "pays back soonest on lesson 4.3 at batch 64, after 200 steps" in text
+    slower = _timing({("eager", 64): [0.010, 0.0101], ("compiled", 64): [0.020, 0.021]}, compile_s=1.0)
+    assert "never pays back" in systems_conclusion(study, summarize_systems(study, slower), slower)
+
+
+def test_the_crossover_is_the_smallest_batch_from_which_the_gpu_always_wins():
+    study = SYSTEMS_STUDIES["device"]
+    rows = _timing({("cpu", 1): [1.0, 1.0], ("cuda", 1): [2.0, 2.0], ("cpu", 8): [1.0, 1.0], ("cuda", 8): [0.5, 0.5],
+                    ("cpu", 64): [1.0, 1.0], ("cuda", 64): [0.9, 1.1], ("cpu", 512): [4.0, 4.0],
+                    ("cuda", 512): [1.0, 1.0]})  # fmt: skip
+    text = systems_conclusion(study, summarize_systems(study, rows), rows)
+    assert "CUDA beats the CPU from batch 512 on 4.3" in text  # at 8 it wins, at 64 it is within the spread
+
+
+def test_an_execution_that_cannot_run_is_a_row_with_its_reason():
+    executions = (Execution("eager"), Execution("nhwc", form="channels_last"))
+    study = SystemsStudy("toy", "?", {"quick": ("4.3",)}, {"quick": (8,)}, executions, rounds={"quick": 1})
+    SYSTEMS_STUDIES["toy"] = study
+    try:
+        df = pd.DataFrame(run_systems_study("toy"))
+    finally:
+        del SYSTEMS_STUDIES["toy"]
+    nhwc = df[df["setting"] == "nhwc"]
+    assert list(nhwc["kind"]) == ["skipped"] and "no images" in nhwc["reason"].iloc[0]
+    summary = summarize_systems(study, df)
+    assert "nhwc did not run here (lesson 4.3 has no images" in systems_conclusion(study, summary, df)
+
+
+def test_bf16_autocast_trains_as_well_as_fp32_on_the_digits():
+    # the whole lab runs inside the precision context: with autocast's weight cache on, every step would reuse the
+    # first step's bf16 weights and the classifier would stay at chance (~0.1)
+    fp32 = LESSONS["4.3"].run(epochs=2).final["val_accuracy"]
+    with precision("bf16-autocast", "cpu"):
+        bf16 = LESSONS["4.3"].run(epochs=2).final["val_accuracy"]
+    assert fp32 > 0.5 and abs(bf16 - fp32) < 0.05
+
+
+def test_precision_names_its_problems_and_restores_tf32():
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with pytest.raises(RuntimeError, match="TF32 is a CUDA tensor-core format"), precision("tf32", "cpu"):
+        pass
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"), precision("fp8", "cpu"):
+        pass
+    with precision("fp32", "cpu"):
+        assert torch.backends.cudnn.allow_tf32 is False
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+
+
+def test_fit_scales_the_loss_under_fp16_autocast_only():
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert isinstance(loss_scaler("cpu"), torch.amp.GradScaler)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert loss_scaler("cpu") is None
+    assert loss_scaler("cpu") is None
+
+
+def test_dnnbench_study_writes_systems_rows_and_the_report_shows_them(tmp_path, capsys):
+    from reports.build import build_report
+
+    assert main(["study", "backend", "-o", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    rows = [json.loads(line) for line in (tmp_path / "study-backend.jsonl").read_text().splitlines()]
+    assert {r["setting"] for r in rows} == {"eager", "compiled", "triton"}
+    build_report([tmp_path / "study-backend.jsonl"], tmp_path / "report")
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Study: backend" in text and (tmp_path / "report" / "study_backend.png").exists()
+    sentence = next(line for line in printed.splitlines() if line.startswith("backend: compiled is "))
+    assert sentence in text
+    if not torch.cuda.is_available():
+        assert "triton did not run here (the triton backend runs Triton's interpreter" in text
