@@ -11,6 +11,7 @@ RESULTS   := results
 RUN_ID    := $(shell date +%Y%m%d-%H%M%S)
 SYSTEM_PY ?= python3
 GPU_ARGS  ?=
+STUDIES   ?= all
 
 .PHONY: test bench gpu-check lint clean
 
@@ -29,9 +30,11 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest tests -q -rs
 
-# The benchmarks (pytest-benchmark), then the report of the run; prints the paths of the results and of index.html.
+# The benchmarks (pytest-benchmark) and the quick trade-off studies, then the report of the run; prints the paths of
+# the results and of index.html.
 bench: $(STAMP)
-	$(VENV)/bin/dnnbench run --profile $(PROFILE) --max-time $(MAX_TIME) -o $(RESULTS)/bench-$(RUN_ID)
+	$(VENV)/bin/dnnbench run --profile $(PROFILE) --max-time $(MAX_TIME) $(if $(STUDIES),--studies $(STUDIES)) \
+		-o $(RESULTS)/bench-$(RUN_ID)
 
 gpu-check:
 	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE) $(GPU_ARGS)

@@ -97,6 +97,9 @@ def cmd_run(args) -> int:
     from reports.load import ResultsError
 
     out = args.output or Path("results") / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
+    studies = study_names(args.studies) if args.studies else []
+    if isinstance(studies, str):
+        return fail(studies)
     out.mkdir(parents=True, exist_ok=True)
     results, stream = out / "results.json", out / "results.stream.jsonl"
     cmd = [
@@ -130,12 +133,16 @@ def cmd_run(args) -> int:
     source = results if results.exists() and results.stat().st_size else stream
     if not source.exists():
         return fail(f"the benchmark run wrote no results (pytest exit status {rc})")
+    import torch
+
+    on_cuda = torch.cuda.is_available() and "cuda" in (args.device or "cuda")
+    study_files, failed = run_studies(studies, args.profile == "full", "cuda" if on_cuda else "cpu", out)
     try:
-        index = build_report([source], out / "report", args.baseline)
+        index = build_report([source, *study_files], out / "report", args.baseline)
     except ResultsError as e:
         return fail(str(e))
     print(f"results: {source}\nreport: {index.resolve()}")
-    return rc
+    return rc or (1 if failed else 0)
 
 
 def cmd_calibrate(args) -> int:
@@ -187,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--max-time", type=float, default=0.5, help="seconds of timing per benchmark (default 0.5)")
     p.add_argument("--baseline", default="eager")
+    p.add_argument("--studies", help="also run these studies (comma-separated names, or all) into the run's report")
     p.add_argument("-o", "--output", type=Path, help="output folder (default: results/run-<time>)")
     p.set_defaults(func=cmd_run)
 
@@ -214,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("study", help="run a trade-off study over the lessons (seeds, long-format rows)")
-    p.add_argument("name", help="a study's name (dnnbench list shows them) or all")
+    p.add_argument("name", help="a study's name (dnnbench list shows them), comma-separated names, or all")
     p.add_argument("--full", action="store_true", help="the lab's own epochs, more seeds, lessons and batch sizes")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where it runs (the device study: both)")
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="folder of study-NAME.jsonl")
@@ -222,40 +230,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_study(args) -> int:
+def study_names(name: str) -> list[str] | str:
+    """The studies `name` selects (a name, comma-separated names, or all), or the error message."""
+    from bench.systems import SYSTEMS_STUDIES
+    from models.studies import STUDIES
+
+    known = [*STUDIES, *SYSTEMS_STUDIES]
+    names = known if name == "all" else [n.strip() for n in name.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        return f"study: unknown study {(unknown or [name])[0]!r}; studies: {', '.join(known)}, all"
+    return names
+
+
+def run_studies(names: list[str], full: bool, device: str, out: Path) -> tuple[list[Path], list[str]]:
+    """Run each study, write out/study-NAME.jsonl and print its summary and conclusion. A study that fails is
+    reported and the others still run: returns the files written and the names that failed."""
     import json
+    import traceback
 
     import pandas as pd
-    import torch
 
-    from bench.systems import SYSTEMS_STUDIES, run_systems_study, summarize_systems, systems_conclusion
-    from models.studies import STUDIES, conclusion, run_study, summarize
+    from bench.systems import run_any_study, study_outcome
 
-    names = [*STUDIES, *SYSTEMS_STUDIES] if args.name == "all" else [args.name]
-    unknown = [n for n in names if n not in STUDIES and n not in SYSTEMS_STUDIES]
-    if unknown:
-        return fail(f"study: unknown study {unknown[0]!r}; studies: {', '.join([*STUDIES, *SYSTEMS_STUDIES])}, all")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        return fail("study: --device cuda was asked for, but no CUDA device is available")
-    args.output.mkdir(parents=True, exist_ok=True)
+    written, failed = [], []
     for name in names:
-        if name in STUDIES:
-            study = STUDIES[name]
-            rows = run_study(name, full=args.full, device=args.device)
-            summary = summarize(study, pd.DataFrame(rows))
-            text = conclusion(study, summary)
-        else:
-            study = SYSTEMS_STUDIES[name]
-            rows = run_systems_study(name, full=args.full, device=args.device)
-            summary = summarize_systems(study, pd.DataFrame(rows))
-            text = systems_conclusion(study, summary, pd.DataFrame(rows))
-        path = args.output / f"study-{name}.jsonl"
+        try:
+            rows = run_any_study(name, full, device)
+            study, summary, text = study_outcome(name, pd.DataFrame(rows))
+        except Exception:  # one study's failure must not lose the others' results
+            print(f"dnnbench: study {name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            failed.append(name)
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"study-{name}.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         print(f"{study.name}: {study.question}")
         print(summary.to_string(index=False))
         print(text)
-        print(f"rows: {path}")
-    return 0
+        print(f"rows: {path}", flush=True)
+        written.append(path)
+    return written, failed
+
+
+def cmd_study(args) -> int:
+    import torch
+
+    names = study_names(args.name)
+    if isinstance(names, str):
+        return fail(names)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        return fail("study: --device cuda was asked for, but no CUDA device is available")
+    _, failed = run_studies(names, args.full, args.device, args.output)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,9 @@ benchmark sweep, written to reports/gpu/<card>/ with a short summary.
 
     python -m bench.gpu_check --device cuda          # what `make gpu-check` runs
     python -m bench.gpu_check --device cpu           # the same flow on a machine without a GPU (into results/)
+    python -m bench.gpu_check --targets --studies device,precision,backend   # then quick studies on the device
 
-Each step runs as its own pytest process with a time limit, so a crash or a hang in one step still leaves the other
+Each step runs as its own process with a time limit, so a crash or a hang in one step still leaves the other
 step's results and the summary.
 """
 
@@ -37,11 +38,12 @@ TARGETS = (
 )
 
 
-def run_step(name: str, args: list[str], out: Path, timeout: float, env: dict | None = None) -> dict:
-    """Run `python -m pytest ARGS`, log to out/NAME.log; return its exit status, summary line and duration."""
+def run_step(name: str, args: list[str], out: Path, timeout: float, env: dict | None = None,
+             module: str = "pytest") -> dict:  # fmt: skip
+    """Run `python -m MODULE ARGS`, log to out/NAME.log; return its exit status, summary line and duration."""
     log = out / f"{name}.log"
     start = time.time()
-    cmd = [sys.executable, "-m", "pytest", *args]
+    cmd = [sys.executable, "-m", module, *args]
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     with log.open("w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
@@ -53,6 +55,8 @@ def run_step(name: str, args: list[str], out: Path, timeout: float, env: dict | 
     text = log.read_text()
     # pytest's last line: "12 passed, 3 skipped in 4.2s" (with -q) or the same between "=" rules
     summary = re.findall(r"^=*\s*(\d+ (?:passed|failed|error|skipped|deselected).*?)\s*=*$", text, re.M)
+    if module != "pytest":
+        summary = [f"{len(re.findall(r'^rows: ', text, re.M))} written"]
     result = {"step": name, "exit": rc, "summary": summary[-1] if summary else "(no summary)", "seconds": 0.0}
     result["seconds"] = round(time.time() - start, 1)
     print(f"[gpu-check] {name}: exit {rc}, {result['summary']} ({result['seconds']} s)", flush=True)
@@ -96,6 +100,18 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
         lines += ["## Ceilings (measured in this run)", "", ceilings_markdown(df), ""]
         lines += ["## Variants against eager (median of one run; ratio > 1: faster than eager)", ""]
         lines += [speedup_markdown(df), ""]
+    studies = sorted(out.glob("study-*.jsonl"))
+    if studies:
+        import pandas as pd
+
+        from bench.systems import study_outcome
+        from reports.load import read_study_rows
+
+        lines += ["## Studies (conclusions generated from their rows)", ""]
+        for p in studies:
+            name = p.stem.removeprefix("study-")
+            lines += [f"- {study_outcome(name, pd.DataFrame(read_study_rows(p)))[2]}"]
+        lines += [""]
     path = out / "summary.md"
     path.write_text("\n".join(lines))
     return path
@@ -109,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", action="store_true",
                         help="test only bf16 and TF32 (what the interpreter cannot check), benchmark only the cases "
                              "behind the ops' targets")  # fmt: skip
+    parser.add_argument("--studies", help="then run these quick studies on the device (comma-separated, or all)")
+    parser.add_argument("--study-timeout", type=float, default=180.0, help="seconds for the studies")
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
@@ -138,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
     steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
     results, stream = out / "results.json", out / "results.stream.jsonl"
-    for old in (results, stream):  # the stream is appended to: start it afresh
+    for old in (results, stream, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the stream afresh
         old.unlink(missing_ok=True)
     if args.targets:
         common = [*common_unselected, "-k", f"({args.select}) and ({TARGETS})" if args.select else TARGETS]
@@ -146,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     bench += ["--benchmark-json", str(results), "--stream", str(stream)]
     steps.append(run_step("bench", bench, out, args.bench_timeout))
     strip_raw_timings(results)
+    if args.studies:
+        study = ["study", args.studies, "--device", args.device, "-o", str(out)]
+        steps.append(run_step("studies", study, out, args.study_timeout, module="bench.cli"))
     summary = write_summary(out, args.device, steps)
     print(f"[gpu-check] summary: {summary}")
     print(summary.read_text())

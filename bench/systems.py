@@ -370,3 +370,26 @@ def systems_conclusion(study: SystemsStudy, summary: pd.DataFrame, rows: pd.Data
     """Two sentences: every execution against the baseline (claimed only beyond the spread over rounds), then the
     study's own figure: compile break-even, accuracy reached, crossover batch, or the speedup at the largest batch."""
     return f"{_versus_baseline(study, summary)} {SECOND_SENTENCE.get(study.name, _largest_batch)(study, summary, rows)}"
+
+
+def run_any_study(name: str, full: bool, device: str) -> list[dict]:
+    """The rows of study `name`, a training-dynamics study (models/studies.py) or a systems study."""
+    from models.studies import STUDIES, run_study
+
+    if name in STUDIES:
+        return run_study(name, full=full, device=device)
+    if name in SYSTEMS_STUDIES:
+        return run_systems_study(name, full=full, device=device)
+    raise KeyError(f"unknown study {name!r}; studies: {', '.join([*STUDIES, *SYSTEMS_STUDIES])}")
+
+
+def study_outcome(name: str, rows: pd.DataFrame):
+    """(the study, its summary table, its conclusion) from its rows, for either kind of study."""
+    from models.studies import STUDIES, conclusion, summarize
+
+    if name in STUDIES:
+        summary = summarize(STUDIES[name], rows)
+        return STUDIES[name], summary, conclusion(STUDIES[name], summary)
+    study = SYSTEMS_STUDIES[name]
+    summary = summarize_systems(study, rows)
+    return study, summary, systems_conclusion(study, summary, rows)

@@ -29,28 +29,32 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 @section
 def study_sections(ctx: ReportContext) -> list[Section]:
-    from bench.systems import SYSTEMS_STUDIES
-    from models.studies import STUDIES, conclusion, summarize
+    from bench.systems import SYSTEMS_STUDIES, study_outcome
+    from models.studies import STUDIES
 
     rows = pd.DataFrame(ctx.df.attrs.get("studies") or [])
     if rows.empty:
         return []
     out = []
     for name in dict.fromkeys(rows["study"]):
-        if name in SYSTEMS_STUDIES:
-            out.append(systems_section(ctx, SYSTEMS_STUDIES[name], rows[rows["study"] == name]))
-        if name not in STUDIES:
+        d = rows[rows["study"] == name]
+        if name not in STUDIES and name not in SYSTEMS_STUDIES:
+            out.append(Section(f"Study: {name}", [f"{len(d)} rows of a study this version does not declare: not "
+                                                   "summarized."], [], []))  # fmt: skip
             continue
-        study, d = STUDIES[name], rows[rows["study"] == name]
-        summary = summarize(study, d)
-        targets = ", ".join(f"{t:g}" for t in dict.fromkeys(summary["target"].dropna()))
-        target = f"; target {study.metric} {targets}" if targets else ""
-        text = [f"{study.question} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})",
-                conclusion(study, summary)]  # fmt: skip
-        fig = plots.study_curves(d, study.metric, ctx.out / f"study_{name}.png", f"study {name}")
-        out.append(Section(f"Study: {name}", text, [(f"{study.metric} against epochs and wall time", fig)],
-                           [("final value per setting over seeds", summary_table(summary))]))  # fmt: skip
+        study, summary, text = study_outcome(name, d)
+        out.append((systems_section if name in SYSTEMS_STUDIES else dynamics_section)(ctx, study, d, summary, text))
     return out
+
+
+def dynamics_section(ctx: ReportContext, study, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
+    targets = ", ".join(f"{t:g}" for t in dict.fromkeys(summary["target"].dropna()))
+    target = f"; target {study.metric} {targets}" if targets else ""
+    fig = plots.study_curves(d, study.metric, ctx.out / f"study_{study.name}.png", f"study {study.name}")
+    return Section(f"Study: {study.name}",
+                   [f"{study.question} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})", text],
+                   [(f"{study.metric} against epochs and wall time", fig)],
+                   [("final value per setting over seeds", summary_table(summary))])  # fmt: skip
 
 
 def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -72,15 +76,12 @@ def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def systems_section(ctx: ReportContext, study, d: pd.DataFrame) -> Section:
-    from bench.systems import summarize_systems, systems_conclusion
-
-    summary = summarize_systems(study, d)
+def systems_section(ctx: ReportContext, study, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
     timing = d[d["kind"] == "timing"]
     devices = ", ".join(dict.fromkeys(timing["device"])) or "nothing ran"
     text = [f"{study.question} ({d['version'].iloc[0]} version; ran on {devices}; baseline "
             f"{study.baseline.label}; a difference is claimed only where the ranges over rounds do not overlap)",
-            systems_conclusion(study, summary, d)]  # fmt: skip
+            text]  # fmt: skip
     figures = [
         (
             "training samples per second against the batch size",

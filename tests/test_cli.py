@@ -35,13 +35,15 @@ def test_run_times_a_selection_and_writes_its_report(tmp_path):
     """`dnnbench run` as `make bench` uses it, on one small case."""
     out = tmp_path / "run"
     select = "softmax and forward and 1024x16 and (eager or lesson)"
-    argv = ["run", "--device", "cpu", "-k", select, "--max-time", "0.01", "--seed", "3", "-o", str(out)]
+    argv = ["run", "--device", "cpu", "-k", select, "--max-time", "0.01", "--seed", "3", "--studies", "dropout",
+            "-o", str(out)]  # fmt: skip
     proc = subprocess.run([sys.executable, "-m", "bench.cli", *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (out / "results.json").exists() and (out / "report" / "index.html").exists()
     assert f"report: {(out / 'report' / 'index.html').resolve()}" in proc.stdout
     md = (out / "report" / "report.md").read_text()
     assert "## Op: softmax" in md and "| lesson | eager |" in md
+    assert (out / "study-dropout.jsonl").exists() and "## Study: dropout" in md
 
 
 def test_calibrate_prints_the_ceilings(capsys):

@@ -149,3 +149,16 @@ def test_dnnbench_study_writes_systems_rows_and_the_report_shows_them(tmp_path, 
     assert sentence in text
     if not torch.cuda.is_available():
         assert "triton did not run here (the triton backend runs Triton's interpreter" in text
+
+
+def test_a_failing_study_does_not_lose_the_others(tmp_path, monkeypatch, capsys):
+    from bench.cli import run_studies
+
+    fast = SystemsStudy("fast", "?", {"quick": ("4.3",)}, {"quick": (8,)}, (Execution("eager"),), rounds={"quick": 1})
+    broken = SystemsStudy("broken", "?", {"quick": ("9.9",)}, {"quick": (8,)}, (Execution("eager"),))
+    monkeypatch.setitem(SYSTEMS_STUDIES, "fast", fast)
+    monkeypatch.setitem(SYSTEMS_STUDIES, "broken", broken)
+    written, failed = run_studies(["broken", "fast"], False, "cpu", tmp_path)
+    assert failed == ["broken"] and written == [tmp_path / "study-fast.jsonl"]
+    assert "study broken failed" in capsys.readouterr().err
+    assert main(["study", "broken,fast", "-o", str(tmp_path)]) == 1
