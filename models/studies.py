@@ -115,10 +115,21 @@ def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _first_to_target(study: Study, arms: pd.DataFrame) -> str:
+    reached = arms.dropna(subset=["seconds_to_target"])
+    if arms["target"].isna().all():
+        return ""
+    target = f"{study.metric} {arms['target'].dropna().iloc[0]:g}"
+    if reached.empty:
+        return f"; no setting reaches {target} with every seed"
+    first = reached.loc[reached["seconds_to_target"].idxmin()]
+    return f"; the first to reach {target} is {first['setting']}, after {first['seconds_to_target']:.3g} s of training"
+
+
 def conclusion(study: Study, summary: pd.DataFrame) -> str:
     """Two sentences per lesson of the study: its best arm with the mean and range over seeds, then whether the
     lead over the runner-up is larger than the spread (the ranges over seeds do not overlap) or not, in which case
-    no difference is claimed."""
+    no difference is claimed, and which arm reaches the target first in wall time (mean over seeds)."""
     sentences = []
     for lesson, arms in summary.groupby("lesson", sort=False):
         ranked = arms.sort_values("mean", ascending=not study.higher_is_better).reset_index(drop=True)
@@ -129,9 +140,11 @@ def conclusion(study: Study, summary: pd.DataFrame) -> str:
                          "seeds).")  # fmt: skip
         apart = best["min"] > second["max"] if study.higher_is_better else best["max"] < second["min"]
         if apart:
-            sentences.append(f"Its lead over {second['setting']} ({second['mean']:.4g}) is larger than the spread "
-                             "over seeds.")  # fmt: skip
+            second_sentence = (
+                f"Its lead over {second['setting']} ({second['mean']:.4g}) is larger than the spread over seeds"
+            )
         else:
-            sentences.append(f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
-                             "difference is claimed between them.")  # fmt: skip
+            second_sentence = (f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
+                               "difference is claimed between them")  # fmt: skip
+        sentences.append(second_sentence + _first_to_target(study, arms) + ".")
     return " ".join(sentences)

@@ -88,3 +88,17 @@ def test_a_study_file_that_is_not_study_rows_is_one_clear_error(tmp_path):
     bad.write_text('{"benchmarks": []}\n')
     with pytest.raises(ResultsError, match="line 1 is not a study row"):
         load([bad])
+
+
+def test_the_conclusion_names_the_first_setting_to_reach_the_target():
+    study = Study("toy", "?", (Arm("a", "2.7", "batch=1"), Arm("b", "2.7", "batch=5")), "loss", target=0.5)
+    rows = pd.DataFrame([
+        {"lesson": "2.7", "setting": s, "seed": seed, "epoch": e, "seconds": t, "loss": v}
+        for s, seed, e, t, v in [("a", 0, 1, 1.0, 0.9), ("a", 0, 2, 2.0, 0.4), ("b", 0, 1, 0.5, 0.45),
+                                 ("b", 0, 2, 1.0, 0.42)]
+    ])  # fmt: skip
+    text = conclusion(study, summarize(study, rows))
+    assert text.startswith("toy: a reaches the best final loss, 0.4")
+    assert text.endswith("; the first to reach loss 0.5 is b, after 0.5 s of training.")
+    rows["loss"] = 0.9
+    assert "no setting reaches loss 0.5 with every seed" in conclusion(study, summarize(study, rows))
