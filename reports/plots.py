@@ -326,6 +326,9 @@ def study_curves(rows: pd.DataFrame, metric: str, path: Path, title: str) -> Pat
                 ax.fill_between(xs, d["lo"], d["hi"], color=c, alpha=0.15)
             xlabel = "epoch" if x == "epoch" else "training wall time (s, mean over seeds)"
             ax.set(xlabel=xlabel, ylabel=metric, title=f"lesson {lesson}: {metric} against {x}")
+            values = of_lesson[metric].dropna()
+            if (values > 0).all() and values.max() > 100 * values.min():  # a loss falling by decades: log scale
+                ax.set_yscale("log")
             ax.grid(True, alpha=0.25)
             ax.legend(fontsize=7)
     fig.suptitle(title, x=0.02, ha="left")
