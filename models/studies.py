@@ -27,6 +27,11 @@ class Arm:
     quick: dict = field(default_factory=dict)  # overrides of the quick version (the test suite's)
     full: dict = field(default_factory=dict)  # overrides of the full version (default: the lab's own set-up)
     target: float | None = None  # this arm's target, where its lesson's metric has another scale than the study's
+    group: str | None = None  # the lesson whose arms it is compared with (default: its own)
+
+    @property
+    def panel(self) -> str:
+        return self.group or self.lesson
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Study:
     target: float | None = None  # time to reach this value of `metric`
     seeds: tuple[int, ...] = (0, 1, 2)
     full_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    also: tuple[str, ...] = ()  # further history columns drawn and summarized (final mean over seeds)
+    contrast: str | None = None  # one of `also` that would choose another setting: the conclusion says so
 
 
 def _arms(lesson: str, settings, quick=None, full=None, target=None) -> tuple[Arm, ...]:
@@ -54,26 +61,30 @@ def _batch_arms(lesson: str, batches: dict[str, int], epochs: dict[str, int], ta
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in (
-        Study("batch-size", "How does the batch size trade time per epoch for loss per epoch (2.5, 2.7, 4.3)?",
+        Study("batch-size", "How does the batch size trade time per epoch for loss per epoch (2.5 to 2.7, 4.3)?",
               _arms("2.5", ("sgd", "batch_gd"))
               + _arms("2.7", ("batch=1", "batch=5", "batch=10", "batch=20"))
+              + (Arm("DataLoader batch=1", "2.6", None, group="2.7"),)
               + _batch_arms("4.3", {"batch=1": 1, "batch=100": 100, "full batch": FULL_BATCH}, {"quick": 2,
                             "full": 10}, target=0.5), "loss", target=0.05),
         Study("learning-rate", "Which learning rate does the validation set choose, with outliers in training (2.9)?",
-              _arms("2.9", ("lr=0.0001", "lr=0.001", "lr=0.01", "lr=0.1")), "val_loss"),
+              _arms("2.9", ("lr=0.0001", "lr=0.001", "lr=0.01", "lr=0.1")), "val_loss", also=("loss",),
+              contrast="loss"),
         Study("momentum", "Does momentum lower the spiral's loss, and reach a target sooner (5.4)?",
               _arms("5.4", ("spiral-m0", "spiral-m0.1", "spiral-m0.2", "spiral-m0.4", "spiral-m0.5"), {"epochs": 10}),
               "loss", target=0.6),
         Study("initialization", "How much does the initialization matter for a deep tanh net on the digits (5.3)?",
-              _arms("5.3", ("default", "xavier", "uniform"), {"epochs": 5}), "val_accuracy", higher_is_better=True),
+              _arms("5.3", ("default", "xavier", "uniform"), {"epochs": 5}), "val_accuracy", higher_is_better=True,
+              also=("val_loss", "loss")),
         Study("dropout", "Does dropout narrow the gap between training and validation loss (5.2)?",
-              _arms("5.2", ("p=0", "p=0.5"), {"epochs": 100}), "val_loss"),
+              _arms("5.2", ("p=0", "p=0.5"), {"epochs": 100}), "val_loss", also=("loss",)),
         Study("batchnorm", "Does batch norm make the digits MLP and CNN converge faster (5.5, 6.4)?",
               _arms("5.5", ("batchnorm", "plain"), {"epochs": 2})
-              + _arms("6.4", ("digits-bn", "digits"), {"epochs": 2}, target=1.5), "val_loss", target=0.5),
+              + _arms("6.4", ("digits-bn", "digits"), {"epochs": 2}, target=1.5), "val_loss", target=0.5,
+              also=("val_accuracy", "loss")),
         Study("activation", "Which activation trains the digits net fastest (4.4)?",
               _arms("4.4", ("sigmoid", "tanh", "relu"), {"epochs": 5}), "val_accuracy", higher_is_better=True,
-              target=0.8),
+              target=0.8, also=("val_loss", "loss")),
     )
 }  # fmt: skip
 
@@ -89,15 +100,16 @@ def run_study(name: str, full: bool = False, device: str = "cpu", seeds=None) ->
             result = LESSONS[arm.lesson].run(arm.setting, device=device, seed=seed, **(arm.full if full else arm.quick))
             history = result.history
             for epoch in range(len(history[study.metric])):
-                rows.append({"study": name, "lesson": arm.lesson, "setting": arm.label, "seed": seed,
-                             "epoch": epoch + 1, "device": device, "version": "full" if full else "quick",
+                rows.append({"study": name, "lesson": arm.lesson, "group": arm.panel, "setting": arm.label,
+                             "seed": seed, "epoch": epoch + 1, "device": device, "version": "full" if full else "quick",
                              **{k: v[epoch] for k, v in history.items() if len(v) > epoch}})  # fmt: skip
     return rows
 
 
 def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
-    """Per arm (lesson and setting): the final metric's mean, min and max over seeds, and the mean wall seconds to
-    reach the arm's target (NaN when some seed never reaches it)."""
+    """Per arm (lesson and setting): the final metric's mean, min and max over seeds, the mean wall seconds to
+    reach the arm's target (NaN when some seed never reaches it) and of training per epoch, and the final mean of
+    each of the study's `also` columns."""
     out = []
     for arm in study.arms:
         runs = rows[(rows["lesson"] == arm.lesson) & (rows["setting"] == arm.label)].sort_values("epoch")
@@ -109,10 +121,23 @@ def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
                 break
             ok = run[study.metric] >= target if study.higher_is_better else run[study.metric] <= target
             reached.append(run[ok]["seconds"].iloc[0] if ok.any() else math.nan)
-        out.append({"lesson": arm.lesson, "setting": arm.label, "seeds": len(finals), "mean": finals.mean(),
-                    "min": finals.min(), "max": finals.max(), "target": target,
-                    "seconds_to_target": pd.Series(reached, dtype=float).mean(skipna=False)})  # fmt: skip
+        also = {m: runs.groupby("seed")[m].last().mean() for m in study.also if m in runs}
+        per_epoch = (runs.groupby("seed")["seconds"].last() / runs.groupby("seed")["epoch"].max()).mean()
+        out.append({"lesson": arm.lesson, "group": arm.panel, "setting": arm.label, "seeds": len(finals),
+                    "mean": finals.mean(), "min": finals.min(), "max": finals.max(), "target": target,
+                    "seconds_to_target": pd.Series(reached, dtype=float).mean(skipna=False),
+                    "seconds_per_epoch": per_epoch, **also})  # fmt: skip
     return pd.DataFrame(out)
+
+
+def _contrast(study: Study, arms: pd.DataFrame, best: pd.Series) -> str:
+    if study.contrast is None or study.contrast not in arms:
+        return ""
+    by_contrast = arms.loc[arms[study.contrast].idxmin()]
+    if by_contrast["setting"] == best["setting"]:
+        return f"; the final {study.contrast} makes the same choice"
+    return (f"; by the final {study.contrast} alone the choice would be {by_contrast['setting']} "
+            f"({by_contrast[study.contrast]:.4g})")  # fmt: skip
 
 
 def _first_to_target(study: Study, arms: pd.DataFrame) -> str:
@@ -131,10 +156,10 @@ def conclusion(study: Study, summary: pd.DataFrame) -> str:
     lead over the runner-up is larger than the spread (the ranges over seeds do not overlap) or not, in which case
     no difference is claimed, and which arm reaches the target first in wall time (mean over seeds)."""
     sentences = []
-    for lesson, arms in summary.groupby("lesson", sort=False):
+    for lesson, arms in summary.groupby("group", sort=False):
         ranked = arms.sort_values("mean", ascending=not study.higher_is_better).reset_index(drop=True)
         best, second = ranked.iloc[0], ranked.iloc[1]
-        where = f" on {lesson}" if summary["lesson"].nunique() > 1 else ""
+        where = f" on {lesson}" if summary["group"].nunique() > 1 else ""
         sentences.append(f"{study.name}{where}: {best['setting']} reaches the best final {study.metric}, "
                          f"{best['mean']:.4g} (range {best['min']:.4g} to {best['max']:.4g} over {best['seeds']} "
                          "seeds).")  # fmt: skip
@@ -146,5 +171,5 @@ def conclusion(study: Study, summary: pd.DataFrame) -> str:
         else:
             second_sentence = (f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
                                "difference is claimed between them")  # fmt: skip
-        sentences.append(second_sentence + _first_to_target(study, arms) + ".")
+        sentences.append(second_sentence + _first_to_target(study, arms) + _contrast(study, arms, best) + ".")
     return " ".join(sentences)

@@ -306,17 +306,19 @@ def compile_cost(table: pd.DataFrame, path: Path, title: str) -> Path:
     return _save(fig, path, "label: calls to pay the compile back against the baseline ('never': not faster)")
 
 
-def study_curves(rows: pd.DataFrame, metric: str, path: Path, title: str) -> Path:
-    """The study's metric against epochs and against training wall time, a row of two panels per lesson, one line
-    per setting (the mean over seeds) with the band from the lowest to the highest seed."""
-    lessons = list(dict.fromkeys(rows["lesson"]))
-    fig, grid = plt.subplots(len(lessons), 2, figsize=(10.4, 3.6 * len(lessons)), squeeze=False)
-    for lesson, axes in zip(lessons, grid, strict=True):
-        of_lesson = rows[rows["lesson"] == lesson]
+def study_curves(rows: pd.DataFrame, metrics: list[str], path: Path, title: str) -> Path:
+    """Each metric against epochs and against training wall time: a row of two panels per lesson (or the group its
+    arms are compared in) and metric, one line per setting (the mean over seeds) with the band from the lowest to
+    the highest seed."""
+    by = "group" if "group" in rows and rows["group"].notna().all() else "lesson"
+    panels = [(g, m) for g in dict.fromkeys(rows[by]) for m in metrics if rows.loc[rows[by] == g, m].notna().any()]
+    fig, grid = plt.subplots(len(panels), 2, figsize=(10.4, 3.3 * len(panels)), squeeze=False)
+    for (group, metric), axes in zip(panels, grid, strict=True):
+        of_group = rows[rows[by] == group]
         for ax, x in zip(axes, ("epoch", "seconds"), strict=True):
-            for i, setting in enumerate(dict.fromkeys(of_lesson["setting"])):
+            for i, setting in enumerate(dict.fromkeys(of_group["setting"])):
                 d = (
-                    of_lesson[of_lesson["setting"] == setting]
+                    of_group[of_group["setting"] == setting]
                     .groupby("epoch")
                     .agg(mean=(metric, "mean"), lo=(metric, "min"), hi=(metric, "max"), seconds=("seconds", "mean"))
                 )
@@ -325,8 +327,8 @@ def study_curves(rows: pd.DataFrame, metric: str, path: Path, title: str) -> Pat
                 ax.plot(xs, d["mean"], "-", color=c, label=setting)
                 ax.fill_between(xs, d["lo"], d["hi"], color=c, alpha=0.15)
             xlabel = "epoch" if x == "epoch" else "training wall time (s, mean over seeds)"
-            ax.set(xlabel=xlabel, ylabel=metric, title=f"lesson {lesson}: {metric} against {x}")
-            values = of_lesson[metric].dropna()
+            ax.set(xlabel=xlabel, ylabel=metric, title=f"lesson {group}: {metric} against {x}")
+            values = of_group[metric].dropna()
             if (values > 0).all() and values.max() > 100 * values.min():  # a loss falling by decades: log scale
                 ax.set_yscale("log")
             ax.grid(True, alpha=0.25)

@@ -11,7 +11,7 @@ from reports import plots
 from reports.sections import ReportContext, Section, section
 
 
-def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+def summary_table(summary: pd.DataFrame, also: tuple[str, ...] = ()) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "lesson": summary["lesson"],
@@ -23,6 +23,8 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
                 "no target" if pd.isna(target) else "not reached by every seed" if pd.isna(t) else f"{t:.3g} s"
                 for t, target in zip(summary["seconds_to_target"], summary["target"], strict=True)
             ],
+            "training s per epoch": [f"{v:.3g}" for v in summary["seconds_per_epoch"]],
+            **{f"final {m} (mean)": [f"{v:.4g}" for v in summary[m]] for m in also if m in summary},
         }
     )  # fmt: skip
 
@@ -50,11 +52,12 @@ def study_sections(ctx: ReportContext) -> list[Section]:
 def dynamics_section(ctx: ReportContext, study, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
     targets = ", ".join(f"{t:g}" for t in dict.fromkeys(summary["target"].dropna()))
     target = f"; target {study.metric} {targets}" if targets else ""
-    fig = plots.study_curves(d, study.metric, ctx.out / f"study_{study.name}.png", f"study {study.name}")
+    metrics = [study.metric, *study.also]
+    fig = plots.study_curves(d, metrics, ctx.out / f"study_{study.name}.png", f"study {study.name}")
     return Section(f"Study: {study.name}",
                    [f"{study.question} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})", text],
-                   [(f"{study.metric} against epochs and wall time", fig)],
-                   [("final value per setting over seeds", summary_table(summary))])  # fmt: skip
+                   [(f"{', '.join(metrics)} against epochs and wall time", fig)],
+                   [("final value per setting over seeds", summary_table(summary, study.also))])  # fmt: skip
 
 
 def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -91,7 +94,7 @@ def systems_section(ctx: ReportContext, study, d: pd.DataFrame, summary: pd.Data
     trained = d[d["kind"] == "training"]
     if not trained.empty:
         figures.append((f"{study.metric} of the lessons trained in each precision",
-                        plots.study_curves(trained, study.metric, ctx.out / f"study_{study.name}_training.png",
+                        plots.study_curves(trained, [study.metric], ctx.out / f"study_{study.name}_training.png",
                                            f"study {study.name}: training")))  # fmt: skip
     return Section(
         f"Study: {study.name}",

@@ -25,9 +25,10 @@ def test_each_quick_study_runs_every_arm_over_its_seeds(name):
     summary = summarize(study, df)
     assert (summary["min"] <= summary["mean"]).all() and (summary["mean"] <= summary["max"]).all()
     text = conclusion(study, summary)
-    lessons = {a.lesson for a in study.arms}
-    assert text.startswith(f"{name}: " if len(lessons) == 1 else f"{name} on ")
-    assert all(f"{name} on {lesson}: " in text for lesson in lessons if len(lessons) > 1)
+    panels = {a.panel for a in study.arms}
+    assert text.startswith(f"{name}: " if len(panels) == 1 else f"{name} on ")
+    assert all(f"{name} on {panel}: " in text for panel in panels if len(panels) > 1)
+    assert set(study.also) <= set(summary.columns)
 
 
 def _rows(values: dict[str, list[float]]) -> pd.DataFrame:
@@ -55,6 +56,7 @@ def test_time_to_target_is_nan_unless_every_seed_reaches_it():
         {"lesson": "2.7", "setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
     ])  # fmt: skip
     assert summarize(study, rows)["seconds_to_target"].iloc[0] == pytest.approx(1.75)
+    assert summarize(study, rows)["seconds_per_epoch"].iloc[0] == pytest.approx((2.0 / 2 + 1.5 / 1) / 2)
     rows.loc[2, "loss"] = 0.8
     assert pd.isna(summarize(study, rows)["seconds_to_target"].iloc[0])
 
@@ -102,3 +104,17 @@ def test_the_conclusion_names_the_first_setting_to_reach_the_target():
     assert text.endswith("; the first to reach loss 0.5 is b, after 0.5 s of training.")
     rows["loss"] = 0.9
     assert "no setting reaches loss 0.5 with every seed" in conclusion(study, summarize(study, rows))
+
+
+def test_the_conclusion_says_when_the_training_loss_would_choose_otherwise():
+    arms = (Arm("lr=0.1", "2.9", "lr=0.1"), Arm("lr=0.01", "2.9", "lr=0.01"))
+    study = Study("toy", "?", arms, "val_loss", also=("loss",), contrast="loss")
+    rows = pd.DataFrame([
+        {"lesson": "2.9", "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "val_loss": v, "loss": t}
+        for s, v, t in [("lr=0.1", 1.0, 9.0), ("lr=0.01", 5.0, 2.0)] for seed in (0, 1)
+    ])  # fmt: skip
+    summary = summarize(study, rows)
+    assert list(summary["loss"]) == [9.0, 2.0]
+    assert "by the final loss alone the choice would be lr=0.01 (2)" in conclusion(study, summary)
+    rows.loc[rows["setting"] == "lr=0.1", "loss"] = 1.0
+    assert "the final loss makes the same choice" in conclusion(study, summarize(study, rows))
