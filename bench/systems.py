@@ -4,16 +4,18 @@ threads), timed per training step.
 Each study is a declarative grid: lessons x batch sizes x executions, one execution its baseline. For each (lesson,
 batch) every execution's training step (forward, loss, backward, optimizer step, as bench/lessons.py times it) is
 built and called once, that first call timed apart (torch.compile, Triton JIT, cuDNN search); then the executions
-take turns, round after round, each round timing STEPS calls and keeping their median: a drift of the shared
-machine falls on every execution alike, and the rounds give each one a range. A speedup is claimed only where the
-ranges over rounds of the execution and of the baseline do not overlap. An execution this machine cannot run
-(no CUDA device, the triton backend on the CPU's interpreter, TF32 on the CPU ...) is a `skipped` row with its
-reason, never a silent gap. The precision study also trains each lesson in each precision, over seeds, and
-compares the accuracy reached.
+take turns, round after round, each round timing STEPS calls and keeping their median (each call synchronizes
+the device, as the labs' loop does when it reads loss.item() every step; garbage collection is off while timing):
+a drift of the shared machine falls on every execution alike, and the rounds give each one a range. A speedup is
+claimed only where the ranges over rounds of the execution and of the baseline do not overlap. An execution this
+machine cannot run (no CUDA device, the triton backend on the CPU's interpreter, TF32 on the CPU ...) is a
+`skipped` row with its reason, never a silent gap. The precision study also trains each lesson in each precision,
+over seeds, and compares the accuracy reached.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
@@ -114,6 +116,18 @@ def skip_reason(ex: Execution, device: str, lesson: str) -> str | None:
 
 
 @contextmanager
+def _gc_off():
+    """No garbage collection inside a timed round (as the benchmarks run, with --benchmark-disable-gc)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@contextmanager
 def _threads(n: int | None):
     before = torch.get_num_threads()
     torch.set_num_threads(n or before)
@@ -189,7 +203,7 @@ def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, 
     for r in range(study.rounds[version]):
         for ex, step, first in steps.values():
             where = _device(ex, device)
-            with _running(ex, where):
+            with _running(ex, where), _gc_off():
                 median = float(torch.tensor([_timed_call(step, where) for _ in range(STEPS)]).median())
             rows.append(_row(study.name, version, lesson, ex, device, batch, kind="timing", seed=r, step_s=median,
                              samples_per_s=batch / median, first_call_s=first,
