@@ -29,6 +29,7 @@ from bench.lessons import MAX_CPU_FLOPS, count_flops
 from models import LESSONS
 from models.backends import apply_backend, check_backend
 from models.precision import loss_scaler, precision, precision_skip_reason
+from models.train import train_step
 
 STEPS = 10  # timed calls per round; a round keeps their median
 
@@ -155,19 +156,7 @@ def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable
     with precision(ex.precision, device):
         scaler = loss_scaler(device)
 
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        return loss
-
-    return step
+    return lambda: train_step(model, loss_fn, optimizer, x, y, scaler)
 
 
 def _row(study: str, version: str, lesson: str, ex: Execution, device: str, batch: int | None, **values) -> dict:

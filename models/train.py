@@ -33,6 +33,22 @@ def evaluate(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, classi
     return loss_fn(out, y).item(), accuracy(out, y) if classify else float("nan")
 
 
+def train_step(model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor,
+               scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:  # fmt: skip
+    """One optimizer step on (x, y); with a GradScaler (fp16 autocast) the loss is scaled for the backward pass and
+    the step skipped where the gradients overflowed."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model(x), y)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss
+
+
 def fit(model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_size: int,
         classify: bool = False) -> dict[str, list[float]]:  # fmt: skip
     """Train and return the per-epoch history: loss (mean over the epoch's samples, as the model trained), seconds
@@ -45,15 +61,7 @@ def fit(model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_si
         model.train()
         total, start = 0.0, time.perf_counter()
         for xb, yb in batches(data.x, data.y, batch_size):
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            if scaler is None:
-                loss.backward()
-                optimizer.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+            loss = train_step(model, loss_fn, optimizer, xb, yb, scaler)
             total += loss.item() * len(xb)  # .item() waits for the step: the clock below sees finished work
         trained += time.perf_counter() - start
         history["loss"].append(total / len(data.x))
