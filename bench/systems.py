@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -60,10 +60,6 @@ class SystemsStudy:
     @property
     def baseline(self) -> Execution:
         return self.executions[0]
-
-
-def _all_cores() -> int:
-    return torch.get_num_threads()
 
 
 MLPS, CNNS = ("4.3", "5.3", "5.5"), ("6.4", "6.5")
@@ -138,11 +134,11 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def _running(ex: Execution, device: str) -> ExitStack:
-    stack = ExitStack()
-    stack.enter_context(_threads(ex.threads))
-    stack.enter_context(precision(ex.precision, device))
-    return stack
+@contextmanager
+def _running(ex: Execution, device: str):
+    """The execution's CPU threads and precision around the body."""
+    with _threads(ex.threads), precision(ex.precision, device):
+        yield
 
 
 def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable[[], torch.Tensor]:
@@ -163,7 +159,7 @@ def _row(study: str, version: str, lesson: str, ex: Execution, device: str, batc
     """One long-format row; `reason` is set on skipped rows only."""
     return {"study": study, "version": version, "lesson": lesson, "setting": ex.label, "device": _device(ex, device),
             "batch": batch, "backend": ex.backend, "precision": ex.precision, "form": ex.form,
-            "threads": ex.threads or _all_cores(), "reason": None, **values}  # fmt: skip
+            "threads": ex.threads or torch.get_num_threads(), "reason": None, **values}  # fmt: skip
 
 
 def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, device: str) -> list[dict]:
@@ -174,21 +170,24 @@ def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, 
     for ex in study.executions:
         where = _device(ex, device)
         reason = skip_reason(ex, device, lesson)
-        if reason is None and where == "cpu":
-            if flops is None:  # counted once, on the eager fp32 step: every execution does the same math
-                flops = count_flops(_train_step(Execution("count"), lesson, "cpu", batch))
-            if flops > MAX_CPU_FLOPS:
-                reason = f"{flops / 1e9:,.0f} GFLOP per step: beyond a CPU study's budget"
-        if reason is not None:
-            rows.append(_row(study.name, version, lesson, ex, device, batch, kind="skipped", reason=reason))
-            continue
-        torch.manual_seed(0)
-        with _running(ex, where):
-            step = _train_step(ex, lesson, where, batch)
-            first = _timed_call(step, where)
-            for _ in range(WARMUP_CALLS):
-                step()
-        steps[ex.label] = (ex, step, first)
+        try:
+            if reason is None and where == "cpu":
+                if flops is None:  # counted once, on the eager fp32 step: every execution does the same math
+                    flops = count_flops(_train_step(Execution("count"), lesson, "cpu", batch))
+                if flops > MAX_CPU_FLOPS:
+                    reason = f"{flops / 1e9:,.0f} GFLOP per step: beyond a CPU study's budget"
+            if reason is None:
+                torch.manual_seed(0)
+                with _running(ex, where):
+                    step = _train_step(ex, lesson, where, batch)
+                    first = _timed_call(step, where)
+                    for _ in range(WARMUP_CALLS):
+                        step()
+                steps[ex.label] = (ex, step, first)
+                continue
+        except ValueError as e:  # batch norm cannot train on one value per channel: torch's error says so
+            reason = f"lesson {lesson} cannot train at batch {batch}: {e}"
+        rows.append(_row(study.name, version, lesson, ex, device, batch, kind="skipped", reason=reason))
     for r in range(study.rounds[version]):
         for ex, step, first in steps.values():
             where = _device(ex, device)
@@ -213,20 +212,9 @@ def train_in_precisions(study: SystemsStudy, version: str, lesson: str, device: 
             with _running(ex, where):
                 history = LESSONS[lesson].run(setting, device=where, seed=seed, **overrides[version]).history
             for epoch in range(len(history["loss"])):
-                rows.append(
-                    _row(
-                        study.name,
-                        version,
-                        lesson,
-                        ex,
-                        device,
-                        None,
-                        kind="training",
-                        seed=seed,
-                        epoch=epoch + 1,
-                        **{k: v[epoch] for k, v in history.items() if len(v) > epoch},
-                    )
-                )
+                values = {k: v[epoch] for k, v in history.items() if len(v) > epoch}
+                rows.append(_row(study.name, version, lesson, ex, device, None, kind="training", seed=seed,
+                                 epoch=epoch + 1, **values))  # fmt: skip
     return rows
 
 
@@ -253,20 +241,20 @@ def summarize_systems(study: SystemsStudy, rows: pd.DataFrame) -> pd.DataFrame:
         t = timing[(timing["lesson"] == lesson) & (timing["batch"] == batch)]
         base = t[t["setting"] == study.baseline.label]["step_s"]
         for ex in study.executions:
-            mine = t[t["setting"] == ex.label]["step_s"]
+            runs = t[t["setting"] == ex.label]
+            mine = runs["step_s"]
             skipped = case[(case["setting"] == ex.label) & (case["kind"] == "skipped")]
             if mine.empty:
                 reason = skipped["reason"].iloc[0] if not skipped.empty else "not run"
                 out.append({"lesson": lesson, "batch": batch, "setting": ex.label, "skipped": reason})
                 continue
-            first = t[t["setting"] == ex.label]
             speedup = base.mean() / mine.mean() if not base.empty else math.nan
             faster = not base.empty and mine.max() < base.min()
             slower = not base.empty and mine.min() > base.max()
-            out.append({"lesson": lesson, "batch": batch, "setting": ex.label, "device": first["device"].iloc[0],
+            out.append({"lesson": lesson, "batch": batch, "setting": ex.label, "device": runs["device"].iloc[0],
                         "rounds": len(mine), "step_ms": 1e3 * mine.mean(), "step_ms_min": 1e3 * mine.min(),
                         "step_ms_max": 1e3 * mine.max(), "samples_per_s": batch / mine.mean(),
-                        "compile_s": first["compile_s"].mean(), "speedup": speedup,
+                        "compile_s": runs["compile_s"].mean(), "speedup": speedup,
                         "apart": "faster" if faster else "slower" if slower else "within",
                         "skipped": None})  # fmt: skip
     return pd.DataFrame(out)
@@ -353,8 +341,9 @@ def _largest_batch(study: SystemsStudy, summary: pd.DataFrame, rows: pd.DataFram
         for lesson, d in ran[ran["setting"] == ex.label].groupby("lesson", sort=False):
             top = d.loc[d["batch"].idxmax()]
             note = ""
-            if ex.threads is None and study.baseline.threads == 1:
-                note = f", {100 * top['speedup'] / _all_cores():.0f}% of the ideal {_all_cores()}x"
+            if ex.threads is None and study.baseline.threads == 1:  # the cores of the machine the rows came from
+                cores = int(rows.loc[rows["setting"] == ex.label, "threads"].max())
+                note = f", {100 * top['speedup'] / cores:.0f}% of the ideal {cores}x"
             apart = {"faster": "faster beyond the spread", "slower": "slower beyond the spread"}.get(
                 top["apart"], "within the spread"
             )

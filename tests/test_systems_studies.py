@@ -107,6 +107,24 @@ def test_an_execution_that_cannot_run_is_a_row_with_its_reason():
     assert "nhwc did not run here (lesson 4.3 has no images" in systems_conclusion(study, summary, df)
 
 
+def test_a_batch_that_batch_norm_cannot_train_is_a_skipped_row(monkeypatch):
+    study = SystemsStudy("bn1", "?", {"quick": ("5.5",)}, {"quick": (1, 8)}, (Execution("eager"),), rounds={"quick": 1})
+    monkeypatch.setitem(SYSTEMS_STUDIES, "bn1", study)
+    df = pd.DataFrame(run_systems_study("bn1"))
+    one = df[df["batch"] == 1]
+    assert list(one["kind"]) == ["skipped"]
+    assert "lesson 5.5 cannot train at batch 1: Expected more than 1 value per channel" in one["reason"].iloc[0]
+    assert list(df[df["batch"] == 8]["kind"]) == ["timing"]
+
+
+def test_parallel_efficiency_counts_the_cores_of_the_machine_the_rows_came_from():
+    study = SYSTEMS_STUDIES["threads"]
+    rows = _timing({("1 thread", 256): [4.0, 4.1], ("all cores", 256): [1.0, 1.02]})
+    rows["threads"] = [1, 1, 8, 8]
+    text = systems_conclusion(study, summarize_systems(study, rows), rows)
+    assert "4.01x on 4.3 at batch 256 (faster beyond the spread, 50% of the ideal 8x)" in text
+
+
 def test_bf16_autocast_trains_as_well_as_fp32_on_the_digits():
     # the whole lab runs inside the precision context: with autocast's weight cache on, every step would reuse the
     # first step's bf16 weights and the classifier would stay at chance (~0.1)
