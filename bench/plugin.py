@@ -76,9 +76,12 @@ def parse_options(config) -> RunOptions:
     stream = config.getoption("dnnbench_stream")
     if stream is None:
         json_path = config.getoption("benchmark_json", None)
-        name = getattr(json_path, "name", None)
-        if name:
-            stream = str(Path(name).with_suffix(".stream.jsonl"))
+        # beside the JSON: pytest-benchmark gives a Path (older releases an open file, whose .name is its path;
+        # a Path's .name is only the file name, which would put the stream in the working directory)
+        if json_path is not None and not isinstance(json_path, (str, os.PathLike)):
+            json_path = getattr(json_path, "name", None)
+        if json_path:
+            stream = str(Path(json_path).with_suffix(".stream.jsonl"))
         else:
             stream = f"results/stream-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     return RunOptions(devices, dtypes, batches, config.getoption("dnnbench_profile"), seed, Path(stream))

@@ -138,3 +138,10 @@ def test_the_gpu_crossover_is_found_for_a_lessons_sweep(tmp_path):
     build_report([path], tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| lesson 1.1 | torch | fp32 | lab | from b10000 (10,000 elements) |" in text
+
+
+def test_the_stream_lands_beside_the_benchmark_json_when_not_named(run):
+    # the run fixture passes --benchmark-json tmp/out.json and no --stream
+    tmp, _, benchmarks = run
+    lines = (tmp / "out.stream.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + len(benchmarks)  # the header, then one line per finished benchmark
