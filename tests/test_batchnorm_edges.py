@@ -99,3 +99,32 @@ def test_bad_arguments_name_the_problem(name, kwargs, error, message, device):
     kwargs.setdefault("training", True)
     with pytest.raises(error, match=message):
         fn(x, rm, rv, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["triton", "triton_fused"])
+@pytest.mark.parametrize("splits", [3, 8])
+def test_statistics_split_over_programs_merge_exactly(name, splits, device, monkeypatch):
+    """On CUDA each channel's values are shared by several programs whose partial (mean, M2) and backward sums are
+    merged; the interpreter would use one program per channel, so the split is forced here. The images of the batch
+    have different means, so the chunks do too and the merge's spread term matters; the last chunk is partial."""
+    from kernels.batchnorm import triton_twopass
+
+    fn = runnable(name, device)
+    monkeypatch.setattr(triton_twopass, "wanted_splits", lambda *args: splits)
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(5, 3, 37, 41, generator=g) + 4 * torch.arange(5.0).view(5, 1, 1, 1)).to(device)
+    w, b = (torch.rand(3, generator=g) + 0.5).to(device), torch.randn(3, generator=g).to(device)
+    rm, rv = stats(3, device)
+    x64, w64, b64 = (t.double().cpu().requires_grad_(True) for t in (x, w, b))
+    rm64, rv64 = (t.double().cpu() for t in (rm, rv))
+    leaves = [t.requires_grad_(True) for t in (x, w, b)]
+    y = fn(*leaves[:1], rm, rv, *leaves[1:], training=True, activation="relu")
+    want = F.relu(F.batch_norm(x64, rm64, rv64, w64, b64, training=True))
+    torch.testing.assert_close(y.double().cpu(), want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(rv.double().cpu(), rv64, rtol=1e-5, atol=1e-5)  # unbiased, from the merged M2
+    torch.testing.assert_close(rm.double().cpu(), rm64, rtol=1e-5, atol=1e-5)
+    dy = torch.randn(y.shape, generator=g)
+    got = torch.autograd.grad(y, leaves, dy.to(device))
+    ref = torch.autograd.grad(want, (x64, w64, b64), dy.double())
+    for a, e in zip(got, ref, strict=True):
+        torch.testing.assert_close(a.double().cpu(), e, rtol=1e-4, atol=1e-4)

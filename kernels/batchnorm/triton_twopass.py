@@ -1,8 +1,12 @@
 """Rung 3, `triton`: batch normalization in two passes over x, each split across many programs per channel.
 
-x is addressed as [N, C, S] (S = H*W) through its strides, so NCHW and channels_last inputs are read in place.
-Each channel's N*S values are cut into `splits` chunks so that C * splits programs fill the GPU even when C is
-small (64 channels on 132 SMs would otherwise leave half of them idle).
+x is addressed as [N, C, H, W] through all four of its strides ([N, C] and [N, C, L] as [N, C, 1, 1] and
+[N, C, 1, L] views), so NCHW, channels_last, transposed, permuted and sliced inputs are read in place, and y and dx
+are written in x's own layout. A channel's values are counted e = n*S + s over (n, s), S = H*W; the offset of
+value e is n*stride_n + c*stride_c + (s // W)*stride_h + (s % W)*stride_w. The per-channel vectors (weight, bias,
+running statistics) are read and updated through their strides too. Each channel's N*S values are cut into `splits`
+chunks so that C * splits programs fill the GPU even when C is small (64 channels on 132 SMs would otherwise leave
+half of them idle).
 
 Training forward:
 1. `_bn_stats_kernel`, grid (C, splits): each program runs Welford's update per lane over its chunk (no
@@ -30,36 +34,45 @@ from kernels.registry import variant
 from kernels.triton_support import INTERPRET, check_triton_tensor, next_power_of_2
 
 BLOCK = 1024
-TARGET_PROGRAMS = 4 * 132  # a few waves on an H100/H200's 132 SMs
+WAVES = 4  # programs per SM the split aims for: a few waves
 MAX_SPLITS = 256
 
 
 @triton.jit
-def _load_chunk(ptr, c, e, total, S, s_n, s_c, s_s, mask_end):
-    """Values e of channel c, where e counts over (n, s); masked past the chunk's end and past N*S."""
+def _offsets(e, c, S, W, stride_n, stride_c, stride_h, stride_w):
+    """Memory offsets of values e = n*S + s of channel c in a tensor with these four strides (S = H*W)."""
+    s = e % S
+    return (e // S) * stride_n + c * stride_c + (s // W) * stride_h + (s % W) * stride_w
+
+
+@triton.jit
+def _load_chunk(ptr, c, e, total, S, W, stride_n, stride_c, stride_h, stride_w, mask_end):
+    """Values e of channel c in fp32; masked past the chunk's end and past N*S."""
     mask = (e < mask_end) & (e < total)
-    offs = (e // S) * s_n + c * s_c + (e % S) * s_s
+    offs = _offsets(e, c, S, W, stride_n, stride_c, stride_h, stride_w)
     return tl.load(ptr + offs, mask=mask, other=0.0).to(tl.float32), mask
 
 
 @triton.jit
-def _affine(w_ptr, b_ptr, c, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr):
+def _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr):
     """The channel's weight and bias in fp32; 1 and 0 where absent."""
     w = tl.full([], 1.0, tl.float32)
     if HAS_WEIGHT:
-        w = tl.load(w_ptr + c).to(tl.float32)
+        w = tl.load(w_ptr + c * stride_w).to(tl.float32)
     b = tl.full([], 0.0, tl.float32)
     if HAS_BIAS:
-        b = tl.load(b_ptr + c).to(tl.float32)
+        b = tl.load(b_ptr + c * stride_b).to(tl.float32)
     return w, b
 
 
 @triton.jit
-def _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, s_n, s_c, s_s, d_n, d_c, d_s, chunk_end, mean, rstd, w, b,
+def _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw,
+                    stride_dyn, stride_dyc, stride_dyh, stride_dyw, chunk_end, mean, rstd, w, b,
                     ACTIVATION: tl.constexpr):  # fmt: skip
     """x_hat and dy of values e of channel c; with relu, dy only where the output x_hat * w + b was positive."""
-    x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, chunk_end)
-    dy = tl.load(dy_ptr + (e // S) * d_n + c * d_c + (e % S) * d_s, mask=mask, other=0.0).to(tl.float32)
+    x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, chunk_end)
+    dy_offs = _offsets(e, c, S, W, stride_dyn, stride_dyc, stride_dyh, stride_dyw)
+    dy = tl.load(dy_ptr + dy_offs, mask=mask, other=0.0).to(tl.float32)
     x_hat = (x - mean) * rstd
     if ACTIVATION == 1:
         dy = tl.where(x_hat * w + b > 0, dy, 0.0)
@@ -67,7 +80,12 @@ def _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, s_n, s_c, s_s, d_n, d_c, d_s,
 
 
 @triton.jit
-def _bn_stats_kernel(x_ptr, mean_part_ptr, m2_part_ptr, total, chunk, S, s_n, s_c, s_s, BLOCK: tl.constexpr):
+def _bn_stats_kernel(
+    x_ptr, mean_part_ptr, m2_part_ptr,
+    total, chunk, S, W,  # N*S values per channel, cut into chunks of `chunk`
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    BLOCK: tl.constexpr,
+):  # fmt: skip
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
     start = j.to(tl.int64) * chunk
@@ -76,7 +94,8 @@ def _bn_stats_kernel(x_ptr, mean_part_ptr, m2_part_ptr, total, chunk, S, s_n, s_
     mean = tl.zeros([BLOCK], tl.float32)
     m2 = tl.zeros([BLOCK], tl.float32)
     for off in range(0, chunk, BLOCK):
-        x, mask = _load_chunk(x_ptr, c, start + off + lanes, total, S, s_n, s_c, s_s, start + chunk)
+        e = start + off + lanes
+        x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, start + chunk)
         # Welford, one value per lane per step: masked lanes keep their state
         count += mask.to(tl.float32)
         delta = tl.where(mask, x - mean, 0.0)
@@ -95,7 +114,10 @@ def _bn_stats_kernel(x_ptr, mean_part_ptr, m2_part_ptr, total, chunk, S, s_n, s_
 @triton.jit
 def _bn_fwd_kernel(
     x_ptr, y_ptr, w_ptr, b_ptr, rm_ptr, rv_ptr, mean_part_ptr, m2_part_ptr, save_mean_ptr, save_rstd_ptr,
-    total, chunk, S, s_n, s_c, s_s, y_n, y_c, y_s, momentum, eps,
+    total, chunk, S, W, momentum, eps,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_yn, stride_yc, stride_yh, stride_yw,
+    stride_w, stride_b, stride_rm, stride_rv,  # the per-channel vectors
     TRAINING: tl.constexpr, HAS_RUNNING: tl.constexpr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
     ACTIVATION: tl.constexpr, SPLITS: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -103,7 +125,7 @@ def _bn_fwd_kernel(
     j = tl.program_id(1)
     nsplits = tl.num_programs(1)
     if TRAINING:
-        # merge the channel's partials exactly: counts follow from the chunk layout
+        # merge the channel's partials exactly (Chan): counts follow from the chunk layout
         parts = tl.arange(0, SPLITS)
         live = parts < nsplits
         counts = tl.minimum(tl.maximum(total - parts.to(tl.int64) * chunk, 0), chunk).to(tl.float32)
@@ -114,51 +136,57 @@ def _bn_fwd_kernel(
         d = means - mean
         var = tl.sum(m2s + counts * d * d, axis=0) / total
     else:
-        mean = tl.load(rm_ptr + c).to(tl.float32)
-        var = tl.load(rv_ptr + c).to(tl.float32)
+        mean = tl.load(rm_ptr + c * stride_rm).to(tl.float32)
+        var = tl.load(rv_ptr + c * stride_rv).to(tl.float32)
     rstd = 1.0 / tl.sqrt(var + eps)
-    w, shift = _affine(w_ptr, b_ptr, c, HAS_WEIGHT, HAS_BIAS)
+    w, shift = _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT, HAS_BIAS)
     scale = w * rstd
 
     start = j.to(tl.int64) * chunk
     lanes = tl.arange(0, BLOCK).to(tl.int64)
     for off in range(0, chunk, BLOCK):
         e = start + off + lanes
-        x, mask = _load_chunk(x_ptr, c, e, total, S, s_n, s_c, s_s, start + chunk)
+        x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, start + chunk)
         y = (x - mean) * scale + shift  # subtract first: x * scale - mean * scale would cancel for large means
         if ACTIVATION == 1:
             y = tl.maximum(y, 0.0)
-        tl.store(y_ptr + (e // S) * y_n + c * y_c + (e % S) * y_s, y.to(y_ptr.dtype.element_ty), mask=mask)
+        y_offs = _offsets(e, c, S, W, stride_yn, stride_yc, stride_yh, stride_yw)
+        tl.store(y_ptr + y_offs, y.to(y_ptr.dtype.element_ty), mask=mask)
 
     if j == 0:
         tl.store(save_mean_ptr + c, mean)
         tl.store(save_rstd_ptr + c, rstd)
         if TRAINING and HAS_RUNNING:
             unbiased = var * total / (total - 1)
-            rm = tl.load(rm_ptr + c).to(tl.float32)
-            rv = tl.load(rv_ptr + c).to(tl.float32)
-            tl.store(rm_ptr + c, ((1 - momentum) * rm + momentum * mean).to(rm_ptr.dtype.element_ty))
-            tl.store(rv_ptr + c, ((1 - momentum) * rv + momentum * unbiased).to(rv_ptr.dtype.element_ty))
+            rm = tl.load(rm_ptr + c * stride_rm).to(tl.float32)
+            rv = tl.load(rv_ptr + c * stride_rv).to(tl.float32)
+            tl.store(rm_ptr + c * stride_rm, ((1 - momentum) * rm + momentum * mean).to(rm_ptr.dtype.element_ty))
+            tl.store(rv_ptr + c * stride_rv, ((1 - momentum) * rv + momentum * unbiased).to(rv_ptr.dtype.element_ty))
 
 
 @triton.jit
 def _bn_bwd_reduce_kernel(
     x_ptr, dy_ptr, w_ptr, b_ptr, save_mean_ptr, save_rstd_ptr, sum_dy_ptr, sum_dyx_ptr,
-    total, chunk, S, s_n, s_c, s_s, d_n, d_c, d_s,
+    total, chunk, S, W,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_dyn, stride_dyc, stride_dyh, stride_dyw,
+    stride_w, stride_b,
     HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
     mean = tl.load(save_mean_ptr + c)
     rstd = tl.load(save_rstd_ptr + c)
-    w, b = _affine(w_ptr, b_ptr, c, HAS_WEIGHT, HAS_BIAS)
+    w, b = _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT, HAS_BIAS)
     start = j.to(tl.int64) * chunk
     lanes = tl.arange(0, BLOCK).to(tl.int64)
     acc_dy = tl.zeros([BLOCK], tl.float32)
     acc_dyx = tl.zeros([BLOCK], tl.float32)
     for off in range(0, chunk, BLOCK):
-        x_hat, dy, _ = _x_hat_and_grad(x_ptr, dy_ptr, c, start + off + lanes, total, S, s_n, s_c, s_s, d_n, d_c, d_s,
-                                       start + chunk, mean, rstd, w, b, ACTIVATION)  # fmt: skip
+        x_hat, dy, _ = _x_hat_and_grad(
+            x_ptr, dy_ptr, c, start + off + lanes, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw,
+            stride_dyn, stride_dyc, stride_dyh, stride_dyw, start + chunk, mean, rstd, w, b, ACTIVATION,
+        )  # fmt: skip
         acc_dy += dy
         acc_dyx += dy * x_hat
     nsplits = tl.num_programs(1)
@@ -169,7 +197,11 @@ def _bn_bwd_reduce_kernel(
 @triton.jit
 def _bn_bwd_kernel(
     x_ptr, dy_ptr, dx_ptr, w_ptr, b_ptr, save_mean_ptr, save_rstd_ptr, sum_dy_ptr, sum_dyx_ptr, dw_ptr, db_ptr,
-    total, chunk, S, s_n, s_c, s_s, d_n, d_c, d_s, o_n, o_c, o_s,
+    total, chunk, S, W,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_dyn, stride_dyc, stride_dyh, stride_dyw,
+    stride_dxn, stride_dxc, stride_dxh, stride_dxw,
+    stride_w, stride_b,
     TRAINING: tl.constexpr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr,
     SPLITS: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
@@ -182,18 +214,21 @@ def _bn_bwd_kernel(
     sum_dyx = tl.sum(tl.load(sum_dyx_ptr + c * nsplits + parts, mask=live, other=0.0), axis=0)
     mean = tl.load(save_mean_ptr + c)
     rstd = tl.load(save_rstd_ptr + c)
-    w, b = _affine(w_ptr, b_ptr, c, HAS_WEIGHT, HAS_BIAS)
+    w, b = _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT, HAS_BIAS)
     start = j.to(tl.int64) * chunk
     lanes = tl.arange(0, BLOCK).to(tl.int64)
     for off in range(0, chunk, BLOCK):
         e = start + off + lanes
-        x_hat, dy, mask = _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, s_n, s_c, s_s, d_n, d_c, d_s, start + chunk,
-                                          mean, rstd, w, b, ACTIVATION)  # fmt: skip
+        x_hat, dy, mask = _x_hat_and_grad(
+            x_ptr, dy_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw,
+            stride_dyn, stride_dyc, stride_dyh, stride_dyw, start + chunk, mean, rstd, w, b, ACTIVATION,
+        )  # fmt: skip
         if TRAINING:  # the batch statistics depend on x: two more terms
             dx = w * rstd * (dy - sum_dy / total - x_hat * (sum_dyx / total))
         else:
             dx = w * rstd * dy
-        tl.store(dx_ptr + (e // S) * o_n + c * o_c + (e % S) * o_s, dx.to(dx_ptr.dtype.element_ty), mask=mask)
+        dx_offs = _offsets(e, c, S, W, stride_dxn, stride_dxc, stride_dxh, stride_dxw)
+        tl.store(dx_ptr + dx_offs, dx.to(dx_ptr.dtype.element_ty), mask=mask)
     if j == 0:
         if HAS_WEIGHT:
             tl.store(dw_ptr + c, sum_dyx.to(dw_ptr.dtype.element_ty))
@@ -201,40 +236,67 @@ def _bn_bwd_kernel(
             tl.store(db_ptr + c, sum_dy.to(db_ptr.dtype.element_ty))
 
 
-def as_ncs(t: torch.Tensor) -> torch.Tensor:
-    """[N, C, ...] as [N, C, S]: a view for contiguous and channels_last tensors (H and W merge), else a copy."""
-    return t.reshape(t.shape[0], t.shape[1], -1)
+def as_nchw(t: torch.Tensor) -> torch.Tensor:
+    """[N, C, ...] as an [N, C, H, W] view with its strides: [N, C] as [N, C, 1, 1], [N, C, L] as [N, C, 1, L];
+    5-D and up merge their spatial dimensions but the last (a copy where the strides do not allow a view)."""
+    if t.dim() == 2:
+        return t[:, :, None, None]
+    if t.dim() == 3:
+        return t[:, :, None, :]
+    if t.dim() == 4:
+        return t
+    return t.reshape(t.shape[0], t.shape[1], -1, t.shape[-1])
 
 
-def _split(total: int, channels: int) -> tuple[int, int, int]:
+def empty_like_nchw(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An output for x and its [N, C, H, W] view: in x's own layout (torch.empty_like keeps the strides of a dense
+    tensor, as F.batch_norm's output does), contiguous above 4-D so that the view never copies."""
+    out = torch.empty_like(x) if x.dim() <= 4 else torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    return out, as_nchw(out)
+
+
+def wanted_splits(channels: int, device: torch.device) -> int:
+    """How many programs share each channel: a few waves over the device's SMs. One under the interpreter (tests
+    set more to run the merge of the partials)."""
+    if INTERPRET:
+        return 1
+    return max(1, WAVES * torch.cuda.get_device_properties(device).multi_processor_count // channels)
+
+
+def _split(total: int, channels: int, device: torch.device) -> tuple[int, int, int]:
     """(chunk, splits launched, SPLITS: a power of two >= splits) for N*S values per channel."""
-    want = 1 if INTERPRET else max(1, TARGET_PROGRAMS // channels)
-    splits = min(want, MAX_SPLITS, triton.cdiv(total, BLOCK))
+    splits = min(wanted_splits(channels, device), MAX_SPLITS, triton.cdiv(total, BLOCK))
     chunk = triton.cdiv(triton.cdiv(total, splits), BLOCK) * BLOCK  # whole blocks per program
     splits = triton.cdiv(total, chunk)
     return chunk, splits, next_power_of_2(splits)
 
 
+def _vector_strides(*tensors) -> tuple[int, ...]:
+    """The element stride of each per-channel vector (0 for an absent one: its flag keeps it unread)."""
+    return tuple(t.stride(0) if t is not None else 0 for t in tensors)
+
+
 def batchnorm_fwd(x, running_mean, running_var, weight, bias, training, momentum, eps, activation):
     """y, saved mean and 1/std; updates the running statistics in place when training."""
-    x3 = as_ncs(x)
-    n_, c, s = x3.shape
-    total = n_ * s
-    y = torch.empty_like(x)  # same memory format as x
-    y3 = as_ncs(y)
+    x4 = as_nchw(x)
+    n_, c, h, w = x4.shape
+    total = n_ * h * w
+    y, y4 = empty_like_nchw(x)
     f32 = dict(dtype=torch.float32, device=x.device)
     save_mean, save_rstd = torch.empty(c, **f32), torch.empty(c, **f32)
-    chunk, splits, pow2 = _split(total, c)
+    chunk, splits, pow2 = _split(total, c, x.device)
     mean_part, m2_part = torch.empty(c * splits, **f32), torch.empty(c * splits, **f32)
-    strides = (s, *x3.stride())
+    sizes = (total, chunk, h * w, w)
     if training:
-        _bn_stats_kernel[(c, splits)](x3, mean_part, m2_part, total, chunk, *strides, BLOCK=BLOCK)
+        _bn_stats_kernel[(c, splits)](x4, mean_part, m2_part, *sizes, *x4.stride(), BLOCK=BLOCK)
     has_running = running_mean is not None
+    vectors = _vector_strides(weight, bias, running_mean, running_var)
     _bn_fwd_kernel[(c, splits)](
-        # absent optional tensors are passed as x3: their HAS_* flag is off and the kernel never reads them
-        x3, y3, weight if weight is not None else x3, bias if bias is not None else x3,
+        # absent optional tensors are passed as x4: their HAS_* flag is off and the kernel never reads them
+        x4, y4, weight if weight is not None else x4, bias if bias is not None else x4,
         running_mean if has_running else save_mean, running_var if has_running else save_rstd,
-        mean_part, m2_part, save_mean, save_rstd, total, chunk, *strides, *y3.stride(), float(momentum), float(eps),
+        mean_part, m2_part, save_mean, save_rstd, *sizes, float(momentum), float(eps),
+        *x4.stride(), *y4.stride(), *vectors,
         TRAINING=training, HAS_RUNNING=has_running, HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
         ACTIVATION=1 if activation == "relu" else 0, SPLITS=pow2, BLOCK=BLOCK,
     )  # fmt: skip
@@ -243,26 +305,26 @@ def batchnorm_fwd(x, running_mean, running_var, weight, bias, training, momentum
 
 def batchnorm_bwd(x, dy, weight, bias, save_mean, save_rstd, training, activation):
     """(dx, dweight, dbias) through the two backward kernels."""
-    x3, dy3 = as_ncs(x), as_ncs(dy)
-    n_, c, s = x3.shape
-    total = n_ * s
-    dx = torch.empty_like(x)
-    dx3 = as_ncs(dx)
+    x4, dy4 = as_nchw(x), as_nchw(dy)
+    n_, c, h, w = x4.shape
+    total = n_ * h * w
+    dx, dx4 = empty_like_nchw(x)
     f32 = dict(dtype=torch.float32, device=x.device)
-    chunk, splits, pow2 = _split(total, c)
+    chunk, splits, pow2 = _split(total, c, x.device)
     sum_dy, sum_dyx = torch.empty(c * splits, **f32), torch.empty(c * splits, **f32)
     dw = torch.empty(c, dtype=weight.dtype, device=x.device) if weight is not None else None
     db = torch.empty(c, dtype=bias.dtype, device=x.device) if bias is not None else None
     flags = dict(HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, ACTIVATION=1 if activation == "relu" else 0)
-    w, b = weight if weight is not None else x3, bias if bias is not None else x3
-    strides = (s, *x3.stride(), *dy3.stride())
+    wt, bs = weight if weight is not None else x4, bias if bias is not None else x4
+    sizes, vectors = (total, chunk, h * w, w), _vector_strides(weight, bias)
     _bn_bwd_reduce_kernel[(c, splits)](
-        x3, dy3, w, b, save_mean, save_rstd, sum_dy, sum_dyx, total, chunk, *strides, **flags, BLOCK=BLOCK
-    )
+        x4, dy4, wt, bs, save_mean, save_rstd, sum_dy, sum_dyx, *sizes, *x4.stride(), *dy4.stride(), *vectors,
+        **flags, BLOCK=BLOCK,
+    )  # fmt: skip
     _bn_bwd_kernel[(c, splits)](
-        x3, dy3, dx3, w, b, save_mean, save_rstd, sum_dy, sum_dyx, dw if dw is not None else sum_dy,
-        db if db is not None else sum_dy, total, chunk, *strides, *dx3.stride(), TRAINING=training, **flags,
-        SPLITS=pow2, BLOCK=BLOCK,
+        x4, dy4, dx4, wt, bs, save_mean, save_rstd, sum_dy, sum_dyx, dw if dw is not None else sum_dy,
+        db if db is not None else sum_dy, *sizes, *x4.stride(), *dy4.stride(), *dx4.stride(), *vectors,
+        TRAINING=training, **flags, SPLITS=pow2, BLOCK=BLOCK,
     )  # fmt: skip
     return dx, dw, db
 
