@@ -55,6 +55,9 @@ class Variant:
     unsupported: Mapping[str, str] = field(default_factory=dict)
     # Sizes or settings beyond this variant's reach: limit(case, device) returns the reason, or None.
     limit: Callable | None = None
+    # Triton rungs: the PyTorch operators (aten names) they run besides their kernels, each with the reason
+    # ({"sum": "the bias gradient: dy summed over (N, P, Q)"}); the correctness test fails on any other.
+    torch_ops: Mapping[str, str] = field(default_factory=dict)
     doc: str = ""
 
     def skip_reason(self, device: str, timing: bool = False) -> str | None:
@@ -94,6 +97,7 @@ def variant(
     interpreted_on_cpu: bool = False,
     unsupported: Mapping[str, str] | None = None,
     limit: Callable | None = None,
+    torch_ops: Mapping[str, str] | None = None,
 ):
     """Declare `fn` as variant `name` of `op`. A second variant of the same name is an error."""
 
@@ -115,6 +119,7 @@ def variant(
             interpreted_on_cpu=interpreted_on_cpu,
             unsupported=MappingProxyType(dict(unsupported or {})),
             limit=limit,
+            torch_ops=MappingProxyType(dict(torch_ops or {})),
             doc=(fn.__doc__ or "").strip().split("\n")[0],
         )
         return fn
@@ -137,8 +142,14 @@ def _load() -> None:
 
 
 def ops() -> list[str]:
+    """The ops in OP_PACKAGES order, whichever op module Python happened to import first."""
     _load()
-    return list(_VARIANTS)
+    rank = {package: i for i, package in enumerate(OP_PACKAGES)}
+
+    def package(op: str) -> str:
+        return type(_SPECS[op]).__module__.split(".")[1] if op in _SPECS else ""
+
+    return sorted(_VARIANTS, key=lambda op: (rank.get(package(op), len(rank)), op))
 
 
 def variants(op: str) -> list[Variant]:

@@ -97,16 +97,24 @@ def test_minus_inf_rows_match_torch_exactly(name, device):
     assert (dx[1, ::2] == 0).all() and torch.isfinite(dx[1:]).all()
 
 
-@pytest.mark.parametrize("dim", [-1, 0])
-def test_triton_rows_of_a_2d_input_are_never_a_copy(dim):
-    """The Triton launchers take both strides of their 2-D row view: a sliced or transposed 2-D input (and dim 0)
-    reaches the kernel as it is, without a .contiguous() copy; a 3-D input with dim in the middle is copied."""
+@pytest.mark.parametrize("dim", [-1, 0, 1])
+def test_triton_rows_are_a_view_of_the_input_in_any_common_layout(dim):
+    """The Triton launchers read x as [d0, d1, d2, n] through four strides: sliced, transposed, permuted,
+    expanded and channels_last inputs of up to 4 dims reach the kernel as they are, without a copy; only an input
+    with more than three row dims that do not merge is copied (and the variants declare that `clone`)."""
     base = torch.randn(40, 60)
-    for x in (base, base[:, ::3], base.t(), base[5:, 7:]):
-        rows, restore = as_rows(x, dim)
-        assert rows.data_ptr() == x.data_ptr()
-        assert rows.shape[-1] == x.shape[dim]
-        assert restore(torch.zeros(rows.shape)).shape == x.shape
-    x = torch.randn(4, 5, 6)
-    rows, restore = as_rows(x, 1)
-    assert rows.shape == (24, 5) and restore(rows.contiguous()).equal(x)
+    cube = torch.randn(6, 7, 8)
+    nhwc = torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
+    swapped = torch.randn(3, 2, 4, 5).transpose(0, 1)  # batch and channel swapped in memory
+    expanded = torch.randn(1, 7, 8).expand(6, 7, 8)
+    for x in (base, base[:, ::3], base.t(), base[5:, 7:], cube, cube.transpose(0, 2), cube[:, 1:, ::2], nhwc,
+              swapped, expanded):  # fmt: skip
+        x4, restore = as_rows(x, dim)
+        assert x4.data_ptr() == x.data_ptr() and x4.shape[-1] == x.shape[dim]
+        rows = x.movedim(dim, -1).reshape(-1, x.shape[dim])  # the rows in the kernels' order
+        assert x4.reshape(-1, x.shape[dim]).equal(rows)
+        assert restore(rows.contiguous()).equal(x)
+    scrambled_5d = torch.randn(7, 6, 5, 4, 3).permute(4, 2, 0, 3, 1)  # no two row dims merge
+    x4, restore = as_rows(scrambled_5d, -1)
+    assert x4.data_ptr() != scrambled_5d.data_ptr()
+    assert restore(x4.reshape(-1, 6).contiguous()).equal(scrambled_5d)

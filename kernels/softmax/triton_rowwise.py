@@ -10,12 +10,14 @@ Math is fp32 whatever the storage dtype (fp16/bf16 exp and sums lose too much), 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import triton
 import triton.language as tl
 
 from kernels.registry import variant
-from kernels.softmax.rows import softmax_function
+from kernels.softmax.rows import TORCH_OPS, row_start, row_strides, softmax_function
 from kernels.triton_support import next_power_of_2
 
 MAX_COLS = 1 << 16  # 64K fp32 values per row already spill registers at 16 warps
@@ -24,45 +26,44 @@ TILE_ELEMENTS = 4096  # elements per program for narrow rows
 
 @triton.jit
 def _softmax_fwd_kernel(
-    y_ptr, x_ptr, n_rows, n_cols, sx_row, sx_col, sy_row, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr
-):
+    y_ptr, x_ptr, n_rows, n_cols,
+    D1, D2, stride_x0, stride_x1, stride_x2, stride_x_col,  # x as [d0, d1, d2, n] (kernels/softmax/rows.py)
+    stride_y_row,  # y as contiguous [rows, n]
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):  # fmt: skip
     rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)  # int64: offsets past 2**31
     cols = tl.arange(0, BLOCK_N).to(tl.int64)
     mask = (rows[:, None] < n_rows) & (cols[None, :] < n_cols)
+    x_rows = row_start(rows, D1, D2, stride_x0, stride_x1, stride_x2)
     # Masked lanes read -inf: they add exp(-inf) = 0 to the sum and never win the max.
-    x = tl.load(x_ptr + rows[:, None] * sx_row + cols[None, :] * sx_col, mask=mask, other=float("-inf"))
+    x = tl.load(x_ptr + x_rows[:, None] + cols[None, :] * stride_x_col, mask=mask, other=float("-inf"))
     x = x.to(tl.float32)
     # Subtracting the row max keeps exp() <= 1: no overflow for any finite logits. A row of only -inf gives
     # -inf - (-inf) = NaN, the same NaN torch.softmax returns.
     m = tl.max(x, axis=1)
     e = tl.exp(x - m[:, None])
     y = e / tl.sum(e, axis=1)[:, None]
-    tl.store(y_ptr + rows[:, None] * sy_row + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+    tl.store(y_ptr + rows[:, None] * stride_y_row + cols[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
 def _softmax_bwd_kernel(
-    dx_ptr,
-    y_ptr,
-    dy_ptr,
-    n_rows,
-    n_cols,
-    sy_row,
-    sdy_row,
-    sdy_col,
-    sdx_row,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-):
+    dx_ptr, y_ptr, dy_ptr, n_rows, n_cols,
+    stride_y_row,
+    D1, D2, stride_dy0, stride_dy1, stride_dy2, stride_dy_col,  # dy as [d0, d1, d2, n]
+    stride_dx_row,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):  # fmt: skip
     # dx = y * (dy - sum(y * dy)): reads y and dy once, writes dx once.
     rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     cols = tl.arange(0, BLOCK_N).to(tl.int64)
     mask = (rows[:, None] < n_rows) & (cols[None, :] < n_cols)
-    y = tl.load(y_ptr + rows[:, None] * sy_row + cols[None, :], mask=mask, other=0.0).to(tl.float32)
-    dy = tl.load(dy_ptr + rows[:, None] * sdy_row + cols[None, :] * sdy_col, mask=mask, other=0.0).to(tl.float32)
+    y = tl.load(y_ptr + rows[:, None] * stride_y_row + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+    dy_rows = row_start(rows, D1, D2, stride_dy0, stride_dy1, stride_dy2)
+    dy = tl.load(dy_ptr + dy_rows[:, None] + cols[None, :] * stride_dy_col, mask=mask, other=0.0).to(tl.float32)
     dot = tl.sum(y * dy, axis=1)
     dx = y * (dy - dot[:, None])
-    tl.store(dx_ptr + rows[:, None] * sdx_row + cols[None, :], dx.to(dx_ptr.dtype.element_ty), mask=mask)
+    tl.store(dx_ptr + rows[:, None] * stride_dx_row + cols[None, :], dx.to(dx_ptr.dtype.element_ty), mask=mask)
 
 
 def _config(n_rows: int, n_cols: int) -> tuple[int, int, int]:
@@ -78,29 +79,22 @@ def _config(n_rows: int, n_cols: int) -> tuple[int, int, int]:
     return block_m, block_n, num_warps
 
 
-def softmax_rows_fwd(x: torch.Tensor) -> torch.Tensor:
-    n_rows, n_cols = x.shape
-    y = torch.empty((n_rows, n_cols), dtype=x.dtype, device=x.device)
+def softmax_rows_fwd(x4: torch.Tensor) -> torch.Tensor:
+    """y as [rows, n] for x as [d0, d1, d2, n]."""
+    n_rows, n_cols = math.prod(x4.shape[:3]), x4.shape[3]
+    y = torch.empty((n_rows, n_cols), dtype=x4.dtype, device=x4.device)
     if y.numel() == 0:
         return y
     block_m, block_n, num_warps = _config(n_rows, n_cols)
     grid = (triton.cdiv(n_rows, block_m),)
     _softmax_fwd_kernel[grid](
-        y,
-        x,
-        n_rows,
-        n_cols,
-        x.stride(0),
-        x.stride(1),
-        y.stride(0),
-        BLOCK_M=block_m,
-        BLOCK_N=block_n,
-        num_warps=num_warps,
+        y, x4, n_rows, n_cols, *row_strides(x4), y.stride(0), BLOCK_M=block_m, BLOCK_N=block_n, num_warps=num_warps
     )
     return y
 
 
-def softmax_rows_bwd(y: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+def softmax_rows_bwd(y: torch.Tensor, dy4: torch.Tensor) -> torch.Tensor:
+    """dx as [rows, n] from y as [rows, n] and dy as [d0, d1, d2, n]."""
     n_rows, n_cols = y.shape
     dx = torch.empty_like(y)
     if dx.numel() == 0:
@@ -108,23 +102,13 @@ def softmax_rows_bwd(y: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     block_m, block_n, num_warps = _config(n_rows, n_cols)
     grid = (triton.cdiv(n_rows, block_m),)
     _softmax_bwd_kernel[grid](
-        dx,
-        y,
-        dy,
-        n_rows,
-        n_cols,
-        y.stride(0),
-        dy.stride(0),
-        dy.stride(1),
-        dx.stride(0),
-        BLOCK_M=block_m,
-        BLOCK_N=block_n,
-        num_warps=num_warps,
-    )
+        dx, y, dy4, n_rows, n_cols, y.stride(0), *row_strides(dy4), dx.stride(0),
+        BLOCK_M=block_m, BLOCK_N=block_n, num_warps=num_warps,
+    )  # fmt: skip
     return dx
 
 
-triton_softmax = variant("softmax", "triton", interpreted_on_cpu=True)(
+triton_softmax = variant("softmax", "triton", interpreted_on_cpu=True, torch_ops=TORCH_OPS)(
     softmax_function(
         "softmax 'triton'",
         "Whole rows in registers: one read of x, one write of y; rows up to 65536 columns.",
