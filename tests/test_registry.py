@@ -1,6 +1,9 @@
 """The registry: one baseline per op, unique names, ladder order, clear errors, and full coverage by the tests and
 the benchmarks (nothing can be timed that is not also checked)."""
 
+import subprocess
+import sys
+
 import pytest
 
 from bench.harness import MODES, bench_cases
@@ -74,3 +77,11 @@ def test_triton_variants_are_interpreted_on_cpu_and_never_timed_there():
                 assert v.skip_reason("cpu", timing=True) == "interpreted, not a performance figure"
             else:
                 assert v.skip_reason("cpu", timing=True) is None
+
+
+def test_ops_come_in_package_order_whatever_was_imported_first():
+    """Tables, reports and the README list ops in OP_PACKAGES order, not in the order a test or a script happened
+    to import their modules (batch norm's module, imported first, once moved it ahead of softmax)."""
+    code = "import kernels.batchnorm.module, kernels.pool.spec; from kernels import registry; print(*registry.ops())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d"]
