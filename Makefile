@@ -13,7 +13,7 @@ SYSTEM_PY ?= python3
 GPU_ARGS  ?=
 STUDIES   ?= all
 
-.PHONY: test bench gpu-check lint clean
+.PHONY: test bench gpu-check lint clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest tests -q -rs
 
+# The layout fuzz with a long, random budget (make test runs a short, fixed one); failures are replayed first next
+# time from .hypothesis/. FUZZ_K narrows it (pytest -k).
+FUZZ_K ?=
+fuzz: $(STAMP)
+	DNNBENCH_FUZZ=long $(PY) -m pytest tests/test_layout_fuzz.py -q -rs $(if $(FUZZ_K),-k "$(FUZZ_K)")
+
 # The benchmarks (pytest-benchmark) and the quick trade-off studies, then the report of the run; prints the paths of
 # the results and of index.html.
 bench: $(STAMP)
@@ -40,4 +46,4 @@ gpu-check:
 	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE) $(GPU_ARGS)
 
 clean:
-	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache .hypothesis

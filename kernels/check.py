@@ -6,6 +6,8 @@ accurate the timed code was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -45,20 +47,30 @@ def reference(spec: OpSpec, inputs: Inputs) -> tuple[Inputs, torch.Tensor]:
     return ref_inputs, spec.reference_fn()(*ref_inputs.args, **ref_inputs.kwargs)
 
 
-def compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool = True) -> list[Comparison]:
+def compare(
+    fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool = True, inputs: Inputs | None = None,
+    grad_layout: Callable[[torch.Tensor], torch.Tensor] | None = None, watch: AbstractContextManager | None = None,
+) -> list[Comparison]:  # fmt: skip
     """Run `fn` on fresh inputs for `case` and compare its output (and, with `grads`, its input gradients for a
-    random output gradient) with the float64 reference, under the case's precision (TF32 on or off)."""
+    random output gradient) with the float64 reference, under the case's precision (TF32 on or off).
+
+    `inputs` replaces the spec's inputs for `case` (the layout fuzz passes the same values in other memory layouts);
+    `grad_layout` stores the output gradient in another layout (same values); `watch` (a context manager, such as
+    kernels.torch_ops.AtenRecorder) is entered around the variant's forward and around its backward, and around
+    nothing else."""
     with precision_mode(case):
-        return _compare(fn, spec, case, device, seed, grads)
+        return _compare(fn, spec, case, device, seed, grads, inputs, grad_layout, watch or nullcontext())
 
 
-def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool) -> list[Comparison]:
-    inputs = spec.make_inputs(case, device, seed)
+def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool, inputs, grad_layout, watch):
+    if inputs is None:
+        inputs = spec.make_inputs(case, device, seed)
     if grads:
         inputs = inputs.with_grad()
     ref_inputs, ref_out = reference(spec, inputs)
     poison_allocator(inputs)
-    out = fn(*inputs.args, **inputs.kwargs)
+    with watch:
+        out = fn(*inputs.args, **inputs.kwargs)
     result = [Comparison("output", rel_error(out, ref_out), spec.tolerance(case, "forward"))]
     # state the op updates in place (running statistics) must match the reference's after the call
     result += [
@@ -68,7 +80,10 @@ def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool) 
     ]
     if grads:
         grad_out = random_like(out, seed + 1)
-        got = torch.autograd.grad(out, inputs.differentiable(), grad_out)
+        if grad_layout is not None:
+            grad_out = grad_layout(grad_out)
+        with watch:
+            got = torch.autograd.grad(out, inputs.differentiable(), grad_out)
         ref_for_grad, ref_grad_out = spec.grad_reference(
             ref_inputs, ref_out, out.detach(), grad_out.to("cpu", torch.float64)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -52,3 +53,20 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def seed(request) -> int:
     return request.config.dnnbench.seed
+
+
+def _hypothesis_profiles() -> None:
+    """`make test`: a fixed, derandomized budget (the same examples every run, inside CI's time); `make fuzz`
+    (DNNBENCH_FUZZ=long): many more random examples, failures kept in .hypothesis/ and replayed first next time."""
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # the fuzz tests skip themselves, saying why
+        return
+    slow = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+    settings.register_profile("ci", max_examples=20, derandomize=True, database=None, deadline=None,
+                              suppress_health_check=slow, print_blob=True)  # fmt: skip
+    settings.register_profile("long", max_examples=300, deadline=None, suppress_health_check=slow, print_blob=True)
+    settings.load_profile("long" if os.environ.get("DNNBENCH_FUZZ") == "long" else "ci")
+
+
+_hypothesis_profiles()

@@ -355,7 +355,9 @@ def triton_batchnorm_call(name, fuse, x, running_mean, running_var, weight, bias
     return y if fuse else apply_activation(y, activation)
 
 
-@variant("batchnorm", "triton", interpreted_on_cpu=True)
+@variant("batchnorm", "triton", interpreted_on_cpu=True,
+         torch_ops={"relu": "relu after the kernels, by PyTorch (triton_fused has it inside)",
+                    "threshold_backward": "relu's gradient, by PyTorch's autograd"})  # fmt: skip
 def triton_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
                      activation=None):  # fmt: skip
     """Two passes, split per channel: Welford statistics, then normalize; relu (if asked) by PyTorch."""

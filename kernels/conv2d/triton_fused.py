@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.conv2d.triton_implicit_gemm import TritonConv2d, check_triton_args
+from kernels.conv2d.triton_implicit_gemm import CONV_BACKWARD, TritonConv2d, check_triton_args
 from kernels.matmul.triton_matmul import interpreter_bf16_dot
 from kernels.registry import variant
 
@@ -40,7 +40,17 @@ def fold_batch_norm(weight: torch.Tensor, bias, bn, eps: float) -> tuple[torch.T
     return folded_weight.to(weight.dtype), folded_bias.to(weight.dtype)
 
 
-@variant("conv2d", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot)
+FOLDING = {
+    "rsqrt": "folding the batch norm into the weights: 1 / sqrt(var + eps), per output channel",
+    "mul": "folding: the weight and bias scaled per output channel; relu's mask applied to dy (backward)",
+    "add": "folding: the folded bias",
+    "neg": "folding: -mean * scale",
+    "gt": "relu's mask from the saved output, y > 0 (backward)",
+}
+
+
+@variant("conv2d", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
+         torch_ops={**CONV_BACKWARD, **FOLDING})  # fmt: skip
 def triton_fused_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                         activation=None) -> torch.Tensor:  # fmt: skip
     """Triton implicit-GEMM convolution with the batch norm folded into it and relu in the epilogue: one kernel."""

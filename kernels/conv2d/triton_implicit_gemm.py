@@ -64,7 +64,7 @@ def _pixels(offs, H, W):
 @triton.jit
 def _conv2d_fwd_kernel(
     x_ptr, w_ptr, y_ptr, bias_ptr, M, K_G, RED, C_G, H, W, P, Q, S,
-    s_xn, s_xc, s_xh, s_xw, s_wk, s_wc, s_wr, s_ws, s_yn, s_yk, s_yp, s_yq,
+    s_xn, s_xc, s_xh, s_xw, s_wk, s_wc, s_wr, s_ws, s_yn, s_yk, s_yp, s_yq, s_bias,
     STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
     HAS_BIAS: tl.constexpr, RELU: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
@@ -101,7 +101,7 @@ def _conv2d_fwd_kernel(
 
     # epilogue on the fp32 accumulator, before the one rounding to y's dtype
     if HAS_BIAS:
-        acc += tl.load(bias_ptr + k_abs, mask=n_ok, other=0.0).to(tl.float32)[None, :]
+        acc += tl.load(bias_ptr + k_abs * s_bias, mask=n_ok, other=0.0).to(tl.float32)[None, :]
     if RELU:
         acc = tl.maximum(acc, 0.0)
     y_ptrs = y_ptr + (n * s_yn + p * s_yp + q * s_yq)[:, None] + (k_abs * s_yk)[None, :]
@@ -231,7 +231,8 @@ def conv2d_launch(x, weight, bias, geo: ConvGeometry, relu: bool) -> torch.Tenso
     if y.numel() == 0:
         return y
     args = (x, weight, y, bias if bias is not None else y, m, geo.k_per_group, red, geo.c_per_group, geo.h, geo.w,
-            geo.p, geo.q, geo.s, *x.stride(), *weight.stride(), *y.stride(), *_geometry_args(geo))  # fmt: skip
+            geo.p, geo.q, geo.s, *x.stride(), *weight.stride(), *y.stride(),
+            bias.stride(0) if bias is not None else 0, *_geometry_args(geo))  # fmt: skip
     flags = {"HAS_BIAS": bias is not None, "RELU": relu, "INPUT_PRECISION": _input_precision(x)}
     launch_gemm(_conv2d_fwd_kernel, _conv2d_fwd_kernel_tuned, m, geo.k_per_group, geo.groups, args, flags, *CONFIGS)
     return y
@@ -312,7 +313,22 @@ def check_triton_args(x, weight, bias, stride, padding, dilation, groups, bn, bn
     return geo
 
 
-@variant("conv2d", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot)
+# Torch parts of both Triton rungs' backward.
+CONV_BACKWARD = {
+    "sum": "the bias gradient (dy summed over N, P, Q) and, on CUDA, the split-K partials of the weight gradient",
+    "_to_copy": "fp16/bf16 dy taken to fp32 for the bias sum; the fp32 weight gradient rounded to the weight's dtype",
+}
+# The rung leaves the block's batch norm and relu to PyTorch (triton_fused folds them into its kernel).
+UNFUSED_BLOCK = {
+    "native_batch_norm": "the block's evaluation-mode batch norm, by PyTorch after the kernel",
+    "_native_batch_norm_legit_no_training": "the block's evaluation-mode batch norm, by PyTorch after the kernel",
+    "native_batch_norm_backward": "its gradient, by PyTorch's autograd",
+    "relu": "the block's relu, by PyTorch", "threshold_backward": "relu's gradient, by PyTorch's autograd",
+}  # fmt: skip
+
+
+@variant("conv2d", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
+         torch_ops={**CONV_BACKWARD, **UNFUSED_BLOCK})  # fmt: skip
 def triton_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                   activation=None) -> torch.Tensor:  # fmt: skip
     """Triton implicit-GEMM convolution with bias, forward and backward (dx, dw in Triton; dbias a torch sum);

@@ -13,7 +13,13 @@ from __future__ import annotations
 import torch
 
 from kernels.matmul.spec import as_matrices
-from kernels.matmul.triton_matmul import check_triton_args, interpreter_bf16_dot, matmul_grads, matmul_launch
+from kernels.matmul.triton_matmul import (
+    EMPTY_SUM,
+    check_triton_args,
+    interpreter_bf16_dot,
+    matmul_grads,
+    matmul_launch,
+)
 from kernels.registry import variant
 
 
@@ -48,7 +54,17 @@ class TritonFusedLinear(torch.autograd.Function):
         return da, db, dbias, None
 
 
-@variant("matmul", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot)
+FUSED_BACKWARD = {
+    "mul": "the activation's derivative from the saved output, in fp32 (backward)",
+    "gt": "relu's derivative, y > 0 (backward)",
+    "rsub": "sigmoid's and tanh's derivatives, 1 - y and 1 - y^2 (backward)",
+    "sum": "the bias gradient: dZ summed over rows (backward)",
+    "_to_copy": "fp16/bf16 gradients taken to fp32 for the derivative and the bias sum, and back (backward)",
+}
+
+
+@variant("matmul", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
+         torch_ops={**FUSED_BACKWARD, **EMPTY_SUM})  # fmt: skip
 def triton_fused_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Triton matmul with bias + activation in the epilogue: one kernel, one write of C."""
     check_triton_args(a, b, bias, activation, "matmul 'triton_fused'")

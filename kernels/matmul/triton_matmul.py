@@ -58,7 +58,7 @@ def grouped_tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_
 @triton.jit
 def _matmul_kernel(
     a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
-    s_ab, s_am, s_ak, s_bb, s_bk, s_bn, s_cb, s_cm, s_cn,
+    s_ab, s_am, s_ak, s_bb, s_bk, s_bn, s_cb, s_cm, s_cn, s_bias,
     HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
@@ -89,7 +89,7 @@ def _matmul_kernel(
 
     # Epilogue on the fp32 accumulator, before the one rounding to C's dtype.
     if HAS_BIAS:
-        acc += tl.load(bias_ptr + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
+        acc += tl.load(bias_ptr + offs_n * s_bias, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
     if ACTIVATION == 1:
         acc = tl.maximum(acc, 0.0)
     elif ACTIVATION == 2:
@@ -124,7 +124,7 @@ def matmul_launch(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) 
     args = (
         a, b, c, bias if bias is not None else c, m, n, k,
         _batch_stride(a), a.stride(-2), a.stride(-1), _batch_stride(b), b.stride(-2), b.stride(-1),
-        c3.stride(0), c3.stride(1), c3.stride(2),
+        c3.stride(0), c3.stride(1), c3.stride(2), bias.stride(0) if bias is not None else 0,
     )  # fmt: skip
     flags = {"HAS_BIAS": bias is not None, "ACTIVATION": ACTIVATION_IDS[activation],
              "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee"}  # fmt: skip
@@ -182,7 +182,19 @@ def interpreter_bf16_dot(case, device) -> str | None:
     return None
 
 
-@variant("matmul", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot)
+EMPTY_SUM = {"zero_": "K = 0: the product is an empty sum, zeros"}
+# The rung leaves bias and activation to PyTorch, after the kernel (triton_fused puts them in its epilogue).
+UNFUSED_EPILOGUE = {
+    "add": "the bias, added by PyTorch after the kernel",
+    "sum": "the bias gradient (autograd of the broadcast add)",
+    "relu": "the activation, by PyTorch", "threshold_backward": "relu's gradient, by PyTorch's autograd",
+    "sigmoid": "the activation, by PyTorch", "sigmoid_backward": "sigmoid's gradient, by PyTorch's autograd",
+    "tanh": "the activation, by PyTorch", "tanh_backward": "tanh's gradient, by PyTorch's autograd",
+}  # fmt: skip
+
+
+@variant("matmul", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
+         torch_ops={**UNFUSED_EPILOGUE, **EMPTY_SUM})  # fmt: skip
 def triton_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Tiled Triton matmul (grouped ordering, autotuned, fp32 accumulation); bias + activation by PyTorch."""
     check_triton_args(a, b, bias, activation, "matmul 'triton'")

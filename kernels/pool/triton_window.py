@@ -161,7 +161,9 @@ def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, activa
     return TritonMaxPool2d.apply(x, geo, relu and fuse, save_index)
 
 
-@variant("max_pool2d", "triton", interpreted_on_cpu=True)
+@variant("max_pool2d", "triton", interpreted_on_cpu=True,
+         torch_ops={"relu": "relu before the pool, by PyTorch (triton_fused applies it inside)",
+                    "threshold_backward": "relu's gradient, by PyTorch's autograd"})  # fmt: skip
 def triton_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
     """Triton max pool (one output per lane, int32 argmax saved for the gather backward); relu by PyTorch first."""
     op = "max_pool2d 'triton'"

@@ -1,0 +1,262 @@
+"""Hypothesis strategies for the layout fuzz (tests/test_layout_fuzz.py): one case strategy per op, and the memory
+layouts every tensor argument is re-stored in, with the same values.
+
+An example is a `FuzzExample`: the op's Case (shape, dtype, parameters, fill) plus a layout for each tensor
+argument and for the output gradient, and a transform of the values (ties, huge, tiny). Its repr is a
+copy-pasteable reproduction:
+
+    from tests.fuzz import *
+    check_example("triton", FuzzExample(...))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from hypothesis import strategies as st
+
+from kernels import registry
+from kernels.check import compare
+from kernels.spec import Case, Inputs
+
+FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
+DTYPES = {"fp32": FP32, "fp16": FP16, "bf16": BF16}
+
+# Layouts: the same values stored differently. `expanded` changes the values (one slice repeated along a
+# dimension, stride 0), so it is drawn before the reference is computed, like every other layout here.
+LAYOUTS = ("contiguous", "channels_last", "transposed", "permuted", "reversed", "sliced", "expanded", "unit_strides")
+
+
+def restride(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """`t`'s values (for `expanded`: its first slice along dim 0, repeated) in the memory layout `layout`.
+
+    contiguous; channels_last (4-D); transposed (last two dims swapped in memory); permuted (first two dims
+    swapped: batch and channel); reversed (all dims reversed: column-major); sliced (a storage offset and gaps
+    along every dim, the gaps NaN so that a kernel reading them fails); expanded (stride 0 along dim 0); unit_strides
+    (every size-1 dim given a large odd stride, which no kernel may use)."""
+    if layout == "contiguous" or t.dim() == 0:
+        return t.contiguous()
+    if layout == "channels_last":
+        return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t.contiguous()
+    if layout in ("transposed", "permuted", "reversed"):
+        order = list(range(t.dim()))
+        if layout == "transposed" and t.dim() >= 2:
+            order[-1], order[-2] = order[-2], order[-1]
+        elif layout == "permuted" and t.dim() >= 2:
+            order[0], order[1] = order[1], order[0]
+        elif layout == "reversed":
+            order.reverse()
+        inverse = sorted(range(t.dim()), key=order.__getitem__)
+        return t.permute(order).contiguous().permute(inverse)
+    if layout == "sliced":
+        big = torch.full([d + 1 for d in t.shape[:-1]] + [2 * t.shape[-1] + 1], float("nan"), dtype=t.dtype,
+                         device=t.device)  # fmt: skip
+        view = big[(slice(1, None),) * (t.dim() - 1) + (slice(1, None, 2),)]
+        view.copy_(t)
+        return view
+    if layout == "expanded":
+        return t.narrow(0, 0, 1).expand(t.shape) if t.shape[0] > 0 else t
+    if layout == "unit_strides":
+        base = t.contiguous()
+        strides = [7919 if size == 1 else stride for size, stride in zip(t.shape, base.stride(), strict=True)]
+        return base.as_strided(t.shape, strides)
+    raise ValueError(f"unknown layout {layout!r}; known: {LAYOUTS}")
+
+
+VALUES = ("as_made", "ties", "huge", "tiny")
+# softmax's large logits come from its spec's own fill, named so that the variants that overflow on them say so
+VALUES_OF = {"softmax": ("as_made", "ties", "tiny")}
+
+
+def transform_values(t: torch.Tensor, values: str) -> torch.Tensor:
+    """ties: rounded to halves (many equal values: maxima tie, sums are exact); huge: x 1000; tiny: x 0.001."""
+    if values == "ties":
+        return (t.float() * 2).round().div(2).to(t.dtype)
+    if values == "huge":
+        return t * 1000
+    if values == "tiny":
+        return t * 0.001
+    return t
+
+
+@dataclass(frozen=True)
+class FuzzExample:
+    """One fuzzed input of an op: `case` as its spec makes it, the values transformed, each tensor argument in its
+    layout (by position in the call), and the output gradient in `grad_layout`."""
+
+    op: str
+    case: Case
+    layouts: tuple[str, ...]
+    values: str = "as_made"
+    grad_layout: str = "contiguous"
+    seed: int = 0
+
+    def inputs(self, device: str) -> Inputs:
+        spec = registry.spec(self.op)
+        made = spec.make_inputs(self.case, device, self.seed)
+        args = list(made.args)
+        for i, layout in zip(self.tensor_positions(made), self.layouts, strict=False):
+            t = args[i] if i not in self.value_positions(made) else transform_values(args[i], self.values)
+            args[i] = restride(t, layout)
+        return Inputs(tuple(args), made.kwargs, made.state)
+
+    @staticmethod
+    def tensor_positions(made: Inputs) -> list[int]:
+        return [i for i, a in enumerate(made.args) if isinstance(a, torch.Tensor)]
+
+    @staticmethod
+    def value_positions(made: Inputs) -> list[int]:
+        """The value transform applies to the first tensor (the activation), never to running statistics."""
+        return [0]
+
+
+def check_example(variant: str, example: FuzzExample, device: str = "cpu") -> list[str]:
+    """Compare variant `variant` with the float64 reference on `example`; the failed comparisons, as text."""
+    v = registry.get(example.op, variant)
+    case = example.case
+    results = compare(v.fn, registry.spec(example.op), case, device, example.seed,
+                      grads=case.grad and v.differentiable, inputs=example.inputs(device),
+                      grad_layout=lambda g: restride(g, example.grad_layout))  # fmt: skip
+    return [str(r) for r in results if not r.ok]
+
+
+# ---- one case strategy per op: shapes, parameters, dtypes and fills the op's spec knows -------------------------
+
+SMALL = (1, 2, 3, 5, 7, 8, 13, 16)
+
+
+@st.composite
+def softmax_cases(draw, dtypes):
+    ndim = draw(st.integers(1, 4))
+    shape = list(draw(st.lists(st.sampled_from((1, 2, 3, 5, 7)), min_size=ndim, max_size=ndim)))
+    dim = draw(st.integers(-ndim, ndim - 1))
+    shape[dim] = draw(st.sampled_from((1, 5, 16, 33, 100, 257, 1030)))  # rows past one block of the kernels
+    if math.prod(shape) > 20000:  # the interpreter's time
+        shape[dim] = 33
+    dtype = draw(st.sampled_from(dtypes))
+    fills = ["randn", "large", "some_neg_inf"] + (["all_neg_inf_row"] if shape[0] >= 2 else [])
+    fill = draw(st.sampled_from(fills + (["near_fp16_max"] if dtype == FP16 else [])))
+    name = {"large": "large_logits", "near_fp16_max": "near_fp16_max"}.get(fill, "fuzz")
+    return Case(name, tuple(shape), dtype, params=(("dim", dim),), fill=fill)
+
+
+@st.composite
+def matmul_cases(draw, dtypes):
+    m, k, n = (draw(st.sampled_from((1, 2, 7, 15, 16, 33, 64))) for _ in range(3))
+    batch = draw(st.sampled_from((None, 1, 2, 3)))
+    # the spec's layouts: a 1-D b (vector, unbatched), a 3-D a with a 2-D b (broadcast)
+    layout = draw(st.sampled_from(("contiguous", "broadcast") if batch else ("contiguous", "vector")))
+    if layout == "vector":
+        n = 1
+    params = ()
+    if layout != "vector" and draw(st.booleans()):
+        params = (("bias", True), ("activation", draw(st.sampled_from((None, "relu", "sigmoid", "tanh")))))
+    shape = (m, k, n) if batch is None else (batch, m, k, n)
+    return Case("fuzz", shape, draw(st.sampled_from(dtypes)), params=params, layout=layout)
+
+
+@st.composite
+def batchnorm_cases(draw, dtypes):
+    ndim = draw(st.integers(2, 5))
+    shape = tuple(draw(st.lists(st.sampled_from(SMALL), min_size=ndim, max_size=ndim)))
+    training = draw(st.booleans()) and math.prod(shape) // shape[1] > 1  # torch refuses one value per channel
+    params = tuple(
+        p for p, on in ((("eval", True), not training), (("no_affine", True), draw(st.booleans())),
+                        (("momentum", 0.3), draw(st.booleans())), (("activation", "relu"), draw(st.booleans())))
+        if on
+    )  # fmt: skip
+    dtype = draw(st.sampled_from(dtypes))
+    # a mean of 1e3 with a spread of 0.3 is below bf16's and fp16's resolution there: a test of fp32 only
+    # constant_channel: channel 0 holds one value (variance 0, output 0 there); other channels give the norm
+    fills = ("randn",) + (("constant_channel",) if shape[1] > 1 else ()) + (("offset",) if dtype == FP32 else ())
+    fill = draw(st.sampled_from(fills))
+    return Case("fuzz", shape, dtype, params=params, fill=fill)
+
+
+@st.composite
+def conv2d_cases(draw, dtypes):
+    n, c_g, k_g = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    groups = draw(st.sampled_from((1, 1, 2, 3)))
+    h, w = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    same = stride == (1, 1) and draw(st.booleans())
+    pad = (0, 0) if same else (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    # the largest kernel whose dilated span fits the padded input (any kernel fits with 'same')
+    r_max = 4 if same else min(4, (h + 2 * pad[0] - 1) // dilation[0] + 1)
+    s_max = 4 if same else min(4, (w + 2 * pad[1] - 1) // dilation[1] + 1)
+    r, s = draw(st.integers(1, r_max)), draw(st.integers(1, s_max))
+    params = [("stride", stride), ("padding", "same" if same else pad), ("dilation", dilation), ("groups", groups)]
+    if draw(st.booleans()):
+        params.append(("no_bias", True))
+    if draw(st.booleans()):
+        params += [("bn", draw(st.sampled_from((True, "no_affine")))), ("activation", "relu")]
+    shape = (n, c_g * groups, h, w, k_g * groups, r, s)
+    return Case("fuzz", shape, draw(st.sampled_from(dtypes)), params=tuple(params))
+
+
+@st.composite
+def max_pool2d_cases(draw, dtypes):
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = draw(st.sampled_from((None, 1, 2, 3)))
+    pad = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    # inputs at least as large as the dilated window minus the padding, so that the output is not empty
+    h = draw(st.integers(max(1, dilation[0] * (kernel[0] - 1) + 1 - 2 * pad[0]), 11))
+    w = draw(st.integers(max(1, dilation[1] * (kernel[1] - 1) + 1 - 2 * pad[1]), 11))
+    params = [("kernel_size", kernel), ("stride", stride), ("padding", pad), ("dilation", dilation),
+              ("ceil_mode", draw(st.booleans()))]  # fmt: skip
+    if draw(st.booleans()):
+        params.append(("activation", "relu"))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), h, w)
+    fill = draw(st.sampled_from(("randn", "ties")))
+    return Case("fuzz", shape, draw(st.sampled_from(dtypes)), params=tuple(params), fill=fill)
+
+
+CASES = {
+    "softmax": softmax_cases,
+    "matmul": matmul_cases,
+    "batchnorm": batchnorm_cases,
+    "conv2d": conv2d_cases,
+    "max_pool2d": max_pool2d_cases,
+}
+
+
+@st.composite
+def examples(draw, op: str, dtypes):
+    """A FuzzExample of `op`: a case, a layout per tensor argument (expanded only for inputs that are read, never
+    for state updated in place), a value transform and the output gradient's layout."""
+    case = draw(CASES[op](dtypes))
+    made = registry.spec(op).make_inputs(case, "cpu", 0)
+    layouts = []
+    for i in FuzzExample.tensor_positions(made):
+        allowed = [lay for lay in LAYOUTS if not (lay == "expanded" and i in made.state)]
+        layouts.append(draw(st.sampled_from(allowed)))
+    values = draw(st.sampled_from(VALUES_OF.get(op, VALUES) if case.fill in ("randn", "ties") else ("as_made",)))
+    grad_layout = draw(st.sampled_from(LAYOUTS))  # expanded: the dy of y.sum().backward()
+    return FuzzExample(op, case, tuple(layouts), values, grad_layout, draw(st.integers(0, 2**16)))
+
+
+# ---- one example per layout: every tensor argument and the output gradient in that layout ---------------------
+
+TEMPLATES = {  # a case per op with every optional tensor present (bias, affine, running statistics)
+    "softmax": Case("fuzz", (3, 5, 33), FP32, params=(("dim", 1),)),
+    "matmul": Case("fuzz", (2, 7, 33, 5), FP32, params=(("bias", True), ("activation", "relu"))),
+    "batchnorm": Case("fuzz", (3, 4, 5, 6), FP32, params=(("momentum", 0.3), ("activation", "relu"))),
+    "conv2d": Case("fuzz", (2, 4, 7, 6, 6, 3, 2), FP32,
+                   params=(("stride", (2, 1)), ("padding", 1), ("groups", 2), ("bn", True), ("activation", "relu"))),
+    "max_pool2d": Case("fuzz", (2, 3, 9, 8), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1)),
+                       fill="ties"),
+}  # fmt: skip
+
+
+def layout_example(op: str, layout: str) -> FuzzExample:
+    """The op's template case with every tensor argument and the output gradient in `layout` (state updated in
+    place is never expanded: it stays contiguous there)."""
+    made = registry.spec(op).make_inputs(TEMPLATES[op], "cpu", 0)
+    layouts = tuple(
+        "contiguous" if layout == "expanded" and i in made.state else layout for i in FuzzExample.tensor_positions(made)
+    )
+    return FuzzExample(op, TEMPLATES[op], layouts, grad_layout=layout)
