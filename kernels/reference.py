@@ -1,0 +1,95 @@
+"""The float64 oracle: every op written once more, from torch's primitive operations, sharing no code with any
+variant.
+
+The correctness check runs each variant and compares it with these functions on the same values in float64 on the
+CPU. If the oracle called the eager variant, or a helper the variants share (the matmul epilogue, the conv block's
+batch norm and relu), a wrong helper would pass every rung that uses it. So nothing here imports from the op
+packages: torch's GEMM, convolution and pooling in float64 are trusted, and everything around them (bias,
+activations, batch norm, softmax) is spelled out below. tests/test_reference.py checks both that this module imports
+nothing of the project and that breaking a shared helper now fails the variants that use it.
+
+Each function has the signature of its op's variants.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _relu(z: torch.Tensor) -> torch.Tensor:
+    return torch.where(z < 0, torch.zeros_like(z), z)  # NaN stays NaN, as torch.relu keeps it
+
+
+ACTIVATIONS = {
+    None: lambda z: z,
+    "relu": _relu,
+    "sigmoid": lambda z: 1 / (1 + torch.exp(-z)),
+    "tanh": torch.tanh,
+}
+
+
+def _per_channel(v: torch.Tensor, ndim: int) -> torch.Tensor:
+    """A [C] vector shaped to broadcast over [N, C, ...]."""
+    return v.reshape(1, -1, *([1] * (ndim - 2)))
+
+
+def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """exp(x - max) / sum(exp(x - max)); the max is a constant shift (softmax does not depend on it), so its
+    gradient is left out. A row of only -inf gives NaN, as torch.softmax does."""
+    if x.dim() == 0:
+        x = x.reshape(1)
+        return softmax(x, 0).reshape(())
+    shifted = x - x.amax(dim, keepdim=True).detach()
+    e = torch.exp(shifted)
+    return e / e.sum(dim, keepdim=True)
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
+    """act(a @ b + bias)."""
+    c = torch.matmul(a, b)
+    if bias is not None:
+        c = c + bias
+    return ACTIVATIONS[activation](c)
+
+
+def batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
+              activation=None) -> torch.Tensor:  # fmt: skip
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel; training uses the batch's mean and biased
+    variance and moves the running statistics (unbiased variance) by `momentum`, in place."""
+    dims = [0, *range(2, x.dim())]
+    if training:
+        count = x.numel() // x.shape[1]
+        mean = x.mean(dims)
+        var = ((x - _per_channel(mean, x.dim())) ** 2).mean(dims)
+        if running_mean is not None:
+            with torch.no_grad():
+                running_mean.copy_(running_mean * (1 - momentum) + mean * momentum)
+                running_var.copy_(running_var * (1 - momentum) + var * (count / (count - 1)) * momentum)
+    else:
+        mean, var = running_mean, running_var
+    y = (x - _per_channel(mean, x.dim())) / torch.sqrt(_per_channel(var, x.dim()) + eps)
+    if weight is not None:
+        y = y * _per_channel(weight, x.dim())
+    if bias is not None:
+        y = y + _per_channel(bias, x.dim())
+    return ACTIVATIONS[activation](y)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
+           activation=None) -> torch.Tensor:  # fmt: skip
+    """torch's convolution, then the evaluation-mode batch norm bn=(mean, var, gamma, beta) and the activation."""
+    y = F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    if bn is not None:
+        mean, var, gamma, beta = bn
+        y = (y - _per_channel(mean, 4)) / torch.sqrt(_per_channel(var, 4) + bn_eps)
+        if gamma is not None:
+            y = y * _per_channel(gamma, 4)
+        if beta is not None:
+            y = y + _per_channel(beta, 4)
+    return ACTIVATIONS[activation](y)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
+    """The activation (relu), then torch's max pooling (ties to the first maximum, NaN wins)."""
+    return F.max_pool2d(ACTIVATIONS[activation](x), kernel_size, stride, padding, dilation, ceil_mode)
