@@ -259,6 +259,14 @@ def _weight_grad_splits(tiles: int, red: int, device: torch.device) -> int:
     return max(1, min(programs // max(tiles, 1), triton.cdiv(red, 4 * SPLIT_QUANTUM)))
 
 
+def weight_grad_config(geo: ConvGeometry) -> dict:
+    """The weight gradient's tile without the autotuner. Under the interpreter one program per output tile, output
+    channels in one block where they fit; tests replace it to run every autotuning configuration."""
+    if INTERPRET:
+        return {"BLOCK_M": min(64, max(16, next_power_of_2(geo.k_per_group))), "BLOCK_N": 64, "BLOCK_K": 64}
+    return dict(FIXED_CUDA_WEIGHT_CONFIG)
+
+
 def conv2d_weight_grad(dy, x, geo: ConvGeometry, weight: torch.Tensor) -> torch.Tensor:
     """dw = dy^T times the im2col of x, split over programs along the N*P*Q reduction; fp32 partial sums."""
     cols, red = geo.c_per_group * geo.r * geo.s, geo.n * geo.p * geo.q
@@ -278,9 +286,7 @@ def conv2d_weight_grad(dy, x, geo: ConvGeometry, weight: torch.Tensor) -> torch.
     if _conv2d_bwd_weight_kernel_tuned is not None:
         _conv2d_bwd_weight_kernel_tuned[grid](*args, INPUT_PRECISION=precision)
     else:
-        cfg = dict(FIXED_CUDA_WEIGHT_CONFIG)
-        if INTERPRET:  # one program per output tile: output channels in one block where they fit
-            cfg = {"BLOCK_M": min(64, max(16, next_power_of_2(geo.k_per_group))), "BLOCK_N": 64, "BLOCK_K": 64}
+        cfg = weight_grad_config(geo)
         _conv2d_bwd_weight_kernel[grid(cfg)](*args, INPUT_PRECISION=precision, **cfg)
     dw = partial[0] if splits == 1 else partial.sum(0)
     return dw.to(weight.dtype)

@@ -1,0 +1,72 @@
+"""Every autotuning configuration's tile shape, run under the interpreter: on CUDA the autotuner may pick any of
+them, and a tile that mishandles its edges (BLOCK_K past K, BLOCK_M past M, a split share) must fail here, not on
+a GPU. Each runs a forward and both gradients on irregular shapes smaller and larger than its tiles."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kernels import registry
+from kernels.triton_support import HAS_TRITON
+
+if not HAS_TRITON:
+    pytest.skip("triton is not installed", allow_module_level=True)
+
+from kernels.conv2d import triton_implicit_gemm  # noqa: E402
+from kernels.matmul import triton_matmul  # noqa: E402
+
+
+def tiles(configs) -> list[dict]:
+    return [dict(c.kwargs) for c in configs]
+
+
+def runnable(op: str, device: str):
+    v = registry.get(op, "triton")
+    if v.skip_reason(device):
+        pytest.skip(v.skip_reason(device))
+    return v.fn
+
+
+def leaves(*shapes, device, scale=1.0):
+    g = torch.Generator().manual_seed(7)
+    return [(scale * torch.randn(s, generator=g, dtype=torch.float64)).to(device).requires_grad_(True) for s in shapes]
+
+
+def assert_matches(got, want, inputs, inputs64):
+    dy = torch.randn(want.shape, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    torch.testing.assert_close(got.double().cpu(), want, rtol=1e-4, atol=1e-4)
+    for a, b in zip(torch.autograd.grad(got, inputs, dy.to(got)), torch.autograd.grad(want, inputs64, dy), strict=True):
+        torch.testing.assert_close(a.double().cpu(), b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cfg", tiles(triton_matmul._configs()), ids=lambda c: "x".join(map(str, c.values())))
+def test_each_matmul_tile_computes_the_product_and_its_gradients(cfg, device, monkeypatch):
+    fn = runnable("matmul", device)
+    monkeypatch.setattr(triton_matmul, "INTERPRETER_CONFIG", cfg)
+    monkeypatch.setattr(triton_matmul, "FIXED_CUDA_CONFIG", {**cfg, "num_warps": 4})
+    monkeypatch.setattr(triton_matmul, "_matmul_kernel_tuned", None)
+    a64, b64 = leaves((2, 70, 45), (45, 133), device="cpu", scale=0.3)  # M, N past one tile for the small tiles
+    a, b = (t.detach().float().to(device).requires_grad_(True) for t in (a64, b64))
+    assert_matches(fn(a, b), torch.matmul(a64, b64), (a, b), (a64, b64))
+
+
+CONV_TILES = tiles(triton_implicit_gemm._configs())
+WEIGHT_TILES = tiles(triton_implicit_gemm._weight_configs())
+
+
+@pytest.mark.parametrize(
+    "cfg, weight_cfg",
+    [(c, WEIGHT_TILES[i % len(WEIGHT_TILES)]) for i, c in enumerate(CONV_TILES)]
+    + [(CONV_TILES[0], w) for w in WEIGHT_TILES[len(CONV_TILES) :]],
+    ids=lambda c: "x".join(map(str, c.values())),
+)
+def test_each_conv2d_tile_computes_the_convolution_and_its_gradients(cfg, weight_cfg, device, monkeypatch):
+    fn = runnable("conv2d", device)
+    monkeypatch.setattr(triton_implicit_gemm, "CONFIGS", (cfg, {**cfg, "num_warps": 4}))
+    monkeypatch.setattr(triton_implicit_gemm, "weight_grad_config", lambda geo: weight_cfg)
+    for name in ("_conv2d_fwd_kernel_tuned", "_conv2d_bwd_input_kernel_tuned", "_conv2d_bwd_weight_kernel_tuned"):
+        monkeypatch.setattr(triton_implicit_gemm, name, None)
+    x64, w64 = leaves((2, 6, 11, 9), (20, 3, 3, 3), device="cpu", scale=0.5)  # groups 2: K/g = 10, (C/g)*R*S = 27
+    x, w = (t.detach().float().to(device).requires_grad_(True) for t in (x64, w64))
+    got = fn(x, w, None, 1, 1, 1, 2)
+    assert_matches(got, F.conv2d(x64, w64, None, 1, 1, 1, 2), (x, w), (x64, w64))
