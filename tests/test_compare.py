@@ -73,3 +73,56 @@ def test_mann_whitney_p_separates_shifted_samples():
     a = [1.0 + 0.01 * i for i in range(30)]
     assert mann_whitney_p(a, [x + 1.0 for x in a]) < 1e-6
     assert mann_whitney_p(a, list(reversed(a))) > 0.9
+
+
+def stats(sample) -> dict:
+    """pytest-benchmark's stats of a sample, quartiles as its own (sorted, by rank)."""
+    data = sorted(sample)
+    n = len(data)
+    q1, q3 = data[n // 4], data[3 * n // 4]
+    return {"median": data[n // 2], "q1": q1, "q3": q3, "iqr": q3 - q1, "data": data}
+
+
+def test_a_real_difference_inside_the_spread_is_within_noise():
+    """The rank test alone would call it: 1,000 rounds each, shifted by 0.05 within an IQR of 0.15 (p ~ 1e-20);
+    the shift is no larger than the spread, so the verdict is within noise."""
+    base = [1.0 + 0.3 * i / 999 for i in range(1000)]
+    new = [x + 0.05 for x in base]
+    assert mann_whitney_p(base, new) < 1e-10
+    assert judge(stats(base), stats(new))[0] == "within noise"
+
+
+def test_a_shift_beyond_the_spread_without_significance_is_within_noise():
+    """The spread alone would call it: 5 rounds each, every new round 1.0 above every base round (a shift 50x the
+    IQR), but 5 against 5 cannot reach p < 0.001 (the smallest two-sided p is ~0.012)."""
+    base = [1.0, 1.01, 1.02, 1.03, 1.04]
+    new = [x + 1.0 for x in base]
+    assert 0.001 < mann_whitney_p(base, new) < 0.02
+    assert judge(stats(base), stats(new)) == ("within noise", "U test p=0.012")
+
+
+@pytest.mark.parametrize("n, verdict", [(7, "within noise"), (8, "slower")])
+def test_the_significance_level_is_one_in_a_thousand(n, verdict):
+    """Fully separated samples of n rounds: p = 0.0022 for 7 against 7, 0.00094 for 8 against 8 (normal
+    approximation with continuity correction), on either side of ALPHA = 0.001; the shift is far beyond the spread."""
+    base = [1.0 + 0.001 * i for i in range(n)]
+    new = [x + 1.0 for x in base]
+    assert judge(stats(base), stats(new))[0] == verdict
+
+
+@pytest.mark.parametrize("factor, verdict", [(1.0, "within noise"), (1.02, "slower"), (-1.02, "faster")])
+def test_the_spread_boundary_is_the_larger_iqr(factor, verdict):
+    """A shift of exactly the IQR is within noise, 2% more is a verdict, in both directions (100 rounds each, p
+    far below ALPHA in every case)."""
+    base = stats([1.0 + 0.001 * i for i in range(100)])
+    shift = factor * base["iqr"]
+    new = stats([x + shift for x in base["data"]])
+    assert new["median"] - base["median"] == pytest.approx(shift)
+    assert judge(base, new)[0] == verdict
+
+
+def test_mann_whitney_p_by_hand():
+    """[1, 2, 3] against [4, 5, 6]: U = 0, mean 4.5, sigma = sqrt(3 * 3 * 7 / 12) = 2.2913, z = (4.5 - 0.5) / sigma
+    = 1.7457, two-sided p = erfc(z / sqrt(2)) = 0.0809."""
+    assert mann_whitney_p([1, 2, 3], [4, 5, 6]) == pytest.approx(0.08086, abs=1e-4)
+    assert mann_whitney_p([4, 5, 6], [1, 2, 3]) == pytest.approx(0.08086, abs=1e-4)
