@@ -40,6 +40,16 @@ def reduction_factor(length: int) -> float:
     return max(1.0, math.log2(max(length, 1)) / 4)
 
 
+FP32_ROUNDOFF = 2.0**-24
+
+
+def serial_sum_error(length: int) -> float:
+    """Relative error of an fp32 accumulator that adds `length` terms one after another (a CPU kernel reducing
+    along a strided dim does): its roundings add up like a random walk, ~sqrt(length) units of fp32's roundoff;
+    4x that for the tail. It does not shrink with the storage dtype: fp16 and bf16 data accumulate in fp32 too."""
+    return 4 * math.sqrt(max(length, 1)) * FP32_ROUNDOFF
+
+
 @dataclass(frozen=True)
 class Case:
     """One input configuration of an op: its shape, dtype, keyword parameters and how to fill it."""
@@ -190,6 +200,20 @@ def rel_error(out: torch.Tensor, ref: torch.Tensor, floor: float = 0.0) -> float
     return diff / norm
 
 
+def term_scales(spec, ref_inputs: Inputs, grad_out: torch.Tensor, **overrides) -> list[float]:
+    """For an op linear in each input (matmul, convolution) followed by a per-channel affine map and an activation
+    whose slope is at most 1: the norm of each input gradient with every term taken positive, i.e. the gradient of
+    <|dy|, op(|inputs|)> without the activation. A gradient that sums terms of both signs can cancel to far below
+    them (the bias gradient of 7 rows), and its rounding is then measured against this size (rel_error's floor)."""
+    leaves = [a.detach().abs().requires_grad_(True) for a in ref_inputs.differentiable()]
+    it = iter(leaves)
+    args = [next(it) if ref_inputs._is_leaf_input(i, a) else a for i, a in enumerate(ref_inputs.args)]
+    kwargs = {**ref_inputs.kwargs, "activation": None, **overrides}
+    out = spec.reference_fn()(*args, **kwargs)
+    grads = torch.autograd.grad(out, leaves, grad_out.abs(), allow_unused=True)
+    return [0.0 if g is None else g.norm().item() for g in grads]
+
+
 def relu_grad_reference(spec, ref_inputs: Inputs, ref_out, out, grad_out):
     """For an op that ends in relu: the reference pre-activation, and the output gradient masked where the variant's
     output is not positive. Whether a pre-activation within rounding of 0 passes relu is the rounding's decision
@@ -238,9 +262,10 @@ class OpSpec:
     def tolerance(self, case: Case, mode: str) -> float:
         raise NotImplementedError
 
-    def grad_scale(self, ref_inputs: Inputs, ref_out: torch.Tensor, grad_out: torch.Tensor) -> float:
+    def grad_scale(self, ref_inputs: Inputs, ref_out: torch.Tensor, grad_out: torch.Tensor) -> float | list[float]:
         """The size of the terms an input gradient is computed from, below which its error is not measured
-        relatively (see rel_error's floor). 0 by default: gradients are compared purely relatively."""
+        relatively (see rel_error's floor): one number for all gradients, or one per differentiable input. 0 by
+        default: gradients are compared purely relatively."""
         return 0.0
 
     def grad_reference(self, ref_inputs: Inputs, ref_out: torch.Tensor, out: torch.Tensor, grad_out: torch.Tensor):

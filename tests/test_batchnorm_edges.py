@@ -128,3 +128,23 @@ def test_statistics_split_over_programs_merge_exactly(name, splits, device, monk
     ref = torch.autograd.grad(want, (x64, w64, b64), dy.double())
     for a, e in zip(got, ref, strict=True):
         torch.testing.assert_close(a.double().cpu(), e, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_evaluation_gradients_with_sliced_running_statistics(name, device):
+    """Running statistics that are every other element of a larger tensor: torch's own CPU batch-norm backward
+    (2.14) reads them as contiguous in evaluation mode for [N, C] inputs (BatchNorm1d's) and gives NaN; every
+    variant, the baseline included, must give the float64 gradients."""
+    fn = runnable(name, device)
+    g = torch.Generator().manual_seed(5)
+    x, w, b = (t.to(device).requires_grad_(True) for t in (torch.randn(3, 4, generator=g), torch.rand(4) + 0.5,
+                                                            torch.randn(4, generator=g)))  # fmt: skip
+    wide = torch.full((2, 8), float("nan"))
+    wide[0], wide[1] = torch.randn(8, generator=g), torch.rand(8, generator=g) + 0.5
+    rm, rv = (t.to(device) for t in (wide[0, ::2], wide[1, ::2]))
+    dy = torch.randn(3, 4, generator=g).to(device)
+    got = torch.autograd.grad(fn(x, rm, rv, w, b, training=False), (x, w, b), dy)
+    leaves = [t.detach().double().cpu().requires_grad_(True) for t in (x, w, b)]
+    want = F.batch_norm(leaves[0], rm.double().cpu().contiguous(), rv.double().cpu().contiguous(), *leaves[1:])
+    for a, e in zip(got, torch.autograd.grad(want, leaves, dy.double().cpu()), strict=True):
+        torch.testing.assert_close(a.double().cpu(), e, rtol=1e-5, atol=1e-6)

@@ -1,5 +1,11 @@
 """Rung 1, the baseline: F.batch_norm (cuDNN on CUDA, oneDNN or ATen's kernel on the CPU), then relu as a separate
-op when asked: the unfused bn + relu block."""
+op when asked: the unfused bn + relu block.
+
+In evaluation mode the running statistics are passed as contiguous tensors: for [N, C] inputs (BatchNorm1d's)
+torch's CPU backward (2.14) reads a sliced running_var as if it were contiguous and returns wrong input and weight
+gradients (NaN where it reads a gap), while its forward is right. Found by the layout fuzz;
+tests/test_batchnorm_edges.py keeps the baseline right there.
+"""
 
 import torch
 import torch.nn.functional as F
@@ -12,5 +18,7 @@ from kernels.registry import variant
 def eager_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
                     activation=None) -> torch.Tensor:  # fmt: skip
     """F.batch_norm (+ relu as a separate op): the baseline."""
+    if not training:  # evaluation never writes them: contiguous copies of C values dodge a torch bug (module doc)
+        running_mean, running_var = running_mean.contiguous(), running_var.contiguous()
     y = F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
     return apply_activation(y, activation)

@@ -20,7 +20,17 @@ import torch
 import torch.nn.functional as F
 
 from kernels.registry import register_spec
-from kernels.spec import RTOL, RTOL_TF32, Case, Inputs, OpSpec, pair, reduction_factor, relu_grad_reference
+from kernels.spec import (
+    RTOL,
+    RTOL_TF32,
+    Case,
+    Inputs,
+    OpSpec,
+    pair,
+    reduction_factor,
+    relu_grad_reference,
+    term_scales,
+)
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
@@ -243,6 +253,14 @@ class Conv2dSpec(OpSpec):
 
     def grad_reference(self, ref_inputs, ref_out, out, grad_out):
         return relu_grad_reference(self, ref_inputs, ref_out, out, grad_out)
+
+    def grad_scale(self, ref_inputs, ref_out, grad_out):
+        # dx, dw and dbias sum products of both signs (term_scales); the block's batch norm scales each channel by
+        # gamma / sqrt(var + eps), taken positive
+        bn = ref_inputs.kwargs.get("bn")
+        if bn is not None:
+            bn = (bn[0], bn[1], None if bn[2] is None else bn[2].abs(), bn[3])
+        return term_scales(self, ref_inputs, grad_out, bn=bn)
 
     def tolerance(self, case: Case, mode: str) -> float:
         geo = self.geometry(case)

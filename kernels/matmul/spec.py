@@ -17,7 +17,16 @@ import math
 import torch
 
 from kernels.registry import register_spec
-from kernels.spec import RTOL, RTOL_TF32, Case, Inputs, OpSpec, reduction_factor, relu_grad_reference
+from kernels.spec import (
+    RTOL,
+    RTOL_TF32,
+    Case,
+    Inputs,
+    OpSpec,
+    reduction_factor,
+    relu_grad_reference,
+    term_scales,
+)
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
@@ -166,6 +175,10 @@ class MatmulSpec(OpSpec):
 
     def grad_reference(self, ref_inputs, ref_out, out, grad_out):
         return relu_grad_reference(self, ref_inputs, ref_out, out, grad_out)
+
+    def grad_scale(self, ref_inputs, ref_out, grad_out):
+        # dA, dB and dbias sum products of both signs: measured against the size of their terms (term_scales)
+        return term_scales(self, ref_inputs, grad_out)
 
     def tolerance(self, case: Case, mode: str) -> float:
         k = self.dims(case)[2]

@@ -14,7 +14,7 @@ import math
 import torch
 
 from kernels.registry import register_spec
-from kernels.spec import RTOL, Case, Inputs, OpSpec, make_layout, reduction_factor
+from kernels.spec import RTOL, Case, Inputs, OpSpec, make_layout, reduction_factor, serial_sum_error
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
@@ -110,7 +110,10 @@ class SoftmaxSpec(OpSpec):
         return torch.nan_to_num(ref_out * grad_out, nan=0.0).norm().item()
 
     def tolerance(self, case: Case, mode: str) -> float:
-        tol = RTOL[case.dtype] * reduction_factor(self.row_length(case))
+        # the row sum: a tree sum (the Triton kernels) or a serial one (torch's CPU kernel along a strided dim: its
+        # fp32 softmax over a 1030-long dim 0 errs by 3.8e-6, above the tree model's 3.3e-6)
+        n = self.row_length(case)
+        tol = RTOL[case.dtype] * reduction_factor(n) + serial_sum_error(n)
         # dx = y * (dy - sum(y * dy)) subtracts two nearby numbers: allow a few more roundings
         return tol if mode == "forward" else 4 * tol
 
