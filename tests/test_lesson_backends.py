@@ -7,32 +7,8 @@ import torch
 
 from models import LESSONS
 from models.backends import RegistryConv2d, RegistryLinear, RegistryMaxPool2d
+from tests.lesson_steps import FEW_STEPS
 
-# lesson -> (setting, overrides that keep it to a few steps: at least two, so that a loss follows an update).
-# Dropout settings use p = 0: torch.compile draws its own random masks, so p > 0 cannot agree step for step.
-FEW_STEPS = {
-    "2.2": (None, {"iterations": 3}),
-    "2.3": (None, {"iterations": 3}),
-    "2.4": (None, {"iterations": 3}),
-    "2.5": ("batch_gd", {"epochs": 3}),
-    "2.6": (None, {"epochs": 1}),
-    "2.7": ("batch=10", {"epochs": 2}),
-    "2.8": (None, {"epochs": 1}),
-    "2.9": ("lr=0.01", {"epochs": 1}),
-    "3.1": (None, {"epochs": 2}),
-    "3.2": (None, {"epochs": 2}),
-    "3.3": ("cross_entropy", {"epochs": 2}),
-    "4.1": (None, {"epochs": 2}),
-    "4.3": (None, {"epochs": 1}),
-    "4.4": ("relu", {"epochs": 1}),
-    "5.1": ("tanh", {"epochs": 1, "limit": 240}),
-    "5.2": ("p=0", {"epochs": 3}),
-    "5.3": ("he", {"epochs": 1, "limit": 240}),
-    "5.4": ("quartic-m0.9", {"iterations": 10}),
-    "5.5": ("batchnorm", {"epochs": 1, "limit": 96}),
-    "6.4": ("digits-bn", {"epochs": 1, "limit": 8, "batch_size": 4}),
-    "6.5": ("frozen", {"limit": 20, "size": 32, "batch_size": 10}),
-}
 SLOW_ON_INTERPRETER = {"6.5": "ResNet-18's convolutions through the Triton interpreter take minutes per step"}
 
 
