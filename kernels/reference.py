@@ -79,6 +79,8 @@ def batchnorm(x, running_mean, running_var, weight=None, bias=None, training=Fal
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
            activation=None) -> torch.Tensor:  # fmt: skip
     """torch's convolution, then the evaluation-mode batch norm bn=(mean, var, gamma, beta) and the activation."""
+    if x.dim() == 3:  # one unbatched image
+        return conv2d(x[None], weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)[0]
     y = F.conv2d(x, weight, bias, stride, padding, dilation, groups)
     if bn is not None:
         mean, var, gamma, beta = bn
@@ -90,6 +92,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=N
     return ACTIVATIONS[activation](y)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+               activation=None):  # fmt: skip
     """The activation (relu), then torch's max pooling (ties to the first maximum, NaN wins)."""
-    return F.max_pool2d(ACTIVATIONS[activation](x), kernel_size, stride, padding, dilation, ceil_mode)
+    return F.max_pool2d(ACTIVATIONS[activation](x), kernel_size, stride, padding, dilation, ceil_mode, return_indices)

@@ -6,6 +6,7 @@ to benchmark, its flop and byte models and its tolerances.
 
 from __future__ import annotations
 
+import functools
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -157,6 +158,20 @@ def pair(value, name: str, op: str) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return int(value[0]), int(value[1])
     raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def accepts_unbatched(fn):
+    """For an op over [N, C, H, W] (conv2d, max_pool2d): also take one [C, H, W] image, as torch does. It runs as a
+    batch of one, and the batch dim is dropped from the result (from each tensor of a tuple: the pool's indices)."""
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        if not (isinstance(x, torch.Tensor) and x.dim() == 3):
+            return fn(x, *args, **kwargs)
+        out = fn(x.unsqueeze(0), *args, **kwargs)
+        return tuple(t.squeeze(0) for t in out) if isinstance(out, tuple) else out.squeeze(0)
+
+    return op
 
 
 def is_channels_last(t: torch.Tensor) -> bool:

@@ -119,7 +119,7 @@ def test_mismatched_channels_or_groups_are_an_error(name, x, w, kwargs, message,
 @pytest.mark.parametrize(
     "x, w, kwargs, error, message",
     [
-        ((3, 8, 8), (4, 3, 3, 3), {}, ValueError, "x must be 4-D, got 3-D"),
+        ((8, 8), (4, 3, 3, 3), {}, ValueError, r"x must be 4-D \[N, C, H, W\] \(or one \[C, H, W\] image\), got 2-D"),
         ((2, 3, 8, 8), (4, 3, 3, 3), {"stride": 2, "padding": "same"}, ValueError, "'same' is not supported for str"),
         ((2, 3, 8, 8), (4, 3, 3, 3), {"padding": "full"}, ValueError, "padding must be an int, a pair"),
         ((2, 3, 4, 4), (4, 3, 5, 5), {}, ValueError, "larger than the padded input"),

@@ -69,7 +69,8 @@ def test_nan_propagates_to_its_windows(name, device):
 @pytest.mark.parametrize(
     "shape, args, kwargs, error, message",
     [
-        ((3, 8, 8), (2,), {}, ValueError, "x must be 4-D"),
+        ((8, 8), (2,), {}, ValueError, r"x must be 4-D \[N, C, H, W\] \(or one \[C, H, W\] image\), got 2-D"),
+        ((1, 1, 8, 8), (2,), {"return_indices": 1}, ValueError, "return_indices must be True or False"),
         ((1, 1, 8, 8), (2,), {"padding": 2}, ValueError, "pad should be at most half of kernel size"),
         ((1, 1, 4, 4), (6,), {}, ValueError, "larger than the padded input"),
         ((1, 1, 8, 8), (0,), {}, ValueError, "must be positive"),

@@ -42,8 +42,9 @@ def check_args(x, running_mean, running_var, weight, bias, training, momentum, e
             raise ValueError(f"{op}: {name} is on {t.device}, x on {x.device}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError(f"{op}: running_mean and running_var must be given in evaluation mode")
-    if momentum is None or not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"{op}: momentum must be a number in [0, 1], got {momentum!r} (the cumulative average of "
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        # any real number, as F.batch_norm takes (OpInfo passes -1.2); None is the module's cumulative average
+        raise ValueError(f"{op}: momentum must be a number, got {momentum!r} (the cumulative average of "
                          "momentum=None is the module's: kernels.batchnorm.module.BatchNorm)")  # fmt: skip
     if activation not in (None, "relu"):
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")

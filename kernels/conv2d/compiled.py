@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from kernels.compile import compile_static
 from kernels.conv2d.spec import block_epilogue, check_args
 from kernels.registry import variant
+from kernels.spec import accepts_unbatched
 
 
 def _composition(x, weight, bias, stride, padding, dilation, groups: int, bn, bn_eps: float, activation):
@@ -16,6 +17,7 @@ _compiled = compile_static(_composition)
 
 
 @variant("conv2d", "compiled")
+@accepts_unbatched
 def compiled_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                     activation=None):  # fmt: skip
     """torch.compile of conv2d (+ batch norm + relu), one graph per shape."""

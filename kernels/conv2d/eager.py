@@ -6,9 +6,11 @@ import torch.nn.functional as F
 
 from kernels.conv2d.spec import block_epilogue
 from kernels.registry import variant
+from kernels.spec import accepts_unbatched
 
 
 @variant("conv2d", "eager", baseline=True)
+@accepts_unbatched
 def eager_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                  activation=None) -> torch.Tensor:  # fmt: skip
     """F.conv2d (+ batch norm, + relu as separate ops): the baseline."""

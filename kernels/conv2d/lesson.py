@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from kernels.conv2d.spec import SPEC, check_args
 from kernels.registry import variant
+from kernels.spec import accepts_unbatched
 
 MAX_COLUMN_VALUES = 1 << 27  # 512 MiB of fp32 columns
 
@@ -26,6 +27,7 @@ def too_large(case, device) -> str | None:
 
 
 @variant("conv2d", "lesson", limit=too_large)
+@accepts_unbatched
 def lesson_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                   activation=None) -> torch.Tensor:  # fmt: skip
     """unfold (im2col) + matmul per group, then the batch-norm formula and relu: small inputs only."""

@@ -89,7 +89,8 @@ def check_args(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         if t.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{op}: {name} must be floating point (float32, float16, bfloat16, float64), got {t.dtype}")
         if t.dim() != 4:
-            raise ValueError(f"{op}: {name} must be 4-D, got {t.dim()}-D {tuple(t.shape)}")
+            shapes = "[N, C, H, W] (or one [C, H, W] image)" if name == "x" else "[K, C/groups, R, S]"
+            raise ValueError(f"{op}: {name} must be 4-D {shapes}, got {t.dim()}-D {tuple(t.shape)}")
     if x.dtype != weight.dtype:
         raise TypeError(f"{op}: x and weight must have one dtype, got {x.dtype} and {weight.dtype}")
     if x.device != weight.device:

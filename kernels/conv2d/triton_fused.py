@@ -18,6 +18,7 @@ import torch
 from kernels.conv2d.triton_implicit_gemm import CONV_BACKWARD, TritonConv2d, check_triton_args
 from kernels.matmul.triton_matmul import interpreter_bf16_dot
 from kernels.registry import variant
+from kernels.spec import accepts_unbatched
 
 
 def fold_batch_norm(weight: torch.Tensor, bias, bn, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +52,7 @@ FOLDING = {
 
 @variant("conv2d", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
          torch_ops={**CONV_BACKWARD, **FOLDING})  # fmt: skip
+@accepts_unbatched
 def triton_fused_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                         activation=None) -> torch.Tensor:  # fmt: skip
     """Triton implicit-GEMM convolution with the batch norm folded into it and relu in the epilogue: one kernel."""

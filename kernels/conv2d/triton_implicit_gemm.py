@@ -34,7 +34,7 @@ import triton.language as tl
 from kernels.conv2d.spec import ConvGeometry, block_epilogue, check_args
 from kernels.matmul.triton_matmul import grouped_tile, interpreter_bf16_dot, launch_gemm
 from kernels.registry import variant
-from kernels.spec import empty_like_layout
+from kernels.spec import accepts_unbatched, empty_like_layout
 from kernels.triton_support import AUTOTUNE, INTERPRET, check_int32_offsets, check_triton_tensor, next_power_of_2
 
 INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8}
@@ -335,6 +335,7 @@ UNFUSED_BLOCK = {
 
 @variant("conv2d", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
          torch_ops={**CONV_BACKWARD, **UNFUSED_BLOCK})  # fmt: skip
+@accepts_unbatched
 def triton_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                   activation=None) -> torch.Tensor:  # fmt: skip
     """Triton implicit-GEMM convolution with bias, forward and backward (dx, dw in Triton; dbias a torch sum);

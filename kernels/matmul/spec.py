@@ -1,7 +1,7 @@
 """Matmul C = act(A @ B + bias), signature matmul(a, b, bias=None, activation=None).
 
-With no bias and no activation this is torch.matmul(a, b) for 1-D, 2-D and batched 3-D operands (a 2-D operand
-broadcasts over the other's batch). With them it is the Linear + activation of the lesson models: the ladder then
+With no bias and no activation this is torch.matmul(a, b) for operands of any rank: vectors, matrices, and batches
+whose batch dims broadcast. With them it is the Linear + activation of the lesson models: the ladder then
 compares the unfused composition (eager: three kernels) with Triton's fused epilogue.
 
 Work model (batch b): 2*b*M*N*K FLOPs (two per multiply-add, as torch.utils.flop_counter counts); minimum bytes read
@@ -40,8 +40,8 @@ def check_args(a, b, bias=None, activation=None, op: str = "matmul") -> None:
             raise TypeError(f"{op}: {name} must be a tensor, got {type(t).__name__}")
         if t.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{op}: {name} must be floating point (float32, float16, bfloat16, float64), got {t.dtype}")
-        if not 1 <= t.dim() <= 3:
-            raise ValueError(f"{op}: {name} must be 1-D, 2-D or batched 3-D, got {t.dim()}-D {tuple(t.shape)}")
+        if t.dim() < 1:
+            raise ValueError(f"{op}: {name} must have at least 1 dimension, got a 0-d tensor")
     if a.dtype != b.dtype:
         raise TypeError(f"{op}: a and b must have one dtype, got {a.dtype} and {b.dtype}")
     if a.device != b.device:
@@ -51,8 +51,10 @@ def check_args(a, b, bias=None, activation=None, op: str = "matmul") -> None:
         raise ValueError(
             f"{op}: inner dimensions differ: a is {tuple(a.shape)}, b is {tuple(b.shape)} ({k_a} != {k_b})"
         )
-    if a.dim() == 3 and b.dim() == 3 and a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
-        raise ValueError(f"{op}: batch sizes differ: a is {tuple(a.shape)}, b is {tuple(b.shape)}")
+    try:  # batch dims broadcast, as torch.matmul's do
+        torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"{op}: batch dims do not broadcast: a is {tuple(a.shape)}, b is {tuple(b.shape)}") from None
     if activation not in ACTIVATIONS:
         raise ValueError(f"{op}: unknown activation {activation!r}; use one of {ACTIVATIONS}")
     if bias is not None:
@@ -70,8 +72,10 @@ def as_matrices(a: torch.Tensor, b: torch.Tensor):
     a2, b2 = (a.unsqueeze(0) if a_vec else a), (b.unsqueeze(-1) if b_vec else b)
 
     def restore(c: torch.Tensor) -> torch.Tensor:
+        if a_vec and b_vec:  # a dot product: a 0-d result
+            return c.reshape(c.shape[:-2])
         if b_vec:
-            c = c.squeeze(-1)
+            return c.squeeze(-1)
         return c.squeeze(-2) if a_vec else c
 
     return a2, b2, restore

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from kernels.matmul.spec import as_matrices
 from kernels.matmul.triton_matmul import (
+    BATCHED,
     EMPTY_SUM,
+    as_batched,
     check_triton_args,
     interpreter_bf16_dot,
     matmul_grads,
@@ -58,15 +59,15 @@ FUSED_BACKWARD = {
     "mul": "the activation's derivative from the saved output, in fp32 (backward)",
     "gt": "relu's derivative, y > 0 (backward)",
     "rsub": "sigmoid's and tanh's derivatives, 1 - y and 1 - y^2 (backward)",
-    "sum": "the bias gradient: dZ summed over rows (backward)",
+    "sum": "the bias gradient: dZ summed over rows; the gradient of an operand broadcast over a batch (backward)",
     "_to_copy": "fp16/bf16 gradients taken to fp32 for the derivative and the bias sum, and back (backward)",
 }
 
 
 @variant("matmul", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops={**FUSED_BACKWARD, **EMPTY_SUM})  # fmt: skip
+         torch_ops={**FUSED_BACKWARD, **EMPTY_SUM, **BATCHED})  # fmt: skip
 def triton_fused_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Triton matmul with bias + activation in the epilogue: one kernel, one write of C."""
     check_triton_args(a, b, bias, activation, "matmul 'triton_fused'")
-    a2, b2, restore = as_matrices(a, b)
+    a2, b2, restore = as_batched(a, b)
     return restore(TritonFusedLinear.apply(a2, b2, bias, activation))

@@ -104,6 +104,21 @@ def _matmul_kernel(
 _matmul_kernel_tuned = triton.autotune(configs=_configs(), key=["M", "N", "K"])(_matmul_kernel) if AUTOTUNE else None
 
 
+def as_batched(a: torch.Tensor, b: torch.Tensor):
+    """Operands of any rank as the kernel takes them, 2-D or 3-D: vectors as matrices (as_matrices), and above 3-D
+    the batch dims broadcast and merged into one (a view where the strides allow, else a copy: the `clone` the
+    rungs declare). Returns them and a function that gives a result torch.matmul's shape."""
+    a2, b2, restore = as_matrices(a, b)
+    if a2.dim() <= 3 and b2.dim() <= 3:
+        return a2, b2, restore
+    batch = torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+
+    def merged(t: torch.Tensor) -> torch.Tensor:  # a 2-D operand stays 2-D: the kernel broadcasts it (stride 0)
+        return t if t.dim() == 2 else t.expand(*batch, *t.shape[-2:]).reshape(-1, *t.shape[-2:])
+
+    return merged(a2), merged(b2), lambda c: restore(c.reshape(*batch, *c.shape[-2:]))
+
+
 def _batch_stride(t: torch.Tensor) -> int:
     return t.stride(0) if t.dim() == 3 and t.shape[0] > 1 else 0  # a 2-D (or batch-1) operand broadcasts
 
@@ -183,10 +198,12 @@ def interpreter_bf16_dot(case, device) -> str | None:
 
 
 EMPTY_SUM = {"zero_": "K = 0: the product is an empty sum, zeros"}
+# Operands above 3-D (as_batched) and their gradients.
+BATCHED = {"clone": "operands above 3-D whose broadcast batch dims do not merge into one stride are copied"}
 # The rung leaves bias and activation to PyTorch, after the kernel (triton_fused puts them in its epilogue).
 UNFUSED_EPILOGUE = {
     "add": "the bias, added by PyTorch after the kernel",
-    "sum": "the bias gradient (autograd of the broadcast add)",
+    "sum": "the bias gradient (autograd of the broadcast add); the gradient of an operand broadcast over a batch",
     "relu": "the activation, by PyTorch", "threshold_backward": "relu's gradient, by PyTorch's autograd",
     "sigmoid": "the activation, by PyTorch", "sigmoid_backward": "sigmoid's gradient, by PyTorch's autograd",
     "tanh": "the activation, by PyTorch", "tanh_backward": "tanh's gradient, by PyTorch's autograd",
@@ -194,9 +211,9 @@ UNFUSED_EPILOGUE = {
 
 
 @variant("matmul", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops={**UNFUSED_EPILOGUE, **EMPTY_SUM})  # fmt: skip
+         torch_ops={**UNFUSED_EPILOGUE, **EMPTY_SUM, **BATCHED})  # fmt: skip
 def triton_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Tiled Triton matmul (grouped ordering, autotuned, fp32 accumulation); bias + activation by PyTorch."""
     check_triton_args(a, b, bias, activation, "matmul 'triton'")
-    a2, b2, restore = as_matrices(a, b)
+    a2, b2, restore = as_batched(a, b)
     return epilogue(restore(TritonMatmul.apply(a2, b2)), bias, activation)

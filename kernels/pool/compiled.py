@@ -7,19 +7,22 @@ import torch.nn.functional as F
 from kernels.compile import compile_static
 from kernels.pool.spec import check_args
 from kernels.registry import variant
+from kernels.spec import accepts_unbatched
 
 
-def _composition(x, kernel_size, stride, padding, dilation, ceil_mode: bool, activation):
+def _composition(x, kernel_size, stride, padding, dilation, ceil_mode: bool, return_indices: bool, activation):
     if activation == "relu":
         x = torch.relu(x)
-    return F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    return F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 _compiled = compile_static(_composition)
 
 
 @variant("max_pool2d", "compiled")
-def compiled_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
+@accepts_unbatched
+def compiled_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+                        activation=None):  # fmt: skip
     """torch.compile of (relu +) max_pool2d, one graph per shape."""
-    check_args(x, kernel_size, stride, padding, dilation, ceil_mode, activation)
-    return _compiled(x, kernel_size, stride, padding, dilation, ceil_mode, activation)
+    check_args(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation)
+    return _compiled(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation)

@@ -1,6 +1,7 @@
 """2-D max pooling, signature of F.max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
-ceil_mode=False), plus activation="relu": the relu that precedes each pool in the lesson CNNs (conv -> relu ->
-pool). Max and relu commute, pool(relu(z)) = relu(pool(z)), so a fused kernel applies relu once per output.
+ceil_mode=False, return_indices=False), plus activation="relu": the relu that precedes each pool in the lesson
+CNNs (conv -> relu -> pool). Max and relu commute, pool(relu(z)) = relu(pool(z)), so a fused kernel applies relu
+once per output.
 
 x is [N, C, H, W] (NCHW or channels_last); the output [N, C, P, Q] with
 P = floor((H + 2*pad - dilation*(kernel - 1) - 1) / stride) + 1 (ceil with ceil_mode, as long as the last window
@@ -24,7 +25,7 @@ from kernels.spec import RTOL, Case, Inputs, OpSpec, pair, relu_grad_reference
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
-OP_KWARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+OP_KWARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,15 @@ def pool_output_size(size: int, kernel: int, pad: int, stride: int, dilation: in
     return out
 
 
-def check_args(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None,
-               op: str = "max_pool2d") -> PoolGeometry:  # fmt: skip
+def check_args(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+               activation=None, op: str = "max_pool2d") -> PoolGeometry:  # fmt: skip
     """Validate max-pool arguments the same way for every variant, naming the problem; return the geometry."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{op}: x must be a tensor, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: x must be floating point (float32, float16, bfloat16, float64), got {x.dtype}")
     if x.dim() != 4:
-        raise ValueError(f"{op}: x must be 4-D [N, C, H, W], got {x.dim()}-D {tuple(x.shape)}")
+        raise ValueError(f"{op}: x must be 4-D [N, C, H, W] (or one [C, H, W] image), got {x.dim()}-D {tuple(x.shape)}")
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == [] else pair(stride, "stride", op)
     pad, dilation = pair(padding, "padding", op), pair(dilation, "dilation", op)
@@ -72,6 +73,8 @@ def check_args(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         raise ValueError(f"{op}: the window {kernel} (dilation {dilation}) is larger than the padded input {(h, w)}")
     if activation not in (None, "relu"):
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
+    if not isinstance(return_indices, bool):
+        raise ValueError(f"{op}: return_indices must be True or False, got {return_indices!r}")
     return PoolGeometry(n, c, h, w, kernel, stride, pad, dilation, p, q)
 
 

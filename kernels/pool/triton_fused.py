@@ -3,12 +3,17 @@ pools the pre-activation and applies relu once per output: the unfused pair writ
 input) and reads it back for the pool. Backward: the forward saves no position where the output is not positive,
 so the same gather kernel gives relu's gradient too."""
 
-from kernels.pool.triton_window import triton_max_pool
+from kernels.pool.triton_window import INDICES, triton_max_pool
 from kernels.registry import variant
+from kernels.spec import accepts_unbatched
 
 
-@variant("max_pool2d", "triton_fused", interpreted_on_cpu=True)
-def triton_fused_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
-    """Triton max pool with relu applied to each output inside the kernel: one pass over the input."""
+@variant("max_pool2d", "triton_fused", interpreted_on_cpu=True, torch_ops=INDICES)
+@accepts_unbatched
+def triton_fused_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+                            activation=None):  # fmt: skip
+    """Triton max pool with relu applied to each output inside the kernel: one pass over the input. Refuses
+    return_indices together with relu (the kernel keeps no position where relu zeroes the output)."""
     op = "max_pool2d 'triton_fused'"
-    return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, activation, op, fuse=True)
+    return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op,
+                           fuse=True)  # fmt: skip

@@ -21,7 +21,7 @@ import triton.language as tl
 
 from kernels.pool.spec import PoolGeometry, check_args
 from kernels.registry import variant
-from kernels.spec import empty_like_layout, is_channels_last
+from kernels.spec import accepts_unbatched, empty_like_layout, is_channels_last
 from kernels.triton_support import INTERPRET, check_int32_offsets, check_triton_tensor
 
 BLOCK = 1024 if INTERPRET else 256  # the interpreter pays per operation, not per element
@@ -136,35 +136,54 @@ def max_pool2d_grad(dy, where, geo: PoolGeometry, like: torch.Tensor) -> torch.T
 
 
 class TritonMaxPool2d(torch.autograd.Function):
+    """(y, the int32 positions of the maxima or None): the positions are kept for the backward and returned for
+    return_indices, never differentiated."""
+
     @staticmethod
     def forward(ctx, x, geo: PoolGeometry, relu: bool, save_index: bool):
         y, where = max_pool2d_launch(x, geo, relu, save_index)
         ctx.save_for_backward(x, where)
         ctx.geo = geo
-        return y
+        ctx.set_materialize_grads(False)  # no zeros made for the positions' (never used) gradient
+        if where is not None:
+            ctx.mark_non_differentiable(where)
+        return y, where
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx, dy, _):
         x, where = ctx.saved_tensors
+        if dy is None:  # only the indices were used
+            return None, None, None, None
         return max_pool2d_grad(dy, where, ctx.geo, x), None, None, None
 
 
-def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, activation, op: str, fuse: bool):
+INDICES = {"_to_copy": "return_indices: the kernel's int32 positions widened to torch's int64 indices"}
+
+
+def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op: str,
+                    fuse: bool):  # fmt: skip
     """Check, then pool through the Triton kernel; relu (when asked) inside it with `fuse`, else by PyTorch first."""
-    geo = check_args(x, kernel_size, stride, padding, dilation, ceil_mode, activation, op=op)
+    geo = check_args(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op=op)
     check_triton_tensor(x, op)
     check_int32_offsets(op, x)
     relu = activation == "relu"
+    if relu and fuse and return_indices:
+        raise ValueError(f"{op}: return_indices with activation='relu' is not supported: the fused kernel keeps no "
+                         "position where relu zeroes the output (torch's is the first zero); use 'triton'")  # fmt: skip
     if relu and not fuse:
         x = torch.relu(x)
-    save_index = torch.is_grad_enabled() and x.requires_grad
-    return TritonMaxPool2d.apply(x, geo, relu and fuse, save_index)
+    save_index = return_indices or (torch.is_grad_enabled() and x.requires_grad)
+    y, where = TritonMaxPool2d.apply(x, geo, relu and fuse, save_index)
+    return (y, where.long()) if return_indices else y
 
 
 @variant("max_pool2d", "triton", interpreted_on_cpu=True,
          torch_ops={"relu": "relu before the pool, by PyTorch (triton_fused applies it inside)",
-                    "threshold_backward": "relu's gradient, by PyTorch's autograd"})  # fmt: skip
-def triton_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, activation=None):
+                    "threshold_backward": "relu's gradient, by PyTorch's autograd", **INDICES})  # fmt: skip
+@accepts_unbatched
+def triton_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+                      activation=None):  # fmt: skip
     """Triton max pool (one output per lane, int32 argmax saved for the gather backward); relu by PyTorch first."""
     op = "max_pool2d 'triton'"
-    return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, activation, op, fuse=False)
+    return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op,
+                           fuse=False)  # fmt: skip

@@ -50,7 +50,7 @@ def as_rows(x: torch.Tensor, dim: int):
     n = moved.shape[-1]
     dims = _merged_row_dims(moved.shape[:-1], moved.stride()[:-1])
     if len(dims) > ROW_DIMS or math.prod(moved.shape[:-1]) == 0:
-        x4 = moved.reshape(1, 1, -1, n)
+        x4 = moved.reshape(1, 1, math.prod(moved.shape[:-1]), n)  # the row count said: 0 rows of 0 reshape too
     else:
         dims = [(1, 0)] * (ROW_DIMS - len(dims)) + dims
         x4 = moved.as_strided([d for d, _ in dims] + [n], [s for _, s in dims] + [moved.stride(-1)])

@@ -1,0 +1,92 @@
+"""Drop-in signatures: every variant takes PyTorch's own sample inputs for its torch counterpart (the OpInfo
+samples of torch.testing) and gives torch's float64 answer, outputs (the pool's indices too) and input gradients,
+in float32 and, where the rung computes in it, float64. A variant refuses only what it cannot do by design, each
+refusal listed below with its reason."""
+
+import re
+
+import pytest
+import torch
+
+from kernels import registry
+from kernels.spec import RTOL, rel_error
+
+opinfo = pytest.importorskip(
+    "torch.testing._internal.common_methods_invocations", reason="torch's OpInfo samples need expecttest"
+)
+
+OPINFO = {"softmax": "softmax", "matmul": "matmul", "conv2d": "nn.functional.conv2d",
+          "batchnorm": "nn.functional.batch_norm", "max_pool2d": "nn.functional.max_pool2d"}  # fmt: skip
+BY_DESIGN = {  # error message -> why the rung refuses it
+    r"Triton kernels take float32, float16 or bfloat16, got torch.float64": "Triton rungs compute in fp32 inside",
+    r"x must be \[N, C, \.\.\.\] with at least 2 dimensions, got \(0,\)": "a 1-D batch norm has no channel dim "
+    "(torch accepts only an empty one)",
+    r"return_indices with activation='relu' is not supported": "the fused relu keeps no position for zeroed outputs",
+}
+MAX_SAMPLES = {"compiled": 6}  # torch.compile compiles each sample's shapes (seconds each): the first few
+SAMPLE_STRIDE = {"max_pool2d": 40}  # 1,440 samples, a grid of the same few arguments: every 40th
+
+
+def samples(op: str, dtype: torch.dtype, name: str):
+    """torch's op and its samples (fresh leaves each call: a test differentiates them)."""
+    info = next(o for o in opinfo.op_db if o.name == OPINFO[op] and o.variant_test_name == "")
+    found = list(info.sample_inputs("cpu", dtype, requires_grad=True))[:: SAMPLE_STRIDE.get(op, 1)]
+    return info.op, found[: MAX_SAMPLES.get(name, len(found))]
+
+
+def tensors(out) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+def refused_by_design(error: Exception) -> bool:
+    return any(re.search(pattern, str(error)) for pattern in BY_DESIGN)
+
+
+VARIANTS = [(op, v.name) for op in OPINFO for v in registry.variants(op)]
+
+
+def test_every_op_has_its_opinfo():
+    assert sorted(OPINFO) == sorted(registry.ops())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
+@pytest.mark.parametrize("op, name", VARIANTS, ids=[f"{op}-{name}" for op, name in VARIANTS])
+def test_variant_takes_torchs_own_sample_inputs(op, name, dtype, device):
+    v = registry.get(op, name)
+    if v.skip_reason(device):
+        pytest.skip(v.skip_reason(device))
+    torch_op, found = samples(op, dtype, name)
+    checked = 0
+    for s in found:
+        args = [a.to(device) if isinstance(a, torch.Tensor) else a for a in (s.input, *s.args)]
+        kwargs = {k: a.to(device) if isinstance(a, torch.Tensor) else a for k, a in s.kwargs.items()}
+        leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        where = f"{op}/{name} on {s.summary() if hasattr(s, 'summary') else s}"
+        try:
+            out = v.fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 (the message is the test)
+            assert refused_by_design(e), f"{where}: refused with {type(e).__name__}: {e}"
+            continue
+        ref_args = [a.detach().double().cpu().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor)
+                    and a.is_floating_point() else a for a in (s.input, *s.args)]  # fmt: skip
+        ref = torch_op(*ref_args, **{k: a.double() if isinstance(a, torch.Tensor) else a for k, a in s.kwargs.items()})
+        got, want = tensors(out), tensors(ref)
+        assert len(got) == len(want), f"{where}: {len(got)} outputs, torch gives {len(want)}"
+        for g, w in zip(got, want, strict=True):
+            assert g.shape == w.shape and g.dtype == (dtype if w.is_floating_point() else w.dtype), where
+            if w.is_floating_point():
+                assert rel_error(g, w) <= 10 * RTOL[torch.float32], f"{where}: {rel_error(g, w):.3g} from torch's"
+            else:
+                assert torch.equal(g.cpu(), w), f"{where}: indices differ from torch's"
+        ref_leaves = [a for a in ref_args if isinstance(a, torch.Tensor) and a.requires_grad]
+        if v.differentiable and leaves and got[0].numel() and got[0].requires_grad:
+            dy = torch.randn(want[0].shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+            mine = torch.autograd.grad(got[0], leaves, dy.to(got[0]), allow_unused=True)
+            theirs = torch.autograd.grad(want[0], ref_leaves, dy, allow_unused=True)
+            for i, (g, w) in enumerate(zip(mine, theirs, strict=True)):
+                if w is not None:  # measured against dy's size where the gradient cancels to ~0 (a 0-d softmax's)
+                    error = rel_error(g, w, floor=dy.norm().item())
+                    assert g is not None and error <= 100 * RTOL[torch.float32], f"{where}: gradient {i}: {error:.3g}"
+        checked += 1
+    if not checked:
+        pytest.skip(f"{op}/{name} refuses every {dtype} sample by design: {', '.join(BY_DESIGN.values())}")
