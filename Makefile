@@ -13,7 +13,7 @@ SYSTEM_PY ?= python3
 GPU_ARGS  ?=
 STUDIES   ?= all
 
-.PHONY: test bench gpu-check lint clean fuzz
+.PHONY: test bench gpu-check lint clean fuzz mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
@@ -35,6 +35,13 @@ test: lint
 FUZZ_K ?=
 fuzz: $(STAMP)
 	DNNBENCH_FUZZ=long $(PY) -m pytest tests/test_layout_fuzz.py -q -rs $(if $(FUZZ_K),-k "$(FUZZ_K)")
+
+# Mutation testing of one module (cosmic-ray, in a scratch copy of the tree): each mutant reruns the tests that cover
+# the module (tests/mutation.py lists them); prints the score and every surviving mutant.
+MODULE ?=
+mutation: $(STAMP)
+	@test -n "$(MODULE)" || { echo "usage: make mutation MODULE=reports/compare.py"; exit 2; }
+	$(PY) -m tests.mutation $(MODULE)
 
 # The benchmarks (pytest-benchmark) and the quick trade-off studies, then the report of the run; prints the paths of
 # the results and of index.html.

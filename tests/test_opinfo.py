@@ -14,6 +14,9 @@ from kernels.spec import RTOL, rel_error
 opinfo = pytest.importorskip(
     "torch.testing._internal.common_methods_invocations", reason="torch's OpInfo samples need expecttest"
 )
+# Importing torch's test utilities freezes the global backend flags (torch.backends.disable_global_flags): every
+# later TF32 setting in this session (the checks set it per case) would raise. Give them back.
+torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
 
 OPINFO = {"softmax": "softmax", "matmul": "matmul", "conv2d": "nn.functional.conv2d",
           "batchnorm": "nn.functional.batch_norm", "max_pool2d": "nn.functional.max_pool2d"}  # fmt: skip
@@ -43,6 +46,10 @@ def refused_by_design(error: Exception) -> bool:
 
 
 VARIANTS = [(op, v.name) for op in OPINFO for v in registry.variants(op)]
+
+
+def test_importing_torchs_test_utilities_leaves_the_backend_flags_settable():
+    assert not torch.backends.flags_frozen(), "every later TF32 setting of this session would raise"
 
 
 def test_every_op_has_its_opinfo():
