@@ -215,18 +215,32 @@ def rel_error(out: torch.Tensor, ref: torch.Tensor, floor: float = 0.0) -> float
     return diff / norm
 
 
+def _squared(t):
+    return t.detach().square() if isinstance(t, torch.Tensor) and t.is_floating_point() else t
+
+
+def term_output_scale(spec, ref_inputs: Inputs, **overrides) -> float:
+    """For an op linear in each input (matmul, convolution) followed by a per-channel affine map: the size its
+    output would have if its terms did not cancel, sqrt(sum of the terms' squares) over the whole output, i.e.
+    sqrt(sum(op(inputs ** 2))) without the activation (`overrides` square the affine map: the spec knows how). For
+    random terms the output is about that size, so the floor changes nothing; an output that cancels far below its
+    terms (one pixel of a 6-term fp16 convolution) has its rounding measured against it instead."""
+    args = [_squared(a) for a in ref_inputs.args]
+    with torch.no_grad():
+        out = spec.reference_fn()(*args, **{**ref_inputs.kwargs, "activation": None, **overrides})
+    return out.clamp_min(0).sum().sqrt().item()
+
+
 def term_scales(spec, ref_inputs: Inputs, grad_out: torch.Tensor, **overrides) -> list[float]:
-    """For an op linear in each input (matmul, convolution) followed by a per-channel affine map and an activation
-    whose slope is at most 1: the norm of each input gradient with every term taken positive, i.e. the gradient of
-    <|dy|, op(|inputs|)> without the activation. A gradient that sums terms of both signs can cancel to far below
-    them (the bias gradient of 7 rows), and its rounding is then measured against this size (rel_error's floor)."""
-    leaves = [a.detach().abs().requires_grad_(True) for a in ref_inputs.differentiable()]
+    """The same for each input gradient of an op linear in each input (and an activation whose slope is at most
+    1): sqrt(sum of the squares of the terms each gradient sums), from the gradient of <dy ** 2, op(inputs ** 2)>
+    (the bias gradient of 7 rows can cancel to far below its terms)."""
+    leaves = [a.detach().square().requires_grad_(True) for a in ref_inputs.differentiable()]
     it = iter(leaves)
     args = [next(it) if ref_inputs._is_leaf_input(i, a) else a for i, a in enumerate(ref_inputs.args)]
-    kwargs = {**ref_inputs.kwargs, "activation": None, **overrides}
-    out = spec.reference_fn()(*args, **kwargs)
-    grads = torch.autograd.grad(out, leaves, grad_out.abs(), allow_unused=True)
-    return [0.0 if g is None else g.norm().item() for g in grads]
+    out = spec.reference_fn()(*args, **{**ref_inputs.kwargs, "activation": None, **overrides})
+    grads = torch.autograd.grad(out, leaves, grad_out.square(), allow_unused=True)
+    return [0.0 if g is None else g.clamp_min(0).sum().sqrt().item() for g in grads]
 
 
 def relu_grad_reference(spec, ref_inputs: Inputs, ref_out, out, grad_out):
@@ -281,6 +295,11 @@ class OpSpec:
         """The size of the terms an input gradient is computed from, below which its error is not measured
         relatively (see rel_error's floor): one number for all gradients, or one per differentiable input. 0 by
         default: gradients are compared purely relatively."""
+        return 0.0
+
+    def output_scale(self, ref_inputs: Inputs) -> float:
+        """The size of the terms the output is computed from, below which its error is not measured relatively
+        (rel_error's floor). 0 by default."""
         return 0.0
 
     def grad_reference(self, ref_inputs: Inputs, ref_out: torch.Tensor, out: torch.Tensor, grad_out: torch.Tensor):

@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import hypothesis
 import torch
+import torch.nn.functional as F
 from hypothesis import strategies as st
 
 from kernels import registry
@@ -214,6 +216,10 @@ def max_pool2d_cases(draw, dtypes):
     if draw(st.booleans()):
         params.append(("activation", "relu"))
     shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), h, w)
+    # a window that falls entirely in the padding (dilation can step over the one real column) pools -inf, and
+    # torch's own gradient there is undefined (it reads an index outside the image): no reference to check against
+    kwargs = {k: v for k, v in params if k != "activation"}
+    hypothesis.assume(not torch.isinf(F.max_pool2d(torch.zeros(1, 1, h, w), **kwargs)).any())
     fill = draw(st.sampled_from(("randn", "ties")))
     return Case("fuzz", shape, draw(st.sampled_from(dtypes)), params=tuple(params), fill=fill)
 

@@ -117,8 +117,18 @@ def summary(module: str, dump: str) -> str:
     total = killed + len(survived)
     lines = [f"{module}: {killed} of {total} mutants killed ({100 * killed / max(total, 1):.0f}%), "
              f"{len(survived)} survived, {other} incompetent or not run"]  # fmt: skip
-    lines += [f"--- survivor {i + 1}\n{diff}" for i, diff in enumerate(survived)]
+    lines += [f"survivor {i + 1}: {changed(diff)}" for i, diff in enumerate(survived)]
     return "\n".join(lines)
+
+
+def changed(diff: str) -> str:
+    """'line N: old -> new' from a mutant's unified diff."""
+    start = next((int(line.split()[1].split(",")[0][1:]) for line in diff.splitlines() if line.startswith("@@")), 0)
+    body = [line for line in diff.splitlines() if not line.startswith(("---", "+++", "@@"))]
+    old = next((line[1:].strip() for line in body if line.startswith("-")), "")
+    new = next((line[1:].strip() for line in body if line.startswith("+")), "")
+    offset = next((i for i, line in enumerate(body) if line.startswith("-")), 0)
+    return f"line {start + offset}: {old}  ->  {new}"
 
 
 if __name__ == "__main__":

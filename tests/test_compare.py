@@ -126,3 +126,83 @@ def test_mann_whitney_p_by_hand():
     = 1.7457, two-sided p = erfc(z / sqrt(2)) = 0.0809."""
     assert mann_whitney_p([1, 2, 3], [4, 5, 6]) == pytest.approx(0.08086, abs=1e-4)
     assert mann_whitney_p([4, 5, 6], [1, 2, 3]) == pytest.approx(0.08086, abs=1e-4)
+
+
+def test_mann_whitney_p_with_ties_by_hand():
+    """[1, 2, 2, 3] against [2, 3, 3, 4]: average ranks 1, 3, 3, 6 for the first (the three 2s share ranks 2-4, the
+    three 3s ranks 5-7), U = 13 - 10 = 3 against a mean of 8; ties 2 x (3^3 - 3) = 48 over n(n-1) = 56, sigma =
+    sqrt(16 / 12 * (9 - 48 / 56)) = 3.2950, z = (5 - 0.5) / sigma = 1.3657, p = 0.1720 (0.1939 without the tie
+    correction)."""
+    assert mann_whitney_p([1, 2, 2, 3], [2, 3, 3, 4]) == pytest.approx(0.17203, abs=1e-5)
+
+
+def test_identical_and_centred_samples_give_p_1():
+    """All values tied: no spread to test against (sigma 0), p = 1. U at its mean to within the continuity
+    correction: z is clipped at 0, p = 1, never above."""
+    assert mann_whitney_p([2.0] * 6, [2.0] * 6) == 1.0
+    assert mann_whitney_p([1, 4], [2, 3]) == 1.0
+
+
+def quartiles(median, q1, q3) -> dict:
+    return {"median": median, "q1": q1, "q3": q3, "iqr": q3 - q1}
+
+
+@pytest.mark.parametrize(
+    "new, verdict, evidence",
+    [
+        (quartiles(0.5, 0.45, 0.55), "faster", "IQRs apart"),  # new q3 below base q1
+        (quartiles(2.0, 1.95, 2.05), "slower", "IQRs apart"),
+        (quartiles(1.5, 1.1, 1.9), "within noise", "IQRs overlap"),  # new q1 = base q3: touching is overlapping
+        (quartiles(0.5, 0.1, 0.9), "within noise", "IQRs overlap"),  # new q3 = base q1
+    ],
+)
+def test_without_raw_timings_the_verdict_rests_on_the_iqrs(new, verdict, evidence):
+    base = quartiles(1.0, 0.9, 1.1)
+    assert judge(base, new) == (verdict, evidence)
+
+
+@pytest.mark.parametrize("n, evidence", [(4, "IQRs apart"), (5, "U test p=0.012")])
+def test_the_u_test_needs_five_rounds_on_each_side(n, evidence):
+    base = stats([1.0 + 0.01 * i for i in range(n)])
+    new = stats([x + 1.0 for x in base["data"]])
+    assert judge(base, new)[1] == evidence
+    fewer = dict(new, data=new["data"][:4])  # five against four: not enough either
+    assert judge(base, fewer)[1] in ("IQRs apart", "IQRs overlap") or n == 4
+
+
+def test_a_missing_iqr_counts_as_no_spread():
+    base = {"median": 1.0, "q1": 0.99, "q3": 1.01, "iqr": None, "data": [1.0 + 0.001 * i for i in range(50)]}
+    new = {**base, "median": 1.1, "data": [1.1 + 0.001 * i for i in range(50)]}
+    assert judge(base, new)[0] == "slower"  # 10% apart, p tiny, and no IQR to be within
+    assert judge(new, base)[0] == "faster"
+
+
+def test_change_pairs_and_names_present_on_one_side_only(tmp_path):
+    from reports.compare import format_pairs
+
+    def run(path, medians):
+        entries = [{"name": n, "fullname": f"t.py::{n}", "stats": {"median": m, "q1": m, "q3": m, "iqr": 0.0}}
+                   for n, m in medians.items()]  # fmt: skip
+        entries.append({"name": "no_stats", "fullname": "t.py::no_stats", "stats": {}})
+        path.write_text(json.dumps({"machine_info": {}, "benchmarks": entries}))
+        return path
+
+    base = run(tmp_path / "a.json", {"kept": 2e-3, "gone": 1e-3})
+    new = run(tmp_path / "b.json", {"kept": 3e-3, "added": 1e-3})
+    pairs, only_base, only_new = compare([base], [new])
+    assert [p.name for p in pairs] == ["t.py::kept"] and only_base == ["t.py::gone"] and only_new == ["t.py::added"]
+    assert pairs[0].change_pct == pytest.approx(50.0) and pairs[0].verdict == "slower"
+    # name column as wide as the longest name (10), times in us, the change signed
+    assert format_pairs(pairs).splitlines() == [
+        "benchmark " + "  " + "       base" + "  " + "        new" + "  " + "  change" + "  verdict (evidence)",
+        "t.py::kept" + "  " + "   2000.0us" + "  " + "   3000.0us" + "  " + "  +50.0%" + "  slower (IQRs apart)",
+    ]
+
+
+@pytest.mark.parametrize("fail_above, failing", [(49.9, 1), (50.0, 0)])
+def test_fail_above_counts_only_slowdowns_beyond_it(fail_above, failing):
+    from reports.compare import Pair, regressions
+
+    pairs = [Pair("slow", 1.0, 1.5, 50.0, "slower", ""), Pair("fast", 1.0, 0.1, -90.0, "faster", ""),
+             Pair("noisy", 1.0, 2.0, 100.0, "within noise", "")]  # fmt: skip
+    assert [p.name for p in regressions(pairs, fail_above)] == ["slow"] * failing

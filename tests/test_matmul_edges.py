@@ -33,9 +33,15 @@ def test_mismatched_inner_dimensions_are_an_error(name, device):
     "a, b, kwargs, error, message",
     [
         ((3, 4), (4, 5), {"activation": "gelu"}, ValueError, "unknown activation 'gelu'"),
-        ((2, 2, 3, 4), (4, 5), {}, ValueError, "1-D, 2-D or batched 3-D, got 4-D"),
+        (
+            (2, 3, 3, 4),
+            (4, 4, 5),
+            {},
+            ValueError,
+            r"batch dims do not broadcast: a is \(2, 3, 3, 4\), b is \(4, 4, 5\)",
+        ),
         ((3, 4), (4, 5), {"bias": (4,)}, ValueError, "bias must be a 1-D tensor of N=5"),
-        ((2, 3, 4), (3, 4, 5), {}, ValueError, "batch sizes differ"),
+        ((2, 3, 4), (3, 4, 5), {}, ValueError, "batch dims do not broadcast"),
     ],
 )
 def test_bad_arguments_name_the_problem(name, a, b, kwargs, error, message, device):

@@ -29,6 +29,7 @@ from kernels.spec import (
     pair,
     reduction_factor,
     relu_grad_reference,
+    term_output_scale,
     term_scales,
 )
 
@@ -255,13 +256,25 @@ class Conv2dSpec(OpSpec):
     def grad_reference(self, ref_inputs, ref_out, out, grad_out):
         return relu_grad_reference(self, ref_inputs, ref_out, out, grad_out)
 
-    def grad_scale(self, ref_inputs, ref_out, grad_out):
-        # dx, dw and dbias sum products of both signs (term_scales); the block's batch norm scales each channel by
-        # gamma / sqrt(var + eps), taken positive
+    @staticmethod
+    def _squared_bn(ref_inputs):
+        """The block's batch norm acting on squared terms: y = (c - mean) * s + beta with s = gamma / sqrt(var + eps)
+        becomes (c' + mean^2) * s^2 + beta^2, i.e. mean' = -mean^2, sqrt(var' + eps) = var + eps, gamma' = gamma^2,
+        beta' = beta^2."""
         bn = ref_inputs.kwargs.get("bn")
-        if bn is not None:
-            bn = (bn[0], bn[1], None if bn[2] is None else bn[2].abs(), bn[3])
-        return term_scales(self, ref_inputs, grad_out, bn=bn)
+        if bn is None:
+            return None
+        mean, var, gamma, beta = bn
+        eps = ref_inputs.kwargs.get("bn_eps", 1e-5)
+        square = lambda t: None if t is None else t.square()  # noqa: E731
+        return (-mean.square(), (var + eps).square() - eps, square(gamma), square(beta))
+
+    def output_scale(self, ref_inputs):
+        return term_output_scale(self, ref_inputs, bn=self._squared_bn(ref_inputs))
+
+    def grad_scale(self, ref_inputs, ref_out, grad_out):
+        # dx, dw and dbias sum products of both signs (term_scales)
+        return term_scales(self, ref_inputs, grad_out, bn=self._squared_bn(ref_inputs))
 
     def tolerance(self, case: Case, mode: str) -> float:
         geo = self.geometry(case)

@@ -25,6 +25,7 @@ from kernels.spec import (
     OpSpec,
     reduction_factor,
     relu_grad_reference,
+    term_output_scale,
     term_scales,
 )
 
@@ -179,6 +180,9 @@ class MatmulSpec(OpSpec):
 
     def grad_reference(self, ref_inputs, ref_out, out, grad_out):
         return relu_grad_reference(self, ref_inputs, ref_out, out, grad_out)
+
+    def output_scale(self, ref_inputs):
+        return term_output_scale(self, ref_inputs)
 
     def grad_scale(self, ref_inputs, ref_out, grad_out):
         # dA, dB and dbias sum products of both signs: measured against the size of their terms (term_scales)
