@@ -206,3 +206,16 @@ def test_fail_above_counts_only_slowdowns_beyond_it(fail_above, failing):
     pairs = [Pair("slow", 1.0, 1.5, 50.0, "slower", ""), Pair("fast", 1.0, 0.1, -90.0, "faster", ""),
              Pair("noisy", 1.0, 2.0, 100.0, "within noise", "")]  # fmt: skip
     assert [p.name for p in regressions(pairs, fail_above)] == ["slow"] * failing
+
+
+def test_mann_whitney_p_of_unequal_samples_by_hand():
+    """[1, 2, 3] against [4, 5, 6, 7] (n = 7, odd): U = 6 - 6 = 0 against a mean of 6, sigma = sqrt(3 * 4 / 12 *
+    (7 + 1)) = 2.8284, z = (6 - 0.5) / sigma = 1.9445, p = 0.0518."""
+    assert mann_whitney_p([1, 2, 3], [4, 5, 6, 7]) == pytest.approx(0.05183, abs=1e-5)
+
+
+def test_the_table_is_at_least_as_wide_as_its_header():
+    from reports.compare import Pair, format_pairs
+
+    header, row = format_pairs([Pair("a", 1e-3, 1e-3, 0.0, "within noise", "IQRs overlap")]).splitlines()
+    assert row.index("1000.0us") + len("1000.0us") == header.index("base") + len("base")  # columns line up
