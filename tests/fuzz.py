@@ -24,7 +24,6 @@ from kernels.check import compare
 from kernels.spec import Case, Inputs
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
-DTYPES = {"fp32": FP32, "fp16": FP16, "bf16": BF16}
 
 # Layouts: the same values stored differently. `expanded` changes the values (one slice repeated along a
 # dimension, stride 0), so it is drawn before the reference is computed, like every other layout here.
@@ -100,18 +99,13 @@ class FuzzExample:
         made = spec.make_inputs(self.case, device, self.seed)
         args = list(made.args)
         for i, layout in zip(self.tensor_positions(made), self.layouts, strict=False):
-            t = args[i] if i not in self.value_positions(made) else transform_values(args[i], self.values)
-            args[i] = restride(t, layout)
+            # the value transform applies to the activation (argument 0), never to weights or running statistics
+            args[i] = restride(transform_values(args[i], self.values) if i == 0 else args[i], layout)
         return Inputs(tuple(args), made.kwargs, made.state)
 
     @staticmethod
     def tensor_positions(made: Inputs) -> list[int]:
         return [i for i, a in enumerate(made.args) if isinstance(a, torch.Tensor)]
-
-    @staticmethod
-    def value_positions(made: Inputs) -> list[int]:
-        """The value transform applies to the first tensor (the activation), never to running statistics."""
-        return [0]
 
 
 def check_example(variant: str, example: FuzzExample, device: str = "cpu") -> list[str]:
