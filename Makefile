@@ -37,11 +37,13 @@ fuzz: $(STAMP)
 	DNNBENCH_FUZZ=long $(PY) -m pytest tests/test_layout_fuzz.py -q -rs $(if $(FUZZ_K),-k "$(FUZZ_K)")
 
 # Mutation testing of one module (cosmic-ray, in a scratch copy of the tree): each mutant reruns the tests that cover
-# the module (tests/mutation.py lists them); prints the score and every surviving mutant.
+# the module (tests/mutation.py lists them); prints the score and every surviving mutant. SAMPLE=N scores a seeded
+# random sample of N mutants (with its 95% interval) where a module has too many to run them all.
 MODULE ?=
+SAMPLE ?=
 mutation: $(STAMP)
-	@test -n "$(MODULE)" || { echo "usage: make mutation MODULE=reports/compare.py"; exit 2; }
-	$(PY) -m tests.mutation $(MODULE)
+	@test -n "$(MODULE)" || { echo "usage: make mutation MODULE=reports/compare.py [SAMPLE=120]"; exit 2; }
+	$(PY) -m tests.mutation $(MODULE) $(SAMPLE)
 
 # The benchmarks (pytest-benchmark) and the quick trade-off studies, then the report of the run; prints the paths of
 # the results and of index.html.
@@ -50,7 +52,7 @@ bench: $(STAMP)
 		-o $(RESULTS)/bench-$(RUN_ID)
 
 gpu-check:
-	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m bench.gpu_check --device $(DEVICE) $(GPU_ARGS)
+	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m dnnbench.gpu_check --device $(DEVICE) $(GPU_ARGS)
 
 clean:
 	rm -rf $(VENV) $(RESULTS) .pytest_cache .ruff_cache .hypothesis

@@ -4,15 +4,13 @@ A study runs each of its arms (a lesson and one of its settings, with the overri
 version) once per seed and writes long-format rows: one per (arm, seed, epoch) with the wall seconds of training so
 far and the lab's metrics. Its summary gives each arm's final metric as the mean and the range over seeds and the
 wall time to reach the study's target; its conclusion names the best arm and claims a difference only where the
-arms' ranges over seeds do not overlap.
+arms' ranges over seeds do not overlap. The study's header (`Study.header`) heads its result file, and the summary
+and conclusion are computed from that file by reports/study_analysis.py.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-
-import pandas as pd
 
 from models.lesson import LESSONS
 
@@ -46,6 +44,13 @@ class Study:
     full_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     also: tuple[str, ...] = ()  # further history columns drawn and summarized (final mean over seeds)
     contrast: str | None = None  # one of `also` that would choose another setting: the conclusion says so
+
+    def header(self) -> dict:
+        """The first line of its result file: all a report needs to summarize it (reports/study_analysis.py)."""
+        arms = [{"label": a.label, "lesson": a.lesson, "group": a.panel, "target": a.target} for a in self.arms]
+        return {"study": self.name, "kind": "dynamics", "question": self.question, "metric": self.metric,
+                "higher_is_better": self.higher_is_better, "target": self.target, "also": list(self.also),
+                "contrast": self.contrast, "arms": arms}  # fmt: skip
 
 
 def _arms(lesson: str, settings, quick=None, full=None, target=None) -> tuple[Arm, ...]:
@@ -104,72 +109,3 @@ def run_study(name: str, full: bool = False, device: str = "cpu", seeds=None) ->
                              "seed": seed, "epoch": epoch + 1, "device": device, "version": "full" if full else "quick",
                              **{k: v[epoch] for k, v in history.items() if len(v) > epoch}})  # fmt: skip
     return rows
-
-
-def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
-    """Per arm (lesson and setting): the final metric's mean, min and max over seeds, the mean wall seconds to
-    reach the arm's target (NaN when some seed never reaches it) and of training per epoch, and the final mean of
-    each of the study's `also` columns."""
-    out = []
-    for arm in study.arms:
-        runs = rows[(rows["lesson"] == arm.lesson) & (rows["setting"] == arm.label)].sort_values("epoch")
-        finals = runs.groupby("seed")[study.metric].last()
-        target = arm.target if arm.target is not None else study.target
-        reached = []
-        for _, run in runs.groupby("seed"):
-            if target is None:
-                break
-            ok = run[study.metric] >= target if study.higher_is_better else run[study.metric] <= target
-            reached.append(run[ok]["seconds"].iloc[0] if ok.any() else math.nan)
-        also = {m: runs.groupby("seed")[m].last().mean() for m in study.also if m in runs}
-        per_epoch = (runs.groupby("seed")["seconds"].last() / runs.groupby("seed")["epoch"].max()).mean()
-        out.append({"lesson": arm.lesson, "group": arm.panel, "setting": arm.label, "seeds": len(finals),
-                    "mean": finals.mean(), "min": finals.min(), "max": finals.max(), "target": target,
-                    "seconds_to_target": pd.Series(reached, dtype=float).mean(skipna=False),
-                    "seconds_per_epoch": per_epoch, **also})  # fmt: skip
-    return pd.DataFrame(out)
-
-
-def _contrast(study: Study, arms: pd.DataFrame, best: pd.Series) -> str:
-    if study.contrast is None or study.contrast not in arms:
-        return ""
-    by_contrast = arms.loc[arms[study.contrast].idxmin()]
-    if by_contrast["setting"] == best["setting"]:
-        return f"; the final {study.contrast} makes the same choice"
-    return (f"; by the final {study.contrast} alone the choice would be {by_contrast['setting']} "
-            f"({by_contrast[study.contrast]:.4g})")  # fmt: skip
-
-
-def _first_to_target(study: Study, arms: pd.DataFrame) -> str:
-    reached = arms.dropna(subset=["seconds_to_target"])
-    if arms["target"].isna().all():
-        return ""
-    target = f"{study.metric} {arms['target'].dropna().iloc[0]:g}"
-    if reached.empty:
-        return f"; no setting reaches {target} with every seed"
-    first = reached.loc[reached["seconds_to_target"].idxmin()]
-    return f"; the first to reach {target} is {first['setting']}, after {first['seconds_to_target']:.3g} s of training"
-
-
-def conclusion(study: Study, summary: pd.DataFrame) -> str:
-    """Two sentences per lesson of the study: its best arm with the mean and range over seeds, then whether the
-    lead over the runner-up is larger than the spread (the ranges over seeds do not overlap) or not, in which case
-    no difference is claimed, and which arm reaches the target first in wall time (mean over seeds)."""
-    sentences = []
-    for lesson, arms in summary.groupby("group", sort=False):
-        ranked = arms.sort_values("mean", ascending=not study.higher_is_better).reset_index(drop=True)
-        best, second = ranked.iloc[0], ranked.iloc[1]
-        where = f" on {lesson}" if summary["group"].nunique() > 1 else ""
-        sentences.append(f"{study.name}{where}: {best['setting']} reaches the best final {study.metric}, "
-                         f"{best['mean']:.4g} (range {best['min']:.4g} to {best['max']:.4g} over {best['seeds']} "
-                         "seeds).")  # fmt: skip
-        apart = best["min"] > second["max"] if study.higher_is_better else best["max"] < second["min"]
-        if apart:
-            second_sentence = (
-                f"Its lead over {second['setting']} ({second['mean']:.4g}) is larger than the spread over seeds"
-            )
-        else:
-            second_sentence = (f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
-                               "difference is claimed between them")  # fmt: skip
-        sentences.append(second_sentence + _first_to_target(study, arms) + _contrast(study, arms, best) + ".")
-    return " ".join(sentences)

@@ -10,10 +10,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import sections as report_sections
+from reports import lessons, ops, studies
 from reports.load import ResultsError, load
-from reports.sections import ReportContext, Section
+from reports.section import ReportContext, Section
 from reports.summary import markdown_table, speedups
+
+# The report's sections, in order: each builder takes the ReportContext and returns its Sections (none when its
+# data is absent). A new section is one function and one entry here.
+SECTIONS = (
+    ops.overview,
+    ops.op_sections,
+    ops.cpu_vs_gpu,
+    ops.compile_break_even,
+    lessons.lesson_sections,
+    studies.study_sections,
+)
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -45,7 +56,7 @@ def build_report(paths, out: Path, baseline: str = "eager") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "results.csv", index=False)
     ctx = ReportContext(df, ops, df[df["kind"] == "ceiling"], out, baseline)
-    sections = [s for build in report_sections.SECTIONS for s in build(ctx)]
+    sections = [s for build in SECTIONS for s in build(ctx)]
     title = "dnnbench report"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     sources = ", ".join(Path(p).name for p in paths)

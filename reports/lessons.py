@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports import plots
-from reports.sections import ReportContext, Section, section
+from reports.section import ReportContext, Section
 
 
 def lesson_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +98,6 @@ def lab_sentences(labs: pd.DataFrame) -> list[str]:
     return out
 
 
-@section
 def lesson_sections(ctx: ReportContext) -> list[Section]:
     every = lesson_rows(ctx.df)
     labs, rows = every[every["mode"] == "lab"], every[every["mode"] != "lab"]

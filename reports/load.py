@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports.study_analysis import KINDS as STUDY_KINDS
+
 COLUMNS = [
     "kind",
     "op",
@@ -162,10 +164,12 @@ def load(paths) -> pd.DataFrame:
 
     Entries without dnnbench fields (another project's pytest-benchmark file) are left out and counted in
     attrs['skipped']. A run's JSON and its stream hold the same measurements: duplicates are kept once."""
-    rows, skipped, studies = [], 0, []
+    rows, skipped, studies, headers = [], 0, [], {}
     for p in map(Path, paths):
         if p.name.startswith("study-") and p.suffix == ".jsonl":  # `dnnbench study` rows, one table of their own
-            studies += read_study_rows(p)
+            header, study_rows = read_study(p)
+            headers.setdefault(header["study"], header)  # the same study from several machines: the first header
+            studies += study_rows
             continue
         machine, entries = read_entries(p)
         name = machine_name(machine)
@@ -179,23 +183,39 @@ def load(paths) -> pd.DataFrame:
     df = df.drop_duplicates(subset=["machine", "name", "median_s", "rounds"]).reset_index(drop=True)
     df.attrs["skipped"] = skipped
     df.attrs["studies"] = studies  # rows as dicts: a DataFrame in attrs breaks pandas' concat
+    df.attrs["study_headers"] = headers
     return df
 
 
-def read_study_rows(path: Path) -> list[dict]:
-    """The long-format rows a study wrote (models/studies.py), one JSON object per line."""
+def read_study(path: Path) -> tuple[dict, list[dict]]:
+    """(header, rows) of a study's result file (`dnnbench study`): a header line `{"header": {...}}` with the study's
+    metadata (reports/study_analysis.py), then one long-format row per line."""
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise ResultsError(f"{path}: cannot be read ({e})") from None
-    rows = []
+    header, rows = None, []
     for number, line in enumerate(lines, 1):
         try:
-            row = json.loads(line) if line.strip() else None
+            record = json.loads(line) if line.strip() else None
         except json.JSONDecodeError as e:
             raise ResultsError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
-        if row is not None:
-            if not isinstance(row, dict) or "study" not in row:
-                raise ResultsError(f"{path}: line {number} is not a study row (no 'study' field)")
-            rows.append(row)
-    return rows
+        if record is None:
+            continue
+        if header is None:
+            if not isinstance(record, dict) or not isinstance(record.get("header"), dict):
+                raise ResultsError(f"{path}: line {number} is not the study header ({{\"header\": ...}}): written "
+                                   "before study files carried their metadata; rerun dnnbench study")  # fmt: skip
+            header = record["header"]
+            missing = {"study", "kind", "question", "metric"} - set(header)
+            if missing:
+                raise ResultsError(f"{path}: the study header lacks {', '.join(sorted(missing))}")
+            if header["kind"] not in STUDY_KINDS:
+                raise ResultsError(f"{path}: unknown study kind {header['kind']!r} (kinds: {', '.join(STUDY_KINDS)})")
+            continue
+        if not isinstance(record, dict) or record.get("study") != header["study"]:
+            raise ResultsError(f"{path}: line {number} is not a row of study {header['study']!r}")
+        rows.append(record)
+    if header is None:
+        raise ResultsError(f"{path}: empty (no study header)")
+    return header, rows

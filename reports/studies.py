@@ -1,14 +1,16 @@
-"""The studies' sections of the report. A training-dynamics study (models/studies.py): its curves (metric against
-epochs and against wall time, mean and range over seeds), the summary per setting and the generated conclusion. A
-systems study (bench/systems.py): samples per second against the batch size per execution, the step times with
-their range over rounds, what did not run and why, and its conclusion."""
+"""The studies' sections of the report, from the study files alone (their headers say what each study is; the
+summaries and conclusions come from reports/study_analysis.py). A training-dynamics study: its curves (metric
+against epochs and against wall time, mean and range over seeds), the summary per setting and the generated
+conclusion. A systems study: samples per second against the batch size per execution, the step times with their
+range over rounds, what did not run and why, and its conclusion."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from reports import plots
-from reports.sections import ReportContext, Section, section
+from reports.section import ReportContext, Section
+from reports.study_analysis import outcome
 
 
 def summary_table(summary: pd.DataFrame, also: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -29,35 +31,33 @@ def summary_table(summary: pd.DataFrame, also: tuple[str, ...] = ()) -> pd.DataF
     )  # fmt: skip
 
 
-@section
 def study_sections(ctx: ReportContext) -> list[Section]:
-    from bench.systems import SYSTEMS_STUDIES, study_outcome
-    from models.studies import STUDIES
-
     rows = pd.DataFrame(ctx.df.attrs.get("studies") or [])
     if rows.empty:
         return []
     out = []
-    for name in dict.fromkeys(rows["study"]):
+    for name, header in ctx.df.attrs["study_headers"].items():
         d = rows[rows["study"] == name]
-        if name not in STUDIES and name not in SYSTEMS_STUDIES:
-            out.append(Section(f"Study: {name}", [f"{len(d)} rows of a study this version does not declare: not "
-                                                   "summarized."], [], []))  # fmt: skip
+        if d.empty:
+            out.append(Section(f"Study: {name}", [f"{header['question']} (its file holds no rows: nothing ran)"]))
             continue
-        study, summary, text = study_outcome(name, d)
-        out.append((systems_section if name in SYSTEMS_STUDIES else dynamics_section)(ctx, study, d, summary, text))
+        summary, text = outcome(header, d)
+        out.append(
+            (systems_section if header["kind"] == "systems" else dynamics_section)(ctx, header, d, summary, text)
+        )
     return out
 
 
-def dynamics_section(ctx: ReportContext, study, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
+def dynamics_section(ctx: ReportContext, header: dict, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
+    name, metric, also = header["study"], header["metric"], tuple(header.get("also", ()))
     targets = ", ".join(f"{t:g}" for t in dict.fromkeys(summary["target"].dropna()))
-    target = f"; target {study.metric} {targets}" if targets else ""
-    metrics = [study.metric, *study.also]
-    fig = plots.study_curves(d, metrics, ctx.out / f"study_{study.name}.png", f"study {study.name}")
-    return Section(f"Study: {study.name}",
-                   [f"{study.question} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})", text],
+    target = f"; target {metric} {targets}" if targets else ""
+    metrics = [metric, *also]
+    fig = plots.study_curves(d, metrics, ctx.out / f"study_{name}.png", f"study {name}")
+    return Section(f"Study: {name}",
+                   [f"{header['question']} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})", text],
                    [(f"{', '.join(metrics)} against epochs and wall time", fig)],
-                   [("final value per setting over seeds", summary_table(summary, study.also))])  # fmt: skip
+                   [("final value per setting over seeds", summary_table(summary, also))])  # fmt: skip
 
 
 def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -79,25 +79,25 @@ def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def systems_section(ctx: ReportContext, study, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
-    timing = d[d["kind"] == "timing"]
+def systems_section(ctx: ReportContext, header: dict, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
+    name, timing = header["study"], d[d["kind"] == "timing"]
     devices = ", ".join(dict.fromkeys(timing["device"])) or "nothing ran"
-    text = [f"{study.question} ({d['version'].iloc[0]} version; ran on {devices}; baseline "
-            f"{study.baseline.label}; a difference is claimed only where the ranges over rounds do not overlap)",
-            text]  # fmt: skip
+    text = [f"{header['question']} ({d['version'].iloc[0]} version; ran on {devices}; baseline "
+            f"{header['executions'][0]['label']}; a difference is claimed only where the ranges over rounds do not "
+            "overlap)", text]  # fmt: skip
     figures = [
         (
             "training samples per second against the batch size",
-            plots.systems_throughput(summary, ctx.out / f"study_{study.name}.png", f"study {study.name}"),
+            plots.systems_throughput(summary, ctx.out / f"study_{name}.png", f"study {name}"),
         )
     ]
     trained = d[d["kind"] == "training"]
     if not trained.empty:
-        figures.append((f"{study.metric} of the lessons trained in each precision",
-                        plots.study_curves(trained, [study.metric], ctx.out / f"study_{study.name}_training.png",
-                                           f"study {study.name}: training")))  # fmt: skip
+        figures.append((f"{header['metric']} of the lessons trained in each precision",
+                        plots.study_curves(trained, [header["metric"]], ctx.out / f"study_{name}_training.png",
+                                           f"study {name}: training")))  # fmt: skip
     return Section(
-        f"Study: {study.name}",
+        f"Study: {name}",
         text,
         figures,
         [("step time per execution (mean and range over rounds)", systems_table(summary))],

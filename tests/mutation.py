@@ -10,7 +10,9 @@ survivor's diff; writes the JSON session dump to $MUTATION_OUT (default results/
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -23,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # module -> the tests that exercise it (the fast ones: each mutant reruns them)
 COVERING = {
     "reports/compare.py": ["tests/test_compare.py"],
-    "reports/narrative.py": ["tests/test_planted_report.py"],
-    "reports/studies.py": ["tests/test_studies.py::test_the_report_has_a_section_per_study_with_its_conclusion"],
+    "reports/narrative.py": ["tests/test_narrative.py", "tests/test_planted_report.py"],
+    "reports/study_analysis.py": ["tests/test_study_analysis.py"],
     "models/studies.py": ["tests/test_study_truths.py::test_a_dynamics_study_runs_each_seed_once_and_seeds_differ",
                           "tests/test_studies.py"],
     "bench/systems.py": ["tests/test_study_truths.py", "tests/test_systems_studies.py"],
@@ -63,10 +65,14 @@ def test_command(module: str) -> str:
     return " && ".join(runs)
 
 
+USAGE = "usage: python -m tests.mutation MODULE [SAMPLE]   (e.g. reports/narrative.py 120)"
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m tests.mutation MODULE   (e.g. reports/compare.py)")
+    if len(argv) not in (1, 2) or (len(argv) == 2 and not argv[1].isdigit()):
+        raise SystemExit(USAGE)
     module = argv[0]
+    sample = int(argv[1]) if len(argv) == 2 else None
     if not (ROOT / module).is_file():
         raise SystemExit(f"{module}: no such file in {ROOT}")
     command = test_command(module)
@@ -90,6 +96,8 @@ def main(argv: list[str]) -> int:
         session = scratch / "session.sqlite"
         cosmic = [sys.executable, "-m", "cosmic_ray.cli"]
         subprocess.run([*cosmic, "init", str(config), str(session)], cwd=scratch, check=True)
+        if sample is not None:
+            keep_sample(session, sample)
         subprocess.run([*cosmic, "exec", str(config), str(session)], cwd=scratch, check=True)
         dump = subprocess.run([*cosmic, "dump", str(session)], cwd=scratch, capture_output=True, text=True,
                               check=True).stdout  # fmt: skip
@@ -102,9 +110,31 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def keep_sample(session: Path, size: int, seed: int = 0) -> None:
+    """Mark all but a seeded random sample of `size` mutants as skipped: a module with hundreds of mutants at
+    several seconds each is scored from a sample, and the summary gives the sample's confidence interval."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        jobs = sorted(item.job_id for item in db.work_items)
+        skipped = set(jobs) - set(random.Random(seed).sample(jobs, min(size, len(jobs))))
+        db.set_multiple_results(sorted(skipped), WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def wilson(killed: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a kill rate measured on `total` sampled mutants."""
+    if total == 0:
+        return 0.0, 1.0
+    p = killed / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def summary(module: str, dump: str) -> str:
     """The score and every survivor, from cosmic-ray's JSON-lines session dump."""
-    killed, survived, other = 0, [], 0
+    killed, survived, skipped, other = 0, [], 0, 0
     for line in dump.splitlines():
         item, result = json.loads(line)
         outcome = (result or {}).get("test_outcome")
@@ -112,11 +142,17 @@ def summary(module: str, dump: str) -> str:
             killed += 1
         elif outcome == "survived":
             survived.append(result.get("diff") or str(item))
+        elif (result or {}).get("worker_outcome") == "skipped":
+            skipped += 1  # outside the sample
         else:
             other += 1  # incompetent (the mutant does not run at all) or not done
     total = killed + len(survived)
-    lines = [f"{module}: {killed} of {total} mutants killed ({100 * killed / max(total, 1):.0f}%), "
-             f"{len(survived)} survived, {other} incompetent or not run"]  # fmt: skip
+    low, high = wilson(killed, total)
+    sampled = (
+        f" (a sample of {total + other} of {total + other + skipped}; 95% interval {100 * low:.0f}-{100 * high:.0f}%)"
+    )
+    lines = [f"{module}: {killed} of {total} mutants killed ({100 * killed / max(total, 1):.0f}%)"
+             f"{sampled if skipped else ''}, {len(survived)} survived, {other} incompetent or not run"]  # fmt: skip
     lines += [f"survivor {i + 1}: {changed(diff)}" for i, diff in enumerate(survived)]
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bench.cli import main
+from dnnbench.cli import main
 from kernels import registry
 
 
@@ -26,7 +26,7 @@ def test_list_shows_every_variant_and_the_baseline(capsys):
 
 @pytest.mark.parametrize("argv", [[], ["bogus"]])
 def test_bad_arguments_exit_2_with_one_line(argv):
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", *argv], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "dnnbench.cli", *argv], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("dnnbench: error:")
 
@@ -37,7 +37,7 @@ def test_run_times_a_selection_and_writes_its_report(tmp_path):
     select = "softmax and forward and 1024x16 and (eager or lesson)"
     argv = ["run", "--device", "cpu", "-k", select, "--max-time", "0.01", "--seed", "3", "--studies", "dropout",
             "-o", str(out)]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", *argv], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "dnnbench.cli", *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (out / "results.json").exists() and (out / "report" / "index.html").exists()
     assert f"report: {(out / 'report' / 'index.html').resolve()}" in proc.stdout

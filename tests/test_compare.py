@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bench.cli import main
+from dnnbench.cli import main
 from reports.compare import compare, judge, mann_whitney_p
 from tests.fake_results import write_run
 

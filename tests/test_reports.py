@@ -9,10 +9,11 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from bench.cli import main
-from reports import sections
+from dnnbench.cli import main
+from reports import build
 from reports.build import build_report
 from reports.load import ResultsError, load
+from reports.section import Section
 from tests.fake_results import SHAPES, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,15 +100,24 @@ def test_compile_break_even_counts_calls_or_says_never(report):
     assert "never" in section and re.search(r"\d[\d,]* calls", section)
 
 
-def test_a_new_section_is_added_by_registering(runs, tmp_path, monkeypatch):
-    monkeypatch.setattr(sections, "SECTIONS", [*sections.SECTIONS])
+def test_a_new_section_is_one_entry_in_the_ordered_tuple(runs, tmp_path, monkeypatch):
+    def rows_seen(ctx):
+        return [Section("Rows seen", [f"{len(ctx.df)} rows seen."])]
 
-    @sections.section
-    def lessons(ctx):
-        return [sections.Section("Lessons", [f"{len(ctx.df)} rows seen."])]
-
+    monkeypatch.setattr(build, "SECTIONS", (rows_seen, *build.SECTIONS))
     md = (build_report(runs[:1], tmp_path).parent / "report.md").read_text()
-    assert "## Lessons" in md and "rows seen." in md
+    assert "## Rows seen" in md and "rows seen." in md
+    assert md.index("## Rows seen") < md.index("## Overview")  # first in the tuple, first in the report
+
+
+def test_the_section_order_does_not_depend_on_which_module_is_imported_first():
+    orders = []
+    for first in ("reports.studies", "reports.lessons", "reports.ops"):
+        code = f"import {first}, reports.build; print([f.__name__ for f in reports.build.SECTIONS])"
+        orders.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert orders[0] == orders[1] == orders[2]
+    assert orders[0].strip() == str(["overview", "op_sections", "cpu_vs_gpu", "compile_break_even",
+                                     "lesson_sections", "study_sections"])  # fmt: skip
 
 
 def test_another_baseline_can_be_chosen(runs, tmp_path):
@@ -118,7 +128,7 @@ def test_another_baseline_can_be_chosen(runs, tmp_path):
 
 
 def cli(*argv):
-    return subprocess.run([sys.executable, "-m", "bench.cli", *map(str, argv)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "dnnbench.cli", *map(str, argv)], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)  # fmt: skip
 
 

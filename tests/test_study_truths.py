@@ -2,6 +2,8 @@
 autocast's dtype, memory format, compiled graphs) while the study runs; compile cost is recorded; a dynamics
 study's seeds give different runs and the same seed the same run."""
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 import torch
@@ -41,15 +43,13 @@ def shares(seen: list[dict], key: str) -> dict:
     return pd.Series([o[key] for o in seen if o[key] is not None]).value_counts().to_dict()
 
 
-def small(name: str, lessons: tuple[str, ...], monkeypatch) -> str:
-    """Study `name` cut to one round of one small batch on `lessons` (its executions unchanged), registered; the
-    FLOP count that sizes CPU work (one more forward, in default settings) is left out."""
+def small(name: str, lessons: tuple[str, ...], monkeypatch) -> SystemsStudy:
+    """Study `name` cut to one round of one small batch on `lessons` (its executions unchanged); the FLOP count that
+    sizes CPU work (one more forward, in default settings) is left out."""
     monkeypatch.setattr(systems, "count_flops", lambda step: 0)
     s = SYSTEMS_STUDIES[name]
-    mini = SystemsStudy(f"{name}-mini", s.question, {"quick": lessons}, {"quick": (8,)}, s.executions,
-                        rounds={"quick": 1}, training={}, metric=s.metric)  # fmt: skip
-    monkeypatch.setitem(SYSTEMS_STUDIES, mini.name, mini)
-    return mini.name
+    return replace(s, name=f"{name}-mini", lessons={"quick": lessons}, batches={"quick": (8,)}, rounds={"quick": 1},
+                   training={})  # fmt: skip
 
 
 def test_the_threads_study_runs_on_one_thread_and_on_all(observed, monkeypatch):

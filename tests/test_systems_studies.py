@@ -8,18 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.cli import main
-from bench.systems import (
-    SYSTEMS_STUDIES,
-    Execution,
-    SystemsStudy,
-    run_systems_study,
-    summarize_systems,
-    systems_conclusion,
-)
+from bench.systems import SYSTEMS_STUDIES, Execution, SystemsStudy, run_systems_study
+from dnnbench.cli import main
 from models import LESSONS
 from models.precision import loss_scaler, precision
 from models.studies import STUDIES
+from reports.study_analysis import outcome
 
 
 def test_study_names_are_unique_across_both_kinds():
@@ -30,7 +24,7 @@ def test_study_names_are_unique_across_both_kinds():
 def test_each_quick_systems_study_times_or_explains_every_execution(name):
     study = SYSTEMS_STUDIES[name]
     threads = torch.get_num_threads()
-    df = pd.DataFrame(run_systems_study(name))
+    df = pd.DataFrame(run_systems_study(study))
     assert torch.get_num_threads() == threads  # the threads study gives the setting back
     timing, skipped = df[df["kind"] == "timing"], df[df["kind"] == "skipped"]
     assert not timing.empty, "the baseline at least runs on the CPU"
@@ -45,84 +39,26 @@ def test_each_quick_systems_study_times_or_explains_every_execution(name):
     if not torch.cuda.is_available():
         on_cuda = skipped[skipped["device"] == "cuda"]
         assert on_cuda["reason"].str.contains("CUDA").all()
-    summary = summarize_systems(study, df)
-    text = systems_conclusion(study, summary, df)
+    text = outcome(study.header(), df)[1]
     assert text.startswith(f"{name}: ") and text.count(". ") >= 1
-
-
-def _timing(values: dict[tuple[str, int], list[float]], compile_s: float = 0.0) -> pd.DataFrame:
-    return pd.DataFrame(
-        [{"kind": "timing", "lesson": "4.3", "batch": b, "setting": s, "device": s if s in ("cpu", "cuda") else "cpu",
-          "seed": r, "step_s": v, "compile_s": compile_s if s == "compiled" else 0.0}
-         for (s, b), vs in values.items() for r, v in enumerate(vs)]
-    )  # fmt: skip
-
-
-def test_a_speedup_inside_the_spread_is_not_claimed():
-    study = SYSTEMS_STUDIES["layout"]
-    close = summarize_systems(study, _timing({("NCHW", 16): [1.0, 1.3, 1.1], ("channels_last", 16): [0.9, 1.2, 1.0]}))
-    assert list(close["apart"]) == ["within", "within"]
-    assert "faster than NCHW beyond the spread in 0 of 1 case and slower in 0" in systems_conclusion(
-        study, close, _t0()
-    )
-    apart = summarize_systems(study, _timing({("NCHW", 16): [2.0, 2.1], ("channels_last", 16): [1.0, 1.05]}))
-    assert apart.set_index("setting").loc["channels_last", "apart"] == "faster"
-    assert apart.set_index("setting").loc["channels_last", "speedup"] == pytest.approx(2.05 / 1.025)
-
-
-def _t0() -> pd.DataFrame:
-    return pd.DataFrame({"kind": pd.Series(dtype=str)})
-
-
-def test_compiling_pays_back_after_its_cost_over_the_time_saved_per_step():
-    study = SYSTEMS_STUDIES["backend"]
-    rows = _timing({("eager", 64): [0.010, 0.0101], ("compiled", 64): [0.005, 0.0051]}, compile_s=1.0)
-    text = systems_conclusion(study, summarize_systems(study, rows), rows)
-    # 1 s of compiling over 5 ms saved per step
-    assert "pays back soonest on lesson 4.3 at batch 64, after 200 steps" in text
-    slower = _timing({("eager", 64): [0.010, 0.0101], ("compiled", 64): [0.020, 0.021]}, compile_s=1.0)
-    assert "never pays back" in systems_conclusion(study, summarize_systems(study, slower), slower)
-
-
-def test_the_crossover_is_the_smallest_batch_from_which_the_gpu_always_wins():
-    study = SYSTEMS_STUDIES["device"]
-    rows = _timing({("cpu", 1): [1.0, 1.0], ("cuda", 1): [2.0, 2.0], ("cpu", 8): [1.0, 1.0], ("cuda", 8): [0.5, 0.5],
-                    ("cpu", 64): [1.0, 1.0], ("cuda", 64): [0.9, 1.1], ("cpu", 512): [4.0, 4.0],
-                    ("cuda", 512): [1.0, 1.0]})  # fmt: skip
-    text = systems_conclusion(study, summarize_systems(study, rows), rows)
-    assert "CUDA beats the CPU from batch 512 on 4.3" in text  # at 8 it wins, at 64 it is within the spread
 
 
 def test_an_execution_that_cannot_run_is_a_row_with_its_reason():
     executions = (Execution("eager"), Execution("nhwc", form="channels_last"))
     study = SystemsStudy("toy", "?", {"quick": ("4.3",)}, {"quick": (8,)}, executions, rounds={"quick": 1})
-    SYSTEMS_STUDIES["toy"] = study
-    try:
-        df = pd.DataFrame(run_systems_study("toy"))
-    finally:
-        del SYSTEMS_STUDIES["toy"]
+    df = pd.DataFrame(run_systems_study(study))
     nhwc = df[df["setting"] == "nhwc"]
     assert list(nhwc["kind"]) == ["skipped"] and "no images" in nhwc["reason"].iloc[0]
-    summary = summarize_systems(study, df)
-    assert "nhwc did not run here (lesson 4.3 has no images" in systems_conclusion(study, summary, df)
+    assert "nhwc did not run here (lesson 4.3 has no images" in outcome(study.header(), df)[1]
 
 
-def test_a_batch_that_batch_norm_cannot_train_is_a_skipped_row(monkeypatch):
+def test_a_batch_that_batch_norm_cannot_train_is_a_skipped_row():
     study = SystemsStudy("bn1", "?", {"quick": ("5.5",)}, {"quick": (1, 8)}, (Execution("eager"),), rounds={"quick": 1})
-    monkeypatch.setitem(SYSTEMS_STUDIES, "bn1", study)
-    df = pd.DataFrame(run_systems_study("bn1"))
+    df = pd.DataFrame(run_systems_study(study))
     one = df[df["batch"] == 1]
     assert list(one["kind"]) == ["skipped"]
     assert "lesson 5.5 cannot train at batch 1: Expected more than 1 value per channel" in one["reason"].iloc[0]
     assert list(df[df["batch"] == 8]["kind"]) == ["timing"]
-
-
-def test_parallel_efficiency_counts_the_cores_of_the_machine_the_rows_came_from():
-    study = SYSTEMS_STUDIES["threads"]
-    rows = _timing({("1 thread", 256): [4.0, 4.1], ("all cores", 256): [1.0, 1.02]})
-    rows["threads"] = [1, 1, 8, 8]
-    text = systems_conclusion(study, summarize_systems(study, rows), rows)
-    assert "4.01x on 4.3 at batch 256 (faster beyond the spread, 50% of the ideal 8x)" in text
 
 
 def test_bf16_autocast_trains_as_well_as_fp32_on_the_digits():
@@ -158,7 +94,8 @@ def test_dnnbench_study_writes_systems_rows_and_the_report_shows_them(tmp_path, 
 
     assert main(["study", "backend", "-o", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    rows = [json.loads(line) for line in (tmp_path / "study-backend.jsonl").read_text().splitlines()]
+    header, *rows = [json.loads(line) for line in (tmp_path / "study-backend.jsonl").read_text().splitlines()]
+    assert header["header"]["executions"] == [{"label": "eager"}, {"label": "compiled"}, {"label": "triton"}]
     assert {r["setting"] for r in rows} == {"eager", "compiled", "triton"}
     build_report([tmp_path / "study-backend.jsonl"], tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
@@ -170,7 +107,7 @@ def test_dnnbench_study_writes_systems_rows_and_the_report_shows_them(tmp_path, 
 
 
 def test_a_failing_study_does_not_lose_the_others(tmp_path, monkeypatch, capsys):
-    from bench.cli import run_studies
+    from dnnbench.cli import run_studies
 
     fast = SystemsStudy("fast", "?", {"quick": ("4.3",)}, {"quick": (8,)}, (Execution("eager"),), rounds={"quick": 1})
     broken = SystemsStudy("broken", "?", {"quick": ("9.9",)}, {"quick": (8,)}, (Execution("eager"),))

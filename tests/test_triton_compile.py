@@ -1,7 +1,7 @@
 """Every Triton kernel compiles for a real GPU (sm_90), checked on a machine without one.
 
 The interpreter runs a kernel's Python; only Triton's compiler finds type errors, unsupported operations and
-register spills. bench/triton_compile.py records the launches of the interpreted test cases and compiles each for
+register spills. dnnbench/triton_compile.py records the launches of the interpreted test cases and compiles each for
 sm_90 down to a cubin with the ptxas that ships with Triton.
 """
 
@@ -31,7 +31,7 @@ def test_every_triton_kernel_compiles_for_sm90(tmp_path):
     pytest.importorskip("triton")
     out = tmp_path / "compile.json"
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "bench.triton_compile", "--quick", "--json", str(out)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "dnnbench.triton_compile", "--quick", "--json", str(out)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
     print(proc.stdout[-6000:])
     assert out.exists(), proc.stderr[-3000:]

@@ -10,7 +10,7 @@ without a GPU, in two steps:
    is also compiled with bf16 and fp32 pointers, and an autotuned kernel (a module attribute `<kernel>_tuned`)
    with each of its autotuning configurations.
 
-    python -m bench.triton_compile [--arch 90] [--json out.json]
+    python -m dnnbench.triton_compile [--arch 90] [--json out.json]
 Exit status 1 when any kernel fails to compile.
 """
 
@@ -199,12 +199,9 @@ def record_in_children(jobs: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, TRITON_INTERPRET="1")
         outs = [Path(tmp) / f"launches-{i}.json" for i in range(jobs)]
+        command = [sys.executable, "-m", "dnnbench.triton_compile", "--record-only"]
         children = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bench.triton_compile", "--record-only", str(out), "--shard", str(i), str(jobs)],
-                env=env,
-            )  # fmt: skip
-            for i, out in enumerate(outs)
+            subprocess.Popen([*command, str(out), "--shard", str(i), str(jobs)], env=env) for i, out in enumerate(outs)
         ]
         if any(child.wait() != 0 for child in children):
             raise RuntimeError("recording the interpreted launches failed (see the output above)")
@@ -217,7 +214,7 @@ def record_in_children(jobs: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.triton_compile", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dnnbench.triton_compile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", type=int, default=90, help="CUDA compute capability, e.g. 80 or 90 (default 90)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--quick", action="store_true", help="per kernel and flags, only the largest blocks")

@@ -1,52 +1,20 @@
-"""The report's sections. Each is built by a function registered with `@section`, in report order; a new op needs
-nothing here (op sections are made for every op in the results), and a lesson or study report adds its section
-with one decorated function in its own module, imported at the end of this file.
-
-A builder takes the ReportContext and returns Section objects (none when its data is absent).
-"""
+"""The op sections of the report: the overview (machines, counts), one section per op in the results (its
+generated sentences, plots and speedup table; a new op needs nothing here), the CPU-against-GPU comparison and
+torch.compile's cost and break-even. reports/build.py puts them in report order."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from reports import plots
 from reports.narrative import op_sentences
-
-
-@dataclass
-class Section:
-    title: str
-    text: list[str] = field(default_factory=list)  # generated sentences, shown first
-    figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, png)
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # (caption, table of strings)
-
-
-@dataclass
-class ReportContext:
-    df: pd.DataFrame  # every row (reports.load)
-    ops: pd.DataFrame  # op rows, with `speedup` over the baseline
-    ceilings: pd.DataFrame  # calibration rows
-    out: Path
-    baseline: str
-
-
-SECTIONS: list[Callable[[ReportContext], list[Section]]] = []
-
-
-def section(fn: Callable[[ReportContext], list[Section]]):
-    SECTIONS.append(fn)
-    return fn
+from reports.section import ReportContext, Section
 
 
 def noisy_mark(noisy: bool) -> str:
     return " ~" if noisy else ""
 
 
-@section
 def overview(ctx: ReportContext) -> list[Section]:
     df = ctx.df
     machines = df.groupby("machine")["device"].agg(lambda d: ", ".join(sorted(set(d.dropna())))).reset_index()
@@ -93,7 +61,6 @@ def speedup_table(ops: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return table
 
 
-@section
 def op_sections(ctx: ReportContext) -> list[Section]:
     out = []
     for op in sorted(ctx.ops["op"].dropna().unique()):
@@ -148,7 +115,6 @@ def device_pairs(ops: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return pairs, where
 
 
-@section
 def cpu_vs_gpu(ctx: ReportContext) -> list[Section]:
     # ops by size, lessons by batch size (or by the size of a lab without training, as lesson 1.1's sweep)
     pairs, where = device_pairs(pd.concat([ctx.ops, ctx.df[ctx.df["kind"] == "lesson"]], ignore_index=True))
@@ -174,7 +140,6 @@ def cpu_vs_gpu(ctx: ReportContext) -> list[Section]:
     return [Section("CPU against GPU", text, [("Time against size on each device", fig)], [("Crossover", table)])]
 
 
-@section
 def compile_break_even(ctx: ReportContext) -> list[Section]:
     comp = ctx.ops[(ctx.ops["variant"] == "compiled") & ctx.ops["compile_s"].notna()].copy()
     if comp.empty:
@@ -206,6 +171,3 @@ def compile_break_even(ctx: ReportContext) -> list[Section]:
     )
     table = table[["case", "compile", "time", "baseline", "break_even"]]
     return [Section("torch.compile: compile time and break-even", text, [("Compile cost", fig)], [("", table)])]
-
-
-from reports import lessons, studies  # noqa: E402, F401  (register the lessons' and the studies' sections)

@@ -6,7 +6,8 @@
     dnnbench compare BASE NEW [--fail-above P] the change per benchmark between two runs, noise taken into account
     dnnbench calibrate [--device ...]          measure this machine's ceilings (copy GB/s, matmul GFLOP/s)
     dnnbench study NAME|all [--full]           trade-off studies over the lessons (models/studies.py: training
-                                               dynamics; bench/systems.py: the same work executed differently)
+                                               dynamics; bench/systems.py: the same work executed differently);
+                                               each writes study-NAME.jsonl, a header line and its rows
 
 Bad arguments and unusable files get one line on stderr and exit status 2.
 """
@@ -47,11 +48,10 @@ def cmd_list(args) -> int:
     for lesson in LESSONS.values():
         settings = f"  settings: {', '.join(lesson.settings)}" if lesson.settings else ""
         print(f"  {lesson.id:<4} {lesson.title} - {lesson.summary}{settings}")
-    from bench.systems import SYSTEMS_STUDIES
-    from models.studies import STUDIES
+    from dnnbench.studies import declared
 
     print("\nstudies  (dnnbench study NAME [--full])")
-    for study in [*STUDIES.values(), *SYSTEMS_STUDIES.values()]:
+    for study in declared().values():
         print(f"  {study.name:<15} {study.question}")
     return 0
 
@@ -232,10 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def study_names(name: str) -> list[str] | str:
     """The studies `name` selects (a name, comma-separated names, or all), or the error message."""
-    from bench.systems import SYSTEMS_STUDIES
-    from models.studies import STUDIES
+    from dnnbench.studies import declared
 
-    known = [*STUDIES, *SYSTEMS_STUDIES]
+    known = list(declared())
     names = known if name == "all" else [n.strip() for n in name.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown or not names:
@@ -251,21 +250,22 @@ def run_studies(names: list[str], full: bool, device: str, out: Path) -> tuple[l
 
     import pandas as pd
 
-    from bench.systems import run_any_study, study_outcome
+    from dnnbench import studies
+    from reports.study_analysis import outcome
 
     written, failed = [], []
     for name in names:
         try:
-            rows = run_any_study(name, full, device)
-            study, summary, text = study_outcome(name, pd.DataFrame(rows))
+            header, rows = studies.run(name, full, device)
+            summary, text = outcome(header, pd.DataFrame(rows))
         except Exception:  # one study's failure must not lose the others' results
             print(f"dnnbench: study {name} failed:\n{traceback.format_exc()}", file=sys.stderr)
             failed.append(name)
             continue
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"study-{name}.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        print(f"{study.name}: {study.question}")
+        path.write_text("".join(json.dumps(r) + "\n" for r in [{"header": header}, *rows]))
+        print(f"{name}: {header['question']}")
         print(summary.to_string(index=False))
         print(text)
         print(f"rows: {path}", flush=True)

@@ -1,9 +1,9 @@
 """One command for a lent GPU (torch preinstalled, no network): correctness tests on the device, then the quick
 benchmark sweep, written to reports/gpu/<card>/ with a short summary.
 
-    python -m bench.gpu_check --device cuda          # what `make gpu-check` runs
-    python -m bench.gpu_check --device cpu           # the same flow on a machine without a GPU (into results/)
-    python -m bench.gpu_check --targets --studies device,precision,backend   # then quick studies on the device
+    python -m dnnbench.gpu_check --device cuda          # what `make gpu-check` runs
+    python -m dnnbench.gpu_check --device cpu           # the same flow on a machine without a GPU (into results/)
+    python -m dnnbench.gpu_check --targets --studies device,precision,backend   # then quick studies on the device
 
 Each step runs as its own process with a time limit, so a crash or a hang in one step still leaves the other
 step's results and the summary.
@@ -104,13 +104,13 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
     if studies:
         import pandas as pd
 
-        from bench.systems import study_outcome
-        from reports.load import read_study_rows
+        from reports.load import read_study
+        from reports.study_analysis import outcome
 
         lines += ["## Studies (conclusions generated from their rows)", ""]
         for p in studies:
-            name = p.stem.removeprefix("study-")
-            lines += [f"- {study_outcome(name, pd.DataFrame(read_study_rows(p)))[2]}"]
+            header, rows = read_study(p)
+            lines += [f"- {outcome(header, pd.DataFrame(rows))[1]}"]
         lines += [""]
     path = out / "summary.md"
     path.write_text("\n".join(lines))
@@ -118,7 +118,7 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dnnbench.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
     parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     strip_raw_timings(results)
     if args.studies:
         study = ["study", args.studies, "--device", args.device, "-o", str(out)]
-        steps.append(run_step("studies", study, out, args.study_timeout, module="bench.cli"))
+        steps.append(run_step("studies", study, out, args.study_timeout, module="dnnbench.cli"))
     summary = write_summary(out, args.device, steps)
     print(f"[gpu-check] summary: {summary}")
     print(summary.read_text())

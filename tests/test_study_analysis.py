@@ -1,0 +1,182 @@
+"""Study summaries and conclusions (reports/study_analysis.py) from a study's header and hand-made rows whose
+answers are known: a difference is claimed only beyond the spread (over seeds for a dynamics study, over rounds for
+a systems study), and each study's second sentence (time to target, the training loss's choice, compile break-even,
+the CPU/GPU crossover, accuracy in each precision, the speedup at the largest batch and its share of the ideal)
+says the planted figure."""
+
+import pandas as pd
+import pytest
+
+from bench.systems import SYSTEMS_STUDIES, SystemsStudy
+from models.studies import Arm, Study
+from reports import study_analysis
+from reports.study_analysis import summarize_systems, systems_conclusion
+
+
+def summarize(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
+    """The summary a report computes from the study's header and rows."""
+    return study_analysis.summarize(study.header(), rows)
+
+
+def conclusion(study: Study, summary: pd.DataFrame) -> str:
+    return study_analysis.conclusion(study.header(), summary)
+
+
+def _rows(values: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "loss": v}
+         for s, vs in values.items() for i, v in enumerate(vs)]
+    )  # fmt: skip
+
+
+def test_a_difference_inside_the_spread_is_not_claimed():
+    study = Study("toy", "?", (Arm("a", "2.7", "batch=1"), Arm("b", "2.7", "batch=5")), "loss")
+    close = summarize(study, _rows({"a": [1.0, 1.4, 1.2], "b": [1.3, 1.5, 1.1]}))
+    assert "no difference is claimed" in conclusion(study, close)
+    apart = summarize(study, _rows({"a": [1.0, 1.1, 1.05], "b": [2.0, 2.2, 2.1]}))
+    text = conclusion(study, apart)
+    assert text.startswith("toy: a reaches the best final loss, 1.05 (range 1 to 1.1 over 3 seeds).")
+    assert "larger than the spread" in text
+
+
+def test_time_to_target_is_nan_unless_every_seed_reaches_it():
+    study = Study("toy", "?", (Arm("a", "2.7", "batch=1"),), "loss", target=0.5)
+    rows = pd.DataFrame([
+        {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 1, "seconds": 1.0, "loss": 0.9},
+        {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 2, "seconds": 2.0, "loss": 0.4},
+        {"lesson": "2.7", "setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
+    ])  # fmt: skip
+    assert summarize(study, rows)["seconds_to_target"].iloc[0] == pytest.approx(1.75)
+    assert summarize(study, rows)["seconds_per_epoch"].iloc[0] == pytest.approx((2.0 / 2 + 1.5 / 1) / 2)
+    rows.loc[2, "loss"] = 0.8
+    assert pd.isna(summarize(study, rows)["seconds_to_target"].iloc[0])
+
+
+def test_the_conclusion_names_the_first_setting_to_reach_the_target():
+    study = Study("toy", "?", (Arm("a", "2.7", "batch=1"), Arm("b", "2.7", "batch=5")), "loss", target=0.5)
+    rows = pd.DataFrame([
+        {"lesson": "2.7", "setting": s, "seed": seed, "epoch": e, "seconds": t, "loss": v}
+        for s, seed, e, t, v in [("a", 0, 1, 1.0, 0.9), ("a", 0, 2, 2.0, 0.4), ("b", 0, 1, 0.5, 0.45),
+                                 ("b", 0, 2, 1.0, 0.42)]
+    ])  # fmt: skip
+    text = conclusion(study, summarize(study, rows))
+    assert text.startswith("toy: a reaches the best final loss, 0.4")
+    assert text.endswith("; the first to reach loss 0.5 is b, after 0.5 s of training.")
+    rows["loss"] = 0.9
+    assert "no setting reaches loss 0.5 with every seed" in conclusion(study, summarize(study, rows))
+
+
+def test_the_conclusion_says_when_the_training_loss_would_choose_otherwise():
+    arms = (Arm("lr=0.1", "2.9", "lr=0.1"), Arm("lr=0.01", "2.9", "lr=0.01"))
+    study = Study("toy", "?", arms, "val_loss", also=("loss",), contrast="loss")
+    rows = pd.DataFrame([
+        {"lesson": "2.9", "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "val_loss": v, "loss": t}
+        for s, v, t in [("lr=0.1", 1.0, 9.0), ("lr=0.01", 5.0, 2.0)] for seed in (0, 1)
+    ])  # fmt: skip
+    summary = summarize(study, rows)
+    assert list(summary["loss"]) == [9.0, 2.0]
+    assert "by the final loss alone the choice would be lr=0.01 (2)" in conclusion(study, summary)
+    rows.loc[rows["setting"] == "lr=0.1", "loss"] = 1.0
+    assert "the final loss makes the same choice" in conclusion(study, summarize(study, rows))
+
+
+def _timing(values: dict[tuple[str, int], list[float]], compile_s: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"kind": "timing", "lesson": "4.3", "batch": b, "setting": s, "device": s if s in ("cpu", "cuda") else "cpu",
+          "seed": r, "step_s": v, "compile_s": compile_s if s == "compiled" else 0.0}
+         for (s, b), vs in values.items() for r, v in enumerate(vs)]
+    )  # fmt: skip
+
+
+def conclude(study: SystemsStudy, rows: pd.DataFrame) -> str:
+    """The conclusion a report writes from the study's header and rows."""
+    return systems_conclusion(study.header(), summarize_systems(study.header(), rows), rows)
+
+
+def test_a_speedup_inside_the_spread_is_not_claimed():
+    header = SYSTEMS_STUDIES["layout"].header()
+    close_rows = _timing({("NCHW", 16): [1.0, 1.3, 1.1], ("channels_last", 16): [0.9, 1.2, 1.0]})
+    close = summarize_systems(header, close_rows)
+    assert list(close["apart"]) == ["within", "within"]
+    text = systems_conclusion(header, close, close_rows)
+    assert "faster than NCHW beyond the spread in 0 of 1 case and slower in 0" in text
+    apart = summarize_systems(header, _timing({("NCHW", 16): [2.0, 2.1], ("channels_last", 16): [1.0, 1.05]}))
+    assert apart.set_index("setting").loc["channels_last", "apart"] == "faster"
+    assert apart.set_index("setting").loc["channels_last", "speedup"] == pytest.approx(2.05 / 1.025)
+
+
+def test_compiling_pays_back_after_its_cost_over_the_time_saved_per_step():
+    study = SYSTEMS_STUDIES["backend"]
+    rows = _timing({("eager", 64): [0.010, 0.0101], ("compiled", 64): [0.005, 0.0051]}, compile_s=1.0)
+    text = conclude(study, rows)
+    # 1 s of compiling over 5 ms saved per step
+    assert "pays back soonest on lesson 4.3 at batch 64, after 200 steps" in text
+    slower = _timing({("eager", 64): [0.010, 0.0101], ("compiled", 64): [0.020, 0.021]}, compile_s=1.0)
+    assert "never pays back" in conclude(study, slower)
+
+
+def test_the_crossover_is_the_smallest_batch_from_which_the_gpu_always_wins():
+    study = SYSTEMS_STUDIES["device"]
+    rows = _timing({("cpu", 1): [1.0, 1.0], ("cuda", 1): [2.0, 2.0], ("cpu", 8): [1.0, 1.0], ("cuda", 8): [0.5, 0.5],
+                    ("cpu", 64): [1.0, 1.0], ("cuda", 64): [0.9, 1.1], ("cpu", 512): [4.0, 4.0],
+                    ("cuda", 512): [1.0, 1.0]})  # fmt: skip
+    text = conclude(study, rows)
+    assert "cuda beats cpu from batch 512 on 4.3" in text  # at 8 it wins, at 64 it is within the spread
+
+
+def test_parallel_efficiency_counts_the_cores_of_the_machine_the_rows_came_from():
+    study = SYSTEMS_STUDIES["threads"]
+    rows = _timing({("1 thread", 256): [4.0, 4.1], ("all cores", 256): [1.0, 1.02]})
+    rows["threads"] = [1, 1, 8, 8]
+    text = conclude(study, rows)
+    assert "4.01x on 4.3 at batch 256 (faster beyond the spread, 50% of the ideal 8x)" in text
+
+
+def test_the_first_sentence_counts_faster_and_slower_cases_and_names_the_best():
+    study = SYSTEMS_STUDIES["layout"]
+    rows = _timing({("NCHW", 16): [2.0, 2.0], ("channels_last", 16): [1.0, 1.0], ("NCHW", 64): [1.0, 1.0],
+                    ("channels_last", 64): [2.0, 2.0], ("NCHW", 256): [1.0, 1.1],
+                    ("channels_last", 256): [1.05, 1.0]})  # fmt: skip
+    text = conclude(study, rows)
+    assert text.startswith("layout: channels_last is faster than NCHW beyond the spread in 1 of 3 cases and slower in "
+                           "1, from 0.50x to 2.00x (best: lesson 4.3, batch 16). ")  # fmt: skip
+    # the second sentence of a study without its own figure: the largest batch, within the spread there
+    assert text.endswith("At the largest batch, channels_last against NCHW: 1.02x on 4.3 at batch 256 (within the "
+                         "spread).")  # fmt: skip
+
+
+def test_an_execution_without_rows_did_not_run_and_its_figure_says_so():
+    rows = _timing({("eager", 64): [0.01, 0.01]})
+    rows = pd.concat([rows, pd.DataFrame([{"kind": "skipped", "lesson": "4.3", "batch": 64, "setting": "compiled",
+                                           "reason": "no compiler here"}])])  # fmt: skip
+    text = conclude(SYSTEMS_STUDIES["backend"], rows)
+    assert "compiled did not run here (no compiler here); triton did not run here (not run)." in text
+    assert text.endswith("Compile cost was not measured (compiled did not run).")
+    cpu_only = _timing({("cpu", 8): [1.0, 1.0]})
+    assert "cuda did not run here, so there is no crossover" in conclude(SYSTEMS_STUDIES["device"], cpu_only)
+
+
+def test_the_accuracy_sentence_compares_each_precision_with_the_baseline_over_seeds():
+    study = SYSTEMS_STUDIES["precision"]
+    trained = pd.DataFrame(
+        [{"kind": "training", "lesson": "4.3", "setting": s, "seed": seed, "epoch": e, "val_accuracy": v}
+         for s, finals in {"fp32": (0.90, 0.92), "bf16-autocast": (0.91, 0.93), "fp16-autocast": (0.50, 0.52)}.items()
+         for seed, final in enumerate(finals) for e, v in ((1, 0.1), (2, final))]
+    )  # fmt: skip
+    rows = pd.concat([_timing({("fp32", 64): [1.0, 1.0], ("bf16-autocast", 64): [0.5, 0.5]}), trained])
+    text = conclude(study, rows)
+    assert text.endswith(
+        "Accuracy: on 4.3 bf16-autocast reaches val_accuracy 0.920 (0.910 to 0.930) against 0.910 in fp32, within "
+        "the spread; on 4.3 fp16-autocast reaches val_accuracy 0.510 (0.500 to 0.520) against 0.910 in fp32, a "
+        "difference beyond the spread over seeds."
+    )
+    untrained = _timing({("fp32", 64): [1.0, 1.0]})
+    assert conclude(study, untrained).endswith("No lesson was trained here, so no accuracy is compared.")
+
+
+def test_an_unknown_kind_or_figure_is_a_clear_error():
+    header = SYSTEMS_STUDIES["layout"].header()
+    with pytest.raises(ValueError, match="unknown kind 'speed'"):
+        study_analysis.outcome(dict(header, kind="speed"), _timing({("NCHW", 16): [1.0]}))
+    with pytest.raises(ValueError, match="unknown figure 'roofline'"):
+        study_analysis.outcome(dict(header, figure="roofline"), _timing({("NCHW", 16): [1.0]}))
