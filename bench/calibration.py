@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.machine import precision_flags
-from kernels.spec import parse_dtype
+from kernels.dtypes import parse_dtype
 
 COPY_ELEMENTS = {"cpu": 1 << 25, "cuda": 1 << 28}  # 128 MiB / 1 GiB of fp32
 # Square matmul size: large enough to reach the library's peak; on the CPU, reduced precisions run far slower.

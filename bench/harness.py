@@ -1,25 +1,26 @@
 """Benchmark cases from the registry, and how one is timed.
 
 Every (op, variant, mode, device, dtype, shape) the options select becomes one case; a variant that cannot be timed
-on a device is still a case, skipped with its reason, so the results say what was left out and why. Timing follows
-../shared/METHOD.md: warm up first (paying Triton JIT, Inductor compilation, allocator growth), measure that first
-call apart, check that nothing recompiles while timing, synchronize CUDA inside the timer (bench/timers.py).
+on a device is still a case, skipped with its reason, so the results say what was left out and why. Timing (README,
+"What a benchmark records"): warm up first (paying Triton JIT, Inductor compilation, allocator growth), measure that
+first call apart, check that nothing recompiles while timing, synchronize CUDA inside the timer (bench/timers.py).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import pytest
 import torch
 
 from bench.machine import precision_flags
+from bench.timers import timed_call
 from kernels import registry
 from kernels.check import compare, random_like
 from kernels.compile import compiled_graphs
-from kernels.spec import Case, dtype_name, parse_dtype, precision_mode
+from kernels.dtypes import dtype_name, parse_dtype
+from kernels.spec import Case, precision_mode
 
 MODES = ("forward", "backward")
 WARMUP_CALLS = 3
@@ -101,21 +102,8 @@ def bench_cases(options) -> list[BenchCase]:
     return cases
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _timed_call(call, device: str) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    call()
-    _sync(device)
-    return time.perf_counter() - start
-
-
 def run_case(benchmark, bc: BenchCase, seed: int) -> None:
-    """Time one case with pytest-benchmark and record everything DESIGN.md lists in `extra_info`."""
+    """Time one case with pytest-benchmark and record what a result row holds (README: What a benchmark records)."""
     variant = registry.get(bc.op, bc.variant)
     spec = registry.spec(bc.op)
     reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case, bc.device)
@@ -138,7 +126,7 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
             def forward():
                 return variant.fn(*args, **kwargs)
 
-            first_s = _timed_call(forward, bc.device)  # pays JIT / compilation / autotuning
+            first_s = timed_call(forward, bc.device)  # pays JIT / compilation / autotuning
             call = forward
         else:
             inputs = inputs.with_grad()
@@ -148,19 +136,19 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
                 box[:] = [variant.fn(*inputs.args, **inputs.kwargs)]
 
             # The first forward with gradients compiles the backward too (torch.compile): count it in the first call.
-            first_forward_s = _timed_call(forward, bc.device)
+            first_forward_s = timed_call(forward, bc.device)
             out, wrt = box[0], inputs.differentiable()
             grad_out = random_like(out, seed + 1)
 
             def call():
                 return torch.autograd.grad(out, wrt, grad_out, retain_graph=True)
 
-            first_s = first_forward_s + _timed_call(call, bc.device)
+            first_s = first_forward_s + timed_call(call, bc.device)
         for _ in range(WARMUP_CALLS):
             call()
-        steady_s = _timed_call(call, bc.device)
+        steady_s = timed_call(call, bc.device)
         if bc.mode == "backward":
-            steady_s += _timed_call(forward, bc.device)  # first_s holds one forward and one backward
+            steady_s += timed_call(forward, bc.device)  # first_s holds one forward and one backward
             out = box[0]
         peak = _peak_memory(call, bc.device)
     except torch.cuda.OutOfMemoryError:

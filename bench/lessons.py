@@ -18,11 +18,14 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from bench.harness import NOISY_IQR, WARMUP_CALLS, _timed_call
+from bench.harness import NOISY_IQR, WARMUP_CALLS
 from bench.machine import precision_flags
-from kernels.spec import dtype_name, parse_dtype
+from bench.timers import timed_call
+from kernels.dtypes import dtype_name, parse_dtype
 from models import LESSONS
-from models.backends import BACKENDS, apply_backend, check_backend
+from models.backends import BACKENDS, apply_backend, timing_skip_reason
+from models.precision import precision
+from models.train import train_step
 
 MODES = ("forward", "train_step")
 BATCH_SIZES = {"quick": (1, 64, 1024), "full": (1, 4, 16, 64, 256, 1024, 4096)}
@@ -109,15 +112,16 @@ def lab_cases(options) -> list[LabCase]:
 
 def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
     lesson = LESSONS[lc.lesson]
-    if lc.lesson == "4.2" and lc.device == "cpu" and lc.setting.startswith("triton"):
-        pytest.skip("interpreted, not a performance figure")
+    reason = lesson.timing_skip_reason(lc.setting, lc.device)
+    if reason:
+        pytest.skip(reason)
     overrides = {LAB_SIZES[lc.lesson][0]: lc.size} if lc.size is not None else {}
     benchmark.group = lc.group
 
     def call():
         return lesson.run(lc.setting, device=lc.device, seed=seed, **overrides)
 
-    first_s = _timed_call(call, lc.device)
+    first_s = timed_call(call, lc.device)
     benchmark.extra_info.update({"lesson": lc.lesson, "title": lesson.title, "backend": lc.variant, "mode": "lab",
                                  "device": lc.device, "dtype": "fp32", "batch": lc.size, "first_call_s": first_s,
                                  "threads": torch.get_num_threads()})  # fmt: skip
@@ -188,14 +192,9 @@ def count_flops(call) -> int:
 
 def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
     dtype = parse_dtype(lc.dtype)
-    if lc.backend == "triton" and lc.device == "cpu":
-        pytest.skip("interpreted, not a performance figure")
-    if lc.backend == "triton" and lc.form == "autocast":
-        pytest.skip("torch.autocast does not reach the registry's Triton layers (custom autograd functions)")
-    try:
-        check_backend(lc.backend, lc.device, dtype)
-    except (RuntimeError, ValueError) as e:
-        pytest.skip(str(e))
+    reason = timing_skip_reason(lc.backend, lc.device, dtype, autocast=lc.form == "autocast")
+    if reason:
+        pytest.skip(reason)
     work = LESSONS[lc.lesson].workload
     benchmark.group = lc.group
     torch.manual_seed(seed)
@@ -214,24 +213,18 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
     if lc.form == "channels_last":
         plain, x = plain.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     loss_fn = work.loss()
-
-    def precision():
-        return torch.autocast(lc.device, dtype=torch.bfloat16, enabled=lc.form == "autocast")
+    mode = "bf16-autocast" if lc.form == "autocast" else "fp32"  # an fp32 model under autocast, or as it is
 
     def steps(model, optimizer):
         def forward():
-            with torch.no_grad(), precision():
+            with torch.no_grad(), precision(mode, lc.device):
                 return model(x)
 
-        def train_step():
-            optimizer.zero_grad(set_to_none=True)
-            with precision():
-                loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
+        def step():
+            with precision(mode, lc.device):
+                return train_step(model, loss_fn, optimizer, x, y)
 
-        return forward if lc.mode == "forward" else train_step
+        return forward if lc.mode == "forward" else step
 
     plain.train(lc.mode == "train_step")
     try:
@@ -242,10 +235,10 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
         pytest.skip(f"{flops / 1e9:,.0f} GFLOP per call: beyond a CPU sweep's budget ({MAX_CPU_FLOPS / 1e9:.0f} GFLOP)")
     model = apply_backend(plain, lc.backend)
     call = steps(model, work.optimizer(model.parameters()))
-    first_s = _timed_call(call, lc.device)
+    first_s = timed_call(call, lc.device)
     for _ in range(WARMUP_CALLS):
         call()
-    steady_s = _timed_call(call, lc.device)
+    steady_s = timed_call(call, lc.device)
     profiled = work.hot and lc.mode == "train_step" and lc.backend == "eager" and lc.form == "plain"
     shares = op_shares(call, lc.device) if profiled else None
     benchmark.extra_info.update(

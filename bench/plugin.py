@@ -52,7 +52,7 @@ def available_devices() -> tuple[str, ...]:
 def parse_options(config) -> RunOptions:
     import torch
 
-    from kernels.spec import DTYPES
+    from kernels.dtypes import DTYPES
 
     devices = tuple(_split(config.getoption("dnnbench_device"))) or available_devices()
     for d in devices:

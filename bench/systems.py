@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench.harness import WARMUP_CALLS, _timed_call
+from bench.harness import WARMUP_CALLS
 from bench.lessons import MAX_CPU_FLOPS, count_flops
+from bench.timers import timed_call
 from models import LESSONS
-from models.backends import apply_backend, check_backend
+from models.backends import apply_backend, timing_skip_reason
 from models.precision import loss_scaler, precision, precision_skip_reason
 from models.train import train_step
 
@@ -130,17 +131,10 @@ def _device(ex: Execution, device: str) -> str:
 def skip_reason(ex: Execution, device: str, lesson: str) -> str | None:
     """Why this machine cannot time `ex` on `lesson`, or None."""
     device = _device(ex, device)
-    try:
-        check_backend(ex.backend, device, torch.float32)
-    except (RuntimeError, ValueError) as e:
-        return str(e)
-    if ex.backend == "triton" and device == "cpu":
-        return "the triton backend runs Triton's interpreter on the CPU: correct, not a performance figure"
-    reason = precision_skip_reason(ex.precision, device)
+    reason = timing_skip_reason(ex.backend, device, autocast=ex.precision.endswith("autocast"))
+    reason = reason or precision_skip_reason(ex.precision, device)
     if reason:
         return reason
-    if ex.backend == "triton" and ex.precision.endswith("autocast"):
-        return "torch.autocast does not reach the registry's Triton layers"
     if ex.form == "channels_last" and len(LESSONS[lesson].workload.sample) != 3:
         return f"lesson {lesson} has no images: channels_last is a layout of 4-d tensors"
     return None
@@ -214,7 +208,7 @@ def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, 
                 torch.manual_seed(0)
                 with _running(ex, where):
                     step = _train_step(ex, lesson, where, batch)
-                    first = _timed_call(step, where)
+                    first = timed_call(step, where)
                     for _ in range(WARMUP_CALLS):
                         step()
                 steps[ex.label] = (ex, step, first)
@@ -226,7 +220,7 @@ def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, 
         for ex, step, first in steps.values():
             where = _device(ex, device)
             with _running(ex, where), _gc_off():
-                median = float(torch.tensor([_timed_call(step, where) for _ in range(STEPS)]).median())
+                median = float(torch.tensor([timed_call(step, where) for _ in range(STEPS)]).median())
             rows.append(_row(study.name, version, lesson, ex, device, batch, kind="timing", seed=r, step_s=median,
                              samples_per_s=batch / median, first_call_s=first,
                              compile_s=max(0.0, first - median)))  # fmt: skip

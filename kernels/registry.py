@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from kernels.spec import dtype_name
+from kernels.dtypes import dtype_name
 from kernels.triton_support import INTERPRET
 
 # The op packages under kernels/. Adding an op is one line here; adding a variant is one module and one import
@@ -35,6 +35,9 @@ def rung_of(name: str) -> int:
     if name.startswith("triton_"):
         return RUNGS["triton"]
     raise ValueError(f"variant name {name!r} is not on the ladder: use one of {sorted(RUNGS)} or triton_<strategy>")
+
+
+INTERPRETED = "interpreted, not a performance figure"  # why a Triton rung on the interpreter is not timed
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,11 @@ class Variant:
             return f"{self.op}/{self.name} does not run on {device}"
         if self.interpreted_on_cpu:
             if device == "cpu" and timing:
-                return "interpreted, not a performance figure"
+                return INTERPRETED
             if device == "cpu" and not INTERPRET:
                 return "Triton runs on the CPU only through its interpreter (set TRITON_INTERPRET=1 first)"
             if device == "cuda" and INTERPRET and timing:
-                return "TRITON_INTERPRET=1 is set: interpreted, not a performance figure"
+                return f"TRITON_INTERPRET=1 is set: {INTERPRETED}"
         return None
 
     def unsupported_reason(self, case, device: str) -> str | None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "fp64": torch.float64}
-DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+from kernels.dtypes import dtype_name
 
 # Norm-wise relative error ||out - ref|| / ||ref|| allowed for an op whose every output element is one short
 # computation rounded once to the dtype: a few units of the dtype's rounding (torch.testing's rtol defaults are
@@ -23,16 +22,6 @@ DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 RTOL = {torch.float32: 1.3e-6, torch.float16: 1e-3, torch.bfloat16: 1.6e-2, torch.float64: 1e-12}
 # TF32 rounds fp32 operands to a 10-bit mantissa before multiplying: ~5e-4 per product, ~2e-3 in a matmul's output.
 RTOL_TF32 = 5e-3
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", ""))
-
-
-def parse_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise ValueError(f"unknown dtype {name!r}; known: {', '.join(DTYPES)}")
-    return DTYPES[name]
 
 
 def reduction_factor(length: int) -> float:

@@ -18,6 +18,9 @@ BACKENDS = ("eager", "compiled", "triton")
 TRITON_VARIANTS = {"matmul": "triton_fused", "conv2d": "triton_fused", "batchnorm": "triton", "max_pool2d": "triton"}
 
 
+AUTOCAST_MISSES_TRITON = "torch.autocast does not reach the registry's Triton layers (custom autograd functions)"
+
+
 def check_backend(backend: str, device: str, dtype: torch.dtype) -> None:
     """Raise a clear error for a backend, device or dtype the run cannot use."""
     if backend not in BACKENDS:
@@ -32,6 +35,24 @@ def check_backend(backend: str, device: str, dtype: torch.dtype) -> None:
             raise RuntimeError(f"backend 'triton' cannot run on {device}: {reason}")
         if device == "cpu" and INTERPRET and dtype == torch.bfloat16:
             raise RuntimeError("backend 'triton' on the CPU runs Triton's interpreter, whose bf16 tl.dot is wrong")
+
+
+def timing_skip_reason(
+    backend: str, device: str, dtype: torch.dtype = torch.float32, autocast: bool = False
+) -> str | None:
+    """Why a training step on `backend` cannot be timed as a performance figure on `device` (in `dtype`, under
+    autocast or not), or None. The lesson benchmarks and the systems studies both ask here."""
+    try:
+        check_backend(backend, device, dtype)
+    except (RuntimeError, ValueError) as e:
+        return str(e)
+    if backend == "triton":
+        reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device, timing=True)
+        if reason:
+            return f"backend 'triton' on {device}: {reason}"
+        if autocast:
+            return AUTOCAST_MISSES_TRITON
+    return None
 
 
 class RegistryLinear(nn.Module):

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from kernels import registry
 from models.backends import apply_backend, check_backend
 
 
@@ -89,6 +90,13 @@ class Lesson:
     fn: Callable = field(repr=False)
     trains: bool = True
     workload: Workload | None = field(default=None, repr=False)
+    setting_op: str | None = None  # the settings are this registry op's variants (lesson 4.2: softmax)
+
+    def timing_skip_reason(self, setting: str | None, device: str) -> str | None:
+        """Why the lab in `setting` cannot be timed as a performance figure on `device`, or None."""
+        if self.setting_op is None:
+            return None
+        return registry.get(self.setting_op, setting).skip_reason(device, timing=True)
 
     @property
     def default_setting(self) -> str | None:
@@ -121,14 +129,15 @@ class Lesson:
 LESSONS: dict[str, Lesson] = {}
 
 
-def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), trains: bool = True):
+def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), trains: bool = True,
+           setting_op: str | None = None):  # fmt: skip
     """Declare the decorated function as lesson `id`: fn(ctx, setting, **overrides) -> dict with any of history,
     final, model and outputs. A training lesson then names the workload its benchmarks time with `workloads`."""
 
     def register(fn: Callable) -> Callable:
         if id in LESSONS:
             raise ValueError(f"lesson {id} is declared twice")
-        LESSONS[id] = Lesson(id, title, summary, tuple(settings), fn, trains)
+        LESSONS[id] = Lesson(id, title, summary, tuple(settings), fn, trains, setting_op=setting_op)
         return fn
 
     return register

@@ -25,7 +25,7 @@ def softmax_prediction(ctx, setting, **overrides):
 
 
 @lesson("4.2", "Função Softmax", "the softmax op itself: every variant of the kernels registry",
-        tuple(v.name for v in registry.variants("softmax")), trains=False)  # fmt: skip
+        tuple(v.name for v in registry.variants("softmax")), trains=False, setting_op="softmax")  # fmt: skip
 def softmax_function(ctx, setting, **overrides):
     logits = take(overrides, logits=torch.tensor([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])).logits
     variant = registry.get("softmax", setting)

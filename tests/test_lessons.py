@@ -1,4 +1,4 @@
-"""Each lesson's own behaviour, as ../shared/LESSONS.md lists it, shown by running the lesson's lab.
+"""Each lesson's own behaviour, as the course's lab shows it, shown by running the lesson's lab.
 
 Labs whose full epoch count takes more than a few seconds here run with fewer epochs (or a smaller data set) where
 the behaviour still shows; each such override says so.

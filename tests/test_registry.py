@@ -85,3 +85,10 @@ def test_ops_come_in_package_order_whatever_was_imported_first():
     code = "import kernels.batchnorm.module, kernels.pool.spec; from kernels import registry; print(*registry.ops())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d"]
+
+
+@pytest.mark.parametrize("op", registry.ops())
+def test_the_compiled_rung_compiles_the_baseline_function_itself(op):
+    """Not a re-typed copy of its body, which could drift from what the baseline computes."""
+    module = sys.modules[registry.get(op, "compiled").fn.__module__]
+    assert module._compiled._torchdynamo_orig_callable is registry.baseline(op).fn

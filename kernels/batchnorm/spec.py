@@ -19,11 +19,9 @@ import math
 
 import torch
 
+from kernels.dtypes import BF16, FLOAT_DTYPES, FP16, FP32
 from kernels.registry import register_spec
 from kernels.spec import RTOL, Case, Inputs, OpSpec, reduction_factor, relu_grad_reference
-
-FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
-FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
 
 
 def check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op="batch_norm"):

@@ -1,19 +1,13 @@
-"""Rung 2: torch.compile of the eager composition. Inductor calls the vendor convolution (cuDNN, oneDNN) and fuses
-the batch norm and relu that follow it into one elementwise kernel."""
-
-import torch.nn.functional as F
+"""Rung 2: torch.compile of the eager rung's function (conv2d, + batch norm, + relu). Inductor calls the vendor
+convolution (cuDNN, oneDNN) and fuses the batch norm and relu that follow it into one elementwise kernel."""
 
 from kernels.compile import compile_static
-from kernels.conv2d.spec import block_epilogue, check_args
+from kernels.conv2d.eager import eager_conv2d
+from kernels.conv2d.spec import check_args
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched
 
-
-def _composition(x, weight, bias, stride, padding, dilation, groups: int, bn, bn_eps: float, activation):
-    return block_epilogue(F.conv2d(x, weight, bias, stride, padding, dilation, groups), bn, bn_eps, activation)
-
-
-_compiled = compile_static(_composition)
+_compiled = compile_static(eager_conv2d)
 
 
 @variant("conv2d", "compiled")

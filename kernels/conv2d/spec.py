@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from kernels.dtypes import BF16, FLOAT_DTYPES, FP16, FP32
 from kernels.registry import register_spec
 from kernels.spec import (
     RTOL,
@@ -32,9 +33,6 @@ from kernels.spec import (
     term_output_scale,
     term_scales,
 )
-
-FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
-FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from kernels.dtypes import BF16, FLOAT_DTYPES, FP16, FP32
 from kernels.registry import register_spec
 from kernels.spec import (
     RTOL,
@@ -29,9 +30,7 @@ from kernels.spec import (
     term_scales,
 )
 
-FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh")
-FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
 
 
 def check_args(a, b, bias=None, activation=None, op: str = "matmul") -> None:

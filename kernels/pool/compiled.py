@@ -1,22 +1,13 @@
-"""Rung 2: torch.compile of relu + max_pool2d; Inductor generates one kernel that reads each window once and
-applies the relu on the way."""
-
-import torch
-import torch.nn.functional as F
+"""Rung 2: torch.compile of the eager rung's function ((relu +) max_pool2d); Inductor generates one kernel that reads
+each window once and applies the relu on the way."""
 
 from kernels.compile import compile_static
+from kernels.pool.eager import eager_max_pool2d
 from kernels.pool.spec import check_args
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched
 
-
-def _composition(x, kernel_size, stride, padding, dilation, ceil_mode: bool, return_indices: bool, activation):
-    if activation == "relu":
-        x = torch.relu(x)
-    return F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
-
-
-_compiled = compile_static(_composition)
+_compiled = compile_static(eager_max_pool2d)
 
 
 @variant("max_pool2d", "compiled")

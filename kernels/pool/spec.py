@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
+from kernels.dtypes import BF16, FLOAT_DTYPES, FP16, FP32
 from kernels.registry import register_spec
 from kernels.spec import RTOL, Case, Inputs, OpSpec, pair, relu_grad_reference
 
-FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
-FLOAT_DTYPES = (FP32, FP16, BF16, torch.float64)
 OP_KWARGS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
 
 

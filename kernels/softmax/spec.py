@@ -13,11 +13,9 @@ import math
 
 import torch
 
+from kernels.dtypes import BF16, FLOAT_DTYPES, FP16, FP32
 from kernels.registry import register_spec
 from kernels.spec import RTOL, Case, Inputs, OpSpec, make_layout, reduction_factor, serial_sum_error
-
-FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
-FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 
 
 def check_args(x: torch.Tensor, dim: int, op: str = "softmax") -> int:
