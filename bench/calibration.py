@@ -13,6 +13,7 @@ import torch
 
 from bench.machine import precision_flags
 from kernels.dtypes import parse_dtype
+from reports import schema
 
 COPY_ELEMENTS = {"cpu": 1 << 25, "cuda": 1 << 28}  # 128 MiB / 1 GiB of fp32
 # Square matmul size: large enough to reach the library's peak; on the CPU, reduced precisions run far slower.
@@ -78,3 +79,4 @@ def run_ceiling(benchmark, c: Ceiling) -> None:
     median = benchmark.stats.stats.median
     key = "gbps" if unit == "bytes" else "gflops"
     benchmark.extra_info[key] = work / median / 1e9
+    schema.check("ceiling", benchmark.extra_info)

@@ -21,6 +21,7 @@ from kernels.check import compare, random_like
 from kernels.compile import compiled_graphs
 from kernels.dtypes import dtype_name, parse_dtype
 from kernels.spec import Case, precision_mode
+from reports import schema
 
 MODES = ("forward", "backward")
 WARMUP_CALLS = 3
@@ -201,6 +202,7 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
             "noisy": bool(stats.iqr > NOISY_IQR * median),
         }
     )
+    schema.check("op", benchmark.extra_info)
 
 
 def _peak_memory(call, device: str) -> int | None:

@@ -26,6 +26,7 @@ from models import LESSONS
 from models.backends import BACKENDS, apply_backend, timing_skip_reason
 from models.precision import precision
 from models.train import train_step
+from reports import schema
 
 MODES = ("forward", "train_step")
 BATCH_SIZES = {"quick": (1, 64, 1024), "full": (1, 4, 16, 64, 256, 1024, 4096)}
@@ -133,6 +134,7 @@ def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
             "noisy": bool(benchmark.stats.stats.iqr > NOISY_IQR * median),
         }
     )
+    schema.check("lab", benchmark.extra_info)
 
 
 def lesson_cases(options) -> list[LessonCase]:
@@ -268,3 +270,4 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
             "noisy": bool(benchmark.stats.stats.iqr > NOISY_IQR * median),
         }
     )
+    schema.check("lesson", benchmark.extra_info)

@@ -8,45 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports import schema
 from reports.study_analysis import KINDS as STUDY_KINDS
 
-COLUMNS = [
-    "kind",
-    "op",
-    "variant",
-    "rung",
-    "baseline",
-    "mode",
-    "device",
-    "machine",
-    "dtype",
-    "shape",
-    "family",
-    "elements",
-    "batch",
-    "group",
-    "name",
-    "median_s",
-    "iqr_s",
-    "q1_s",
-    "q3_s",
-    "rounds",
-    "flops",
-    "bytes",
-    "gflops",
-    "gbps",
-    "intensity",
-    "rel_error",
-    "tolerance",
-    "compile_s",
-    "peak_memory_bytes",
-    "noisy",
-    "ceiling",
-    "cache",
-    "samples_per_s",
-    "op_shares",
-    "source",
-]
+COLUMNS = list(schema.COLUMNS)
+# the columns an op or calibration entry's extra_info holds under the same name
+PASSTHROUGH = [c for c in COLUMNS if c in schema.OP or c in schema.CEILING]
 
 
 class ResultsError(ValueError):
@@ -103,42 +70,28 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
         return lesson_row(entry, info, stats, machine, source)
     shape = info.get("shape") or []
     flops, nbytes = info.get("flops"), info.get("bytes")
-    return {
-        "kind": "ceiling" if "ceiling" in info else "op",
-        "op": info.get("op"),
-        "variant": info.get("variant"),
-        "rung": info.get("rung"),
-        "baseline": bool(info.get("baseline", False)),
-        "mode": info.get("mode"),
-        "device": info.get("device"),
-        "machine": machine,
-        "dtype": info.get("dtype"),
-        "shape": info.get("case") or "x".join(map(str, shape)),
+    row = dict.fromkeys(COLUMNS)
+    row.update({c: info.get(c) for c in PASSTHROUGH})
+    row.update(
+        kind="ceiling" if "ceiling" in info else "op",
+        baseline=bool(info.get("baseline", False)),
+        machine=machine,
+        shape=info.get("case") or "x".join(map(str, shape)),
         # the case's parameters without its shape ("eval", "bias-relu"; "" for the plain op): one curve per family
-        "family": (info.get("case") or "").removeprefix("x".join(map(str, shape))).lstrip("-"),
-        "elements": int(pd.Series(shape).prod()) if shape else None,
-        "batch": info.get("batch"),
-        "group": entry.get("group"),
-        "name": entry.get("name"),
-        "median_s": stats.get("median"),
-        "iqr_s": stats.get("iqr"),
-        "q1_s": stats.get("q1"),
-        "q3_s": stats.get("q3"),
-        "rounds": stats.get("rounds"),
-        "flops": flops,
-        "bytes": nbytes,
-        "gflops": info.get("gflops"),
-        "gbps": info.get("gbps"),
-        "intensity": flops / nbytes if flops and nbytes else None,
-        "rel_error": info.get("rel_error"),
-        "tolerance": info.get("tolerance"),
-        "compile_s": info.get("compile_s"),
-        "peak_memory_bytes": info.get("peak_memory_bytes"),
-        "noisy": bool(info.get("noisy", False)),
-        "ceiling": info.get("ceiling"),
-        "cache": info.get("cache"),
-        "source": source,
-    }
+        family=(info.get("case") or "").removeprefix("x".join(map(str, shape))).lstrip("-"),
+        elements=int(pd.Series(shape).prod()) if shape else None,
+        group=entry.get("group"),
+        name=entry.get("name"),
+        median_s=stats.get("median"),
+        iqr_s=stats.get("iqr"),
+        q1_s=stats.get("q1"),
+        q3_s=stats.get("q3"),
+        rounds=stats.get("rounds"),
+        intensity=flops / nbytes if flops and nbytes else None,
+        noisy=bool(info.get("noisy", False)),
+        source=source,
+    )
+    return row
 
 
 def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) -> dict:

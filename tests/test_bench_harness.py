@@ -9,33 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from reports import schema
+
 ROOT = Path(__file__).resolve().parents[1]
 SELECT = "(softmax and forward and 1024x16) or copy-cpu"
-OP_FIELDS = {
-    "op",
-    "variant",
-    "rung",
-    "baseline",
-    "mode",
-    "device",
-    "dtype",
-    "shape",
-    "batch",
-    "flops",
-    "bytes",
-    "gflops",
-    "gbps",
-    "work_model",
-    "rel_error",
-    "tolerance",
-    "compile_s",
-    "first_call_s",
-    "peak_memory_bytes",
-    "threads",
-    "cuda_matmul_allow_tf32",
-    "cudnn_allow_tf32",
-    "noisy",
-}
 
 
 def run_bench(tmp_path: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -92,7 +69,7 @@ def test_extra_info_holds_every_field_and_consistent_figures(run):
         info = b["extra_info"]
         if "op" not in info:
             continue
-        assert set(info) >= OP_FIELDS, f"missing: {OP_FIELDS - set(info)}"
+        assert set(info) == set(schema.OP)
         assert info["shape"] == [1024, 16] and info["dtype"] == "fp32" and info["device"] == "cpu"
         assert info["gbps"] == pytest.approx(info["bytes"] / b["stats"]["median"] / 1e9)
         assert info["bytes"] == 2 * 1024 * 16 * 4
@@ -101,6 +78,17 @@ def test_extra_info_holds_every_field_and_consistent_figures(run):
         assert b["options"]["timer"].endswith("synced_perf_counter") and b["options"]["disable_gc"]
     compiled = next(b for b in data["benchmarks"] if b["extra_info"].get("variant") == "compiled")
     assert compiled["extra_info"]["first_call_s"] > compiled["stats"]["median"], "compilation was not paid apart"
+
+
+def test_the_report_reads_every_field_the_harness_writes(run):
+    from reports.load import COLUMNS, load
+
+    tmp, _, _ = run
+    df = load([tmp / "out.json"])
+    ops, ceilings = df[df["kind"] == "op"], df[df["kind"] == "ceiling"]
+    not_here = {"peak_memory_bytes", "samples_per_s", "op_shares", "ceiling"}  # CUDA only, lessons, calibration
+    assert not [c for c in COLUMNS if c not in not_here and ops[c].isna().any()]
+    assert ceilings["gbps"].notna().all() and (ceilings["ceiling"] == "copy").all()
 
 
 def test_machine_info_and_the_calibration_are_stored(run):

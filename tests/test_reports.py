@@ -178,3 +178,17 @@ def test_the_page_renders_in_headless_chromium(report, tmp_path):
     assert shot.exists(), "chromium wrote no screenshot"
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] == 2400 and pixels.std() > 0.05, "the rendered page is blank"
+
+
+def test_the_schema_refuses_a_field_it_does_not_list_and_a_listed_one_left_out():
+    from reports import schema
+
+    full = dict.fromkeys(schema.OP)
+    assert schema.check("op", full) is full
+    with pytest.raises(ValueError, match=r"fields not in reports/schema.py: \['speed'\]; missing: \[\]"):
+        schema.check("op", {**full, "speed": 1})
+    with pytest.raises(ValueError, match=r"missing: \['gbps'\]"):
+        schema.check("op", {k: v for k, v in full.items() if k != "gbps"})
+    copy = {k: None for k in schema.CEILING if k not in ("flops", "gflops")}  # a copy ceiling measures bytes only
+    assert schema.check("ceiling", copy) is copy
+

@@ -1,0 +1,141 @@
+"""The results schema, defined once: what each kind of benchmark records in pytest-benchmark's `extra_info` (name ->
+unit and meaning), and the columns of the long table reports/load.py reads them into.
+
+bench/ writes through `check(kind, info)`, which refuses a field this file does not list and a listed one left out;
+reports/load.py takes the fields it passes through from here. So a renamed or forgotten field is an error where it
+is written, never a silent empty column in a report. A leaf: the standard library only, so that the benchmark
+harness may import it without importing the rest of the reports.
+"""
+
+from __future__ import annotations
+
+_PRECISION_FLAGS = {
+    "cuda_matmul_allow_tf32": "bool: torch.backends.cuda.matmul.allow_tf32 while timing",
+    "cudnn_allow_tf32": "bool: torch.backends.cudnn.allow_tf32 while timing",
+    "float32_matmul_precision": "torch.get_float32_matmul_precision() while timing",
+}
+
+OP = {
+    "op": "the op's name (softmax, matmul, ...)",
+    "variant": "the rung's variant name (eager, triton_fused, ...)",
+    "rung": "int: the ladder position (0 lesson, 1 eager, 2 compiled, 3 triton...)",
+    "baseline": "bool: the op's baseline variant",
+    "mode": "forward or backward",
+    "device": "cpu or cuda",
+    "dtype": "fp32, fp16, bf16 or tf32",
+    "shape": "list of int: the case's shape",
+    "case": "the shape with its parameters and layout (256x1024x1024-bias-relu)",
+    "params": "dict: the case's parameters",
+    "batch": "int: the batch size of the shape",
+    "flops": "FLOP per call (the op's work model)",
+    "bytes": "bytes moved per call (the op's work model)",
+    "work_model": "how flops and bytes are counted",
+    "cache": "warm: the same inputs every call",
+    "rel_error": "norm-wise relative error against float64",
+    "tolerance": "the error allowed for the case",
+    "first_call_s": "s: the first call (compilation, JIT, autotuning)",
+    "compile_s": "s: the first call's time above a steady call's",
+    "peak_memory_bytes": "bytes: peak CUDA allocation above the inputs (None on the CPU)",
+    "threads": "int: torch's CPU threads",
+    **_PRECISION_FLAGS,
+    "gflops": "GFLOP/s at the median",
+    "gbps": "GB/s at the median",
+    "noisy": "bool: IQR above 10% of the median",
+}
+LESSON = {
+    "lesson": "the lesson's id (4.3)",
+    "title": "the lesson's title",
+    "backend": "eager, compiled or triton",
+    "mode": "forward or train_step",
+    "device": "cpu or cuda",
+    "dtype": "fp32, fp16 or bf16",
+    "batch": "int: samples per step",
+    "form": "plain, channels_last or autocast",
+    "flops": "FLOP per call (torch's flop counter, on the eager model)",
+    "first_call_s": "s: the first call",
+    "compile_s": "s: the first call's time above a steady call's",
+    "threads": "int: torch's CPU threads",
+    "op_shares": "dict: each hot op's share of the eager step's self time, or None",
+    **_PRECISION_FLAGS,
+    "samples_per_s": "samples per second at the median",
+    "gflops": "GFLOP/s at the median",
+    "noisy": "bool: IQR above 10% of the median",
+}
+LAB = {
+    "lesson": "the lesson's id (1.1)",
+    "title": "the lesson's title",
+    "backend": "the lab's setting (or lab)",
+    "mode": "lab",
+    "device": "cpu or cuda",
+    "dtype": "fp32",
+    "batch": "int: the lab's size, or None",
+    "first_call_s": "s: the first call",
+    "threads": "int: torch's CPU threads",
+    "samples_per_s": "the lab's size per second at the median, or None",
+    "noisy": "bool: IQR above 10% of the median",
+}
+CEILING = {
+    "ceiling": "copy or matmul",
+    "device": "cpu or cuda",
+    "dtype": "fp32, fp16, bf16 or tf32",
+    "bytes": "bytes moved per call (copy)",
+    "flops": "FLOP per call (matmul)",
+    **_PRECISION_FLAGS,
+    "gbps": "GB/s at the median (copy)",
+    "gflops": "GFLOP/s at the median (matmul)",
+}
+KINDS = {"op": OP, "lesson": LESSON, "lab": LAB, "ceiling": CEILING}
+# fields a kind records only in some cases: a ceiling measures either bytes (copy) or flops (matmul)
+OPTIONAL = {"ceiling": {"bytes", "flops", "gbps", "gflops"}}
+
+
+def check(kind: str, info: dict) -> dict:
+    """`info` as recorded by a benchmark of `kind`; raises if it holds a field the schema does not list for that
+    kind, or lacks one it does."""
+    fields = KINDS[kind]
+    unknown = sorted(set(info) - set(fields))
+    missing = sorted(set(fields) - set(info) - OPTIONAL.get(kind, set()))
+    if unknown or missing:
+        raise ValueError(f"{kind} results: fields not in reports/schema.py: {unknown}; missing: {missing}")
+    return info
+
+
+# The long table (one row per measurement), column -> unit and meaning. Columns named as an `extra_info` field of a
+# kind are that field, passed through; the others are computed by reports/load.py.
+COLUMNS = {
+    "kind": "op, lesson or ceiling",
+    "op": "the op, or 'lesson <id>'",
+    "variant": "the variant, or the lesson's backend",
+    "rung": "int: the ladder position",
+    "baseline": "bool",
+    "mode": "forward, backward, train_step or lab",
+    "device": "cpu or cuda",
+    "machine": "host (GPU or CPU model)",
+    "dtype": "fp32, fp16, bf16 or tf32",
+    "shape": "the case (shape, parameters, layout), or b<batch>",
+    "family": "the case's parameters without its shape: one curve per family",
+    "elements": "int: product of the shape (lessons: the batch)",
+    "batch": "int",
+    "group": "pytest-benchmark's group: the variants compared side by side",
+    "name": "the benchmark's test id",
+    "median_s": "s",
+    "iqr_s": "s",
+    "q1_s": "s",
+    "q3_s": "s",
+    "rounds": "int",
+    "flops": "FLOP per call",
+    "bytes": "bytes per call",
+    "gflops": "GFLOP/s",
+    "gbps": "GB/s",
+    "intensity": "FLOP/byte",
+    "rel_error": "norm-wise relative error against float64",
+    "tolerance": "the error allowed",
+    "compile_s": "s",
+    "peak_memory_bytes": "bytes",
+    "noisy": "bool",
+    "ceiling": "copy or matmul (calibration rows)",
+    "cache": "warm",
+    "samples_per_s": "samples/s (lessons)",
+    "op_shares": "dict (lessons)",
+    "source": "the results file's name",
+}
