@@ -141,7 +141,7 @@ def expand(entry: dict, quick: bool = False) -> list[dict]:
                 out.append({**base, "signature": sig})
     module = importlib.import_module(entry["module"])
     tuned = getattr(module, entry["kernel"] + "_tuned", None)
-    plain = not any(entry["constexprs"].get(k) for k in ("ACTIVATION", "RELU"))  # an epilogue adds few registers
+    plain = not any(entry["constexprs"].get(k) for k in ("ACTIVATION",))  # an epilogue adds few registers
     if tuned is not None and plain:
         bases = [b for b in out if b["aligned"] == everything and (not quick or "*fp16" in b["signature"].values())]
         for cfg in tuned.configs:

@@ -20,9 +20,9 @@ from types import MappingProxyType
 from kernels.dtypes import dtype_name
 from kernels.triton_support import INTERPRET
 
-# The op packages under kernels/. Adding an op is one line here; adding a variant is one module and one import
-# line in the op's __init__.py.
-OP_PACKAGES = ("softmax", "matmul", "batchnorm", "conv2d", "pool")
+# The ops, each in its package kernels/<op>/, in the order tables and reports list them. Adding an op is one line
+# here; adding a variant is one module kernels/<op>/<variant>.py and one import line in the op's __init__.py.
+OPS = ("softmax", "matmul", "batchnorm", "conv2d", "max_pool2d")
 
 # Rung of each name on the ladder; any `triton_<strategy>` other than triton_fused sits on the `triton` rung.
 RUNGS = {"lesson": 0, "eager": 1, "compiled": 2, "triton": 3, "triton_fused": 4}
@@ -34,7 +34,8 @@ def rung_of(name: str) -> int:
         return RUNGS[name]
     if name.startswith("triton_"):
         return RUNGS["triton"]
-    raise ValueError(f"variant name {name!r} is not on the ladder: use one of {sorted(RUNGS)} or triton_<strategy>")
+    raise ValueError(f"variant name {name!r} is not on the ladder: use one of {sorted(RUNGS)} or triton_<strategy>, "
+                     "or name its rung with rung=")  # fmt: skip
 
 
 INTERPRETED = "interpreted, not a performance figure"  # why a Triton rung on the interpreter is not timed
@@ -101,8 +102,14 @@ def variant(
     unsupported: Mapping[str, str] | None = None,
     limit: Callable | None = None,
     torch_ops: Mapping[str, str] | None = None,
+    rung: str | None = None,
 ):
-    """Declare `fn` as variant `name` of `op`. A second variant of the same name is an error."""
+    """Declare `fn` as variant `name` of `op`. A second variant of the same name is an error. The rung is the one
+    the name implies (triton_<strategy> on `triton`); a variant named otherwise, a peer library's kernel such as
+    `liger`, says which rung it stands on with `rung=` (a name in RUNGS)."""
+    if rung is not None and rung not in RUNGS:
+        raise ValueError(f"variant {op}/{name}: rung {rung!r} is not on the ladder; rungs: {', '.join(RUNGS)}")
+    position = RUNGS[rung] if rung is not None else rung_of(name)
 
     def register(fn: Callable) -> Callable:
         table = _VARIANTS.setdefault(op, {})
@@ -115,7 +122,7 @@ def variant(
             op=op,
             name=name,
             fn=fn,
-            rung=rung_of(name),
+            rung=position,
             baseline=baseline,
             devices=tuple(devices),
             differentiable=differentiable,
@@ -140,19 +147,16 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for package in OP_PACKAGES:
-            importlib.import_module(f"kernels.{package}")
+        for op in OPS:
+            importlib.import_module(f"kernels.{op}")
 
 
 def ops() -> list[str]:
-    """The ops in OP_PACKAGES order, whichever op module Python happened to import first."""
+    """The ops in OPS order, whichever op module Python happened to import first (ops registered from elsewhere, a
+    test's, after them)."""
     _load()
-    rank = {package: i for i, package in enumerate(OP_PACKAGES)}
-
-    def package(op: str) -> str:
-        return type(_SPECS[op]).__module__.split(".")[1] if op in _SPECS else ""
-
-    return sorted(_VARIANTS, key=lambda op: (rank.get(package(op), len(rank)), op))
+    rank = {op: i for i, op in enumerate(OPS)}
+    return sorted(_VARIANTS, key=lambda op: (rank.get(op, len(rank)), op))
 
 
 def variants(op: str) -> list[Variant]:

@@ -68,3 +68,10 @@ def check_int32_offsets(what: str, *extents) -> None:
     largest = max(map(reach, extents))
     if largest > MAX_INT32_OFFSET:
         raise ValueError(f"{what}: {largest:,} elements exceed the kernels' int32 offsets (2**31 - 1)")
+
+
+def activation_flag(activation: str | None) -> str:
+    """The epilogue's activation as every kernel's ACTIVATION constexpr: its name ("relu", "sigmoid", "tanh"), or ""
+    for none, as Triton's matmul tutorial passes it. A constexpr: each value compiles its own kernel, and the
+    branches not taken are not in it."""
+    return activation or ""

@@ -15,7 +15,12 @@ from kernels.triton_support import INTERPRET
 
 BACKENDS = ("eager", "compiled", "triton")
 # the registry variant each layer uses on the triton backend
-TRITON_VARIANTS = {"matmul": "triton_fused", "conv2d": "triton_fused", "batchnorm": "triton", "max_pool2d": "triton"}
+TRITON_VARIANTS = {
+    "matmul": "triton_fused",
+    "conv2d": "triton_fused",
+    "batchnorm": "triton_twopass",
+    "max_pool2d": "triton_window",
+}
 
 
 AUTOCAST_MISSES_TRITON = "torch.autocast does not reach the registry's Triton layers (custom autograd functions)"

@@ -14,15 +14,13 @@ import pandas as pd  # noqa: E402
 
 from reports.ceilings import attainable, measured_roof  # noqa: E402
 
-COLOURS = {
-    "lesson": "#8c8c8c",
-    "eager": "#000000",
-    "compiled": "#1f77b4",
-    "triton": "#ff7f0e",
-    "triton_fused": "#2ca02c",
-}
+# Colours by rung (kernels/registry.py RUNGS: lesson, eager, compiled, triton, triton_fused), so a variant keeps its
+# colour whatever it is called; a second variant on a rung (softmax's triton_online) takes the next EXTRA colour.
+RUNG_COLOURS = {0: "#8c8c8c", 1: "#000000", 2: "#1f77b4", 3: "#ff7f0e", 4: "#2ca02c"}
+COMPILED_COLOUR = RUNG_COLOURS[2]
 EXTRA = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 DTYPE_MARKERS = {"fp32": "o", "tf32": "D", "fp16": "s", "bf16": "^", "fp64": "v"}
+DTYPE_LEGEND = ", ".join(f"{marker} {dtype}" for dtype, marker in DTYPE_MARKERS.items())
 
 
 def variant_order(df: pd.DataFrame) -> list[str]:
@@ -30,11 +28,21 @@ def variant_order(df: pd.DataFrame) -> list[str]:
     return sorted(rungs.index, key=lambda v: (rungs[v], v))
 
 
-def colour(variant: str, order: list[str]) -> str:
-    if variant in COLOURS:
-        return COLOURS[variant]
-    others = [v for v in order if v not in COLOURS]
-    return EXTRA[others.index(variant) % len(EXTRA)] if variant in others else "#333333"
+def variant_colours(df: pd.DataFrame) -> dict[str, str]:
+    """Each variant's colour: its rung's for the first variant (in ladder order) on a rung, the EXTRA palette in
+    turn for the others and for variants without a rung."""
+    rungs = df.groupby("variant")["rung"].min()
+    colours, extra = {}, iter(EXTRA * (1 + len(rungs) // len(EXTRA)))
+    for v in variant_order(df):
+        rung = rungs.get(v)
+        taken = rung in RUNG_COLOURS and RUNG_COLOURS[rung] in colours.values()
+        colours[v] = RUNG_COLOURS[rung] if rung in RUNG_COLOURS and not taken else next(extra)
+    return colours
+
+
+def setting_colour(i: int) -> str:
+    """A study's i-th setting: the first (its baseline) black, the others the EXTRA palette in turn."""
+    return EXTRA[(i - 1) % len(EXTRA)] if i else "#000000"
 
 
 def _scatter_line(ax, x, y, noisy, c, label, marker="o"):
@@ -124,6 +132,7 @@ def by_size(
     """`column` (times `scale`) against problem size (elements), log-log, one line per variant, one panel per
     (machine, device, dtype, mode); `reference` draws a dashed horizontal line (1 for speedups)."""
     order, panels = variant_order(ops), _panels(ops)
+    colours = variant_colours(ops)
     fig, axes = _grid(len(panels))
     machines = ops["machine"].nunique()
     for ax, key in zip(axes, panels, strict=False):
@@ -131,7 +140,7 @@ def by_size(
         for v in order:
             d = sub[(sub["variant"] == v) & sub[column].notna()].sort_values("elements")
             if not d.empty:
-                _scatter_line(ax, d["elements"], d[column] * scale, d["noisy"], colour(v, order), v)
+                _scatter_line(ax, d["elements"], d[column] * scale, d["noisy"], colours[v], v)
         if reference is not None:
             ax.axhline(reference, color="#000000", lw=0.8, ls="--")
         ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=_title(key, machines))
@@ -168,6 +177,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
     if not panels:
         return None
     order = variant_order(ops)
+    colours = variant_colours(ops)
     fig, axes = _grid(len(panels), width=5.2, height=4.0)
     for ax, (machine, device) in zip(axes, panels, strict=False):
         sub = ops[(ops["machine"] == machine) & (ops["device"] == device) & ops["intensity"].notna()]
@@ -182,7 +192,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
                 ax.plot(grid, [min(peak, x * bw) for x in grid], "--", lw=1, label=f"roof {dtype}: {peak:,.0f} GFLOP/s")
         for _, r in sub.iterrows():
             bound = attainable(ceilings, machine, device, r["dtype"], r["intensity"])
-            c = colour(r["variant"], order)
+            c = colours[r["variant"]]
             marker = DTYPE_MARKERS.get(r["dtype"], "o")
             ax.scatter(
                 r["intensity"],
@@ -203,7 +213,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
                 )
         for v in order:
             if v in set(sub["variant"]):
-                ax.scatter([], [], color=colour(v, order), label=v, s=20)
+                ax.scatter([], [], color=colours[v], label=v, s=20)
         ax.set(
             xscale="log",
             yscale="log",
@@ -217,14 +227,14 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
     return _save(
         fig,
         path,
-        "largest size of each variant, dtype, mode and family; marker: dtype (o fp32, s fp16, ^ bf16)\n"
+        "largest size of each variant, dtype, mode and family; marker: dtype (" + DTYPE_LEGEND + ")\n"
         "label: % of the roof at that intensity; hollow: noisy",
     )
 
 
 def accuracy_vs_speed(ops: pd.DataFrame, path: Path, title: str, baseline: str) -> Path:
     """Relative error against float64 (log) against speedup over the baseline, marker per dtype, colour per variant."""
-    order = variant_order(ops)
+    colours = variant_colours(ops)
     devices = sorted(ops["device"].unique())
     fig, axes = _grid(len(devices), width=5.0, height=3.8)
     for ax, device in zip(axes, devices, strict=False):
@@ -234,7 +244,7 @@ def accuracy_vs_speed(ops: pd.DataFrame, path: Path, title: str, baseline: str) 
             ax.scatter(
                 d["speedup"],
                 err,
-                color=colour(v, order),
+                color=colours[v],
                 marker=DTYPE_MARKERS.get(dtype, "o"),
                 s=24,
                 label=f"{v} {dtype}",
@@ -269,6 +279,7 @@ def cpu_vs_gpu(pairs: pd.DataFrame, path: Path, title: str) -> Path:
     keys = sorted(map(tuple, pairs[["op", "dtype", "mode"]].drop_duplicates().to_numpy()))
     fig, axes = _grid(len(keys))
     order = variant_order(pairs)
+    colours = variant_colours(pairs)
     for ax, key in zip(axes, keys, strict=False):
         sub = matching(pairs, ["op", "dtype", "mode"], key)
         for v in order:
@@ -281,7 +292,7 @@ def cpu_vs_gpu(pairs: pd.DataFrame, path: Path, title: str) -> Path:
                         ls,
                         marker="o",
                         ms=3,
-                        color=colour(v, order),
+                        color=colours[v],
                         label=f"{v} {device}",
                     )
         cross = sub["crossover"].dropna()
@@ -298,7 +309,7 @@ def compile_cost(table: pd.DataFrame, path: Path, title: str) -> Path:
     """Compile seconds per compiled case, and the calls it takes to pay them back."""
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.5))
     labels = table["case"].tolist()
-    ax.barh(labels, table["compile_s"], color=COLOURS["compiled"])
+    ax.barh(labels, table["compile_s"], color=COMPILED_COLOUR)
     for i, calls in enumerate(table["break_even"]):
         ax.annotate(calls, (table["compile_s"].iloc[i], i), fontsize=7, xytext=(3, -3), textcoords="offset points")
     ax.set(xlabel="compile seconds (first call minus a steady call)", title=title)
@@ -323,7 +334,7 @@ def study_curves(rows: pd.DataFrame, metrics: list[str], path: Path, title: str)
                     .agg(mean=(metric, "mean"), lo=(metric, "min"), hi=(metric, "max"), seconds=("seconds", "mean"))
                 )
                 xs = d.index if x == "epoch" else d["seconds"]
-                c = EXTRA[(i - 1) % len(EXTRA)] if i else "#000000"
+                c = setting_colour(i)
                 ax.plot(xs, d["mean"], "-", color=c, label=setting)
                 ax.fill_between(xs, d["lo"], d["hi"], color=c, alpha=0.15)
             xlabel = "epoch" if x == "epoch" else "training wall time (s, mean over seeds)"
@@ -349,7 +360,7 @@ def systems_throughput(summary: pd.DataFrame, path: Path, title: str) -> Path:
             d = of_lesson[of_lesson["setting"] == setting].sort_values("batch")
             if d.empty:
                 continue
-            c = EXTRA[(i - 1) % len(EXTRA)] if i else "#000000"
+            c = setting_colour(i)
             lo, hi = d["batch"] / (d["step_ms_max"] / 1e3), d["batch"] / (d["step_ms_min"] / 1e3)
             ax.errorbar(d["batch"], d["samples_per_s"], yerr=[d["samples_per_s"] - lo, hi - d["samples_per_s"]],
                         fmt="o-", color=c, label=setting, capsize=3, markersize=4)  # fmt: skip

@@ -6,7 +6,7 @@ argument and for the output gradient, and a transform of the values (ties, huge,
 copy-pasteable reproduction:
 
     from tests.fuzz import *
-    check_example("triton", FuzzExample(...))
+    check_example("triton_rowwise", FuzzExample(...))
 """
 
 from __future__ import annotations

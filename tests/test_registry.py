@@ -31,9 +31,25 @@ def test_variants_come_in_ladder_order_with_rungs_from_their_names():
             assert v.doc, f"{op}/{v.name} has no docstring: the report and `dnnbench list` show it"
 
 
-def test_softmax_has_the_whole_ladder():
-    names = [v.name for v in registry.variants("softmax")]
-    assert names == ["lesson", "eager", "compiled", "triton", "triton_online"]
+# Every op's ladder, in ladder order: a new variant is added here too, and the test says so until it is.
+LADDERS = {
+    "softmax": ["lesson", "eager", "compiled", "triton_online", "triton_rowwise"],
+    "matmul": ["lesson", "eager", "compiled", "triton_tiled", "triton_fused"],
+    "batchnorm": ["lesson", "eager", "compiled", "triton_twopass", "triton_fused"],
+    "conv2d": ["lesson", "eager", "compiled", "triton_implicit_gemm", "triton_fused"],
+    "max_pool2d": ["lesson", "eager", "compiled", "triton_window", "triton_fused"],
+}
+
+
+def test_every_op_has_its_whole_ladder():
+    assert {op: [v.name for v in registry.variants(op)] for op in registry.ops()} == LADDERS
+
+
+def test_each_op_lives_in_the_package_named_after_it_and_each_variant_in_the_module_named_after_it():
+    for op in registry.ops():
+        assert type(registry.spec(op)).__module__ == f"kernels.{op}.spec"
+        for v in registry.variants(op):
+            assert v.fn.__module__ == f"kernels.{op}.{v.name}", f"{op}/{v.name} is declared in {v.fn.__module__}"
 
 
 def test_declaring_a_name_twice_is_an_error():
@@ -47,6 +63,15 @@ def test_off_ladder_names_and_unknown_devices_are_errors():
     with pytest.raises(ValueError, match="unknown devices"):
         variant("softmax", "triton_test_only", devices=("tpu",))(lambda x, dim=-1: x)
     assert "triton_test_only" not in [v.name for v in registry.variants("softmax")]
+
+
+def test_a_peer_library_s_variant_names_its_rung(monkeypatch):
+    monkeypatch.setitem(registry._VARIANTS, "softmax", dict(registry._VARIANTS["softmax"]))
+    variant("softmax", "peerlib", rung="triton", interpreted_on_cpu=True)(lambda x, dim=-1: x)
+    assert registry.get("softmax", "peerlib").rung == RUNGS["triton"]
+    assert [v.name for v in registry.variants("softmax")][-3:] == ["peerlib", "triton_online", "triton_rowwise"]
+    with pytest.raises(ValueError, match="rung 'fastest' is not on the ladder"):
+        variant("softmax", "peerlib2", rung="fastest")(lambda x, dim=-1: x)
 
 
 def test_lookup_errors_name_what_exists():
@@ -80,9 +105,11 @@ def test_triton_variants_are_interpreted_on_cpu_and_never_timed_there():
 
 
 def test_ops_come_in_package_order_whatever_was_imported_first():
-    """Tables, reports and the README list ops in OP_PACKAGES order, not in the order a test or a script happened
+    """Tables, reports and the README list ops in OPS order, not in the order a test or a script happened
     to import their modules (batch norm's module, imported first, once moved it ahead of softmax)."""
-    code = "import kernels.batchnorm.module, kernels.pool.spec; from kernels import registry; print(*registry.ops())"
+    code = (
+        "import kernels.batchnorm.module, kernels.max_pool2d.spec; from kernels import registry; print(*registry.ops())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d"]
 

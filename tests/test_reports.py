@@ -191,4 +191,3 @@ def test_the_schema_refuses_a_field_it_does_not_list_and_a_listed_one_left_out()
         schema.check("op", {k: v for k, v in full.items() if k != "gbps"})
     copy = {k: None for k in schema.CEILING if k not in ("flops", "gflops")}  # a copy ceiling measures bytes only
     assert schema.check("ceiling", copy) is copy
-

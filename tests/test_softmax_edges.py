@@ -66,7 +66,7 @@ def test_zero_dim_tensor_is_one(name, device):
     assert fn(torch.tensor(3.5, device=device), 0).item() == 1.0
 
 
-@pytest.mark.parametrize("name", ["triton", "triton_online"])
+@pytest.mark.parametrize("name", ["triton_rowwise", "triton_online"])
 def test_triton_variants_reject_float64_clearly(name, device):
     fn = runnable(name, device)
     with pytest.raises(TypeError, match="float32, float16 or bfloat16, got torch.float64"):
@@ -74,7 +74,7 @@ def test_triton_variants_reject_float64_clearly(name, device):
 
 
 def test_whole_row_kernel_refuses_rows_wider_than_a_block(device):
-    fn = runnable("triton", device)
+    fn = runnable("triton_rowwise", device)
     too_wide = triton_rowwise.MAX_COLS + 1
     with pytest.raises(ValueError, match=f"at most {triton_rowwise.MAX_COLS} columns.*triton_online"):
         fn(torch.randn(1, too_wide, device=device), -1)

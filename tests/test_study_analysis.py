@@ -180,3 +180,67 @@ def test_an_unknown_kind_or_figure_is_a_clear_error():
         study_analysis.outcome(dict(header, kind="speed"), _timing({("NCHW", 16): [1.0]}))
     with pytest.raises(ValueError, match="unknown figure 'roofline'"):
         study_analysis.outcome(dict(header, figure="roofline"), _timing({("NCHW", 16): [1.0]}))
+
+
+def test_samples_per_second_is_the_batch_over_the_mean_step():
+    summary = summarize_systems(SYSTEMS_STUDIES["layout"].header(), _timing({("NCHW", 16): [0.5, 1.5]}))
+    assert summary.set_index("setting").loc["NCHW", "samples_per_s"] == pytest.approx(16 / 1.0)
+
+
+def test_ranges_that_touch_are_not_apart():
+    header = SYSTEMS_STUDIES["layout"].header()
+    touching = summarize_systems(header, _timing({("NCHW", 16): [1.0, 1.2], ("channels_last", 16): [0.8, 1.0]}))
+    assert touching.set_index("setting").loc["channels_last", "apart"] == "within"
+
+
+def test_each_arm_is_summarized_from_its_own_lesson_s_rows_in_the_order_the_study_ran():
+    # the same setting label in two lessons, the later-declared lesson's rows first in the file
+    study = Study("toy", "?", (Arm("a", "6.4", "x"), Arm("b", "6.4", "y"), Arm("a", "4.3", "x"), Arm("b", "4.3", "y")),
+                  "loss")  # fmt: skip
+    rows = pd.DataFrame([{"lesson": lesson, "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "loss": v}
+                         for lesson, base in (("6.4", 10.0), ("4.3", 1.0)) for s, v in (("a", base), ("b", base + 5))
+                         for seed in (0, 1)])  # fmt: skip
+    summary = summarize(study, rows)
+    assert list(zip(summary["lesson"], summary["setting"], summary["mean"], strict=True)) == [
+        ("6.4", "a", 10.0), ("6.4", "b", 15.0), ("4.3", "a", 1.0), ("4.3", "b", 6.0)]  # fmt: skip
+    text = conclusion(study, summary)  # two lessons: each sentence says which
+    assert text.startswith("toy on 6.4: a reaches the best final loss, 10 ") and "toy on 4.3: a reaches" in text
+    timing = pd.concat([_timing({("NCHW", 64): [1.0, 1.0]}).assign(lesson="6.4"), _timing({("NCHW", 16): [1.0]})])
+    assert list(dict.fromkeys(summarize_systems(SYSTEMS_STUDIES["layout"].header(), timing)["lesson"])) == [
+        "6.4",
+        "4.3",
+    ]
+
+
+def test_a_target_reached_exactly_counts_in_either_direction():
+    for higher, values in ((False, (0.9, 0.5)), (True, (0.1, 0.5))):
+        study = Study("toy", "?", (Arm("a", "2.7", "x"),), "m", higher_is_better=higher, target=0.5)
+        rows = pd.DataFrame([{"lesson": "2.7", "setting": "a", "seed": 0, "epoch": e + 1, "seconds": float(e + 1),
+                              "m": v} for e, v in enumerate(values)])  # fmt: skip
+        assert summarize(study, rows)["seconds_to_target"].iloc[0] == 2.0
+        # not reached: the metric moves the wrong way
+        rows["m"] = [0.7, 0.6] if not higher else [0.3, 0.2]
+        assert pd.isna(summarize(study, rows)["seconds_to_target"].iloc[0])
+
+
+def test_higher_is_better_claims_a_lead_only_when_the_ranges_are_apart():
+    arms = (Arm("a", "2.7", "x"), Arm("b", "2.7", "y"))
+    study = Study("toy", "?", arms, "acc", higher_is_better=True)
+
+    def finals(a, b):
+        return pd.DataFrame([{"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "acc": v}
+                             for s, vs in (("a", a), ("b", b)) for i, v in enumerate(vs)])  # fmt: skip
+
+    assert "larger than the spread" in conclusion(study, summarize(study, finals((0.9, 0.95), (0.5, 0.6))))
+    touching = conclusion(study, summarize(study, finals((0.8, 0.95), (0.7, 0.8))))
+    assert touching.startswith("toy: a reaches the best final acc, 0.875") and "no difference is claimed" in touching
+    assert "no difference is claimed" in conclusion(study, summarize(study, finals((0.7, 0.95), (0.75, 0.8))))
+
+
+def test_an_arm_s_own_target_is_the_one_named():
+    study = Study("toy", "?", (Arm("a", "2.7", "x", target=0.5), Arm("b", "2.7", "y")), "loss")
+    rows = pd.DataFrame([{"lesson": "2.7", "setting": s, "seed": 0, "epoch": 1, "seconds": 2.0, "loss": v}
+                         for s, v in (("a", 0.4), ("b", 0.9))])  # fmt: skip
+    assert conclusion(study, summarize(study, rows)).endswith(
+        "the first to reach loss 0.5 is a, after 2 s of training."
+    )

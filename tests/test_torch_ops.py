@@ -51,7 +51,7 @@ def test_allocation_and_views_are_free():
 
 
 def test_the_interpreters_own_copies_are_not_the_variants(device):
-    v = registry.get("softmax", "triton")
+    v = registry.get("softmax", "triton_rowwise")
     if v.skip_reason(device):
         pytest.skip(v.skip_reason(device))
     x = torch.randn(6, 40, device=device, requires_grad=True)

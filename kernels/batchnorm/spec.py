@@ -24,7 +24,7 @@ from kernels.registry import register_spec
 from kernels.spec import RTOL, Case, Inputs, OpSpec, reduction_factor, relu_grad_reference
 
 
-def check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op="batch_norm"):
+def check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op="batchnorm"):
     """Validate batch-norm arguments the same way for every variant; return the number of values per channel."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{op}: x must be a tensor, got {type(x).__name__}")

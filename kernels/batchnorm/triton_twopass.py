@@ -20,7 +20,7 @@ dx = w/std * (dy - mean(dy) - x_hat * mean(dy * x_hat)) (training) or dx = dy * 
 weight and bias gradients. Traffic: forward 3*E*s (x twice, y once), backward 5*E*s.
 
 The `triton` variant applies relu (when asked) with PyTorch after the kernel; `triton_fused` applies it inside
-(ACTIVATION=1), and in backward masks dy by y > 0, recomputing y from x instead of storing it.
+(ACTIVATION="relu"), and in backward masks dy by y > 0, recomputing y from x instead of storing it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import triton.language as tl
 
 from kernels.batchnorm.spec import apply_activation, check_args
 from kernels.registry import variant
-from kernels.triton_support import INTERPRET, check_triton_tensor, next_power_of_2
+from kernels.triton_support import INTERPRET, activation_flag, check_triton_tensor, next_power_of_2
 
 BLOCK = 1024
 WAVES = 4  # programs per SM the split aims for: a few waves
@@ -74,7 +74,7 @@ def _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, W, stride_xn, stride_xc, stri
     dy_offs = _offsets(e, c, S, W, stride_dyn, stride_dyc, stride_dyh, stride_dyw)
     dy = tl.load(dy_ptr + dy_offs, mask=mask, other=0.0).to(tl.float32)
     x_hat = (x - mean) * rstd
-    if ACTIVATION == 1:
+    if ACTIVATION == "relu":
         dy = tl.where(x_hat * w + b > 0, dy, 0.0)
     return x_hat, dy, mask
 
@@ -148,7 +148,7 @@ def _bn_fwd_kernel(
         e = start + off + lanes
         x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, start + chunk)
         y = (x - mean) * scale + shift  # subtract first: x * scale - mean * scale would cancel for large means
-        if ACTIVATION == 1:
+        if ACTIVATION == "relu":
             y = tl.maximum(y, 0.0)
         y_offs = _offsets(e, c, S, W, stride_yn, stride_yc, stride_yh, stride_yw)
         tl.store(y_ptr + y_offs, y.to(y_ptr.dtype.element_ty), mask=mask)
@@ -298,7 +298,7 @@ def batchnorm_fwd(x, running_mean, running_var, weight, bias, training, momentum
         mean_part, m2_part, save_mean, save_rstd, *sizes, float(momentum), float(eps),
         *x4.stride(), *y4.stride(), *vectors,
         TRAINING=training, HAS_RUNNING=has_running, HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
-        ACTIVATION=1 if activation == "relu" else 0, SPLITS=pow2, BLOCK=BLOCK,
+        ACTIVATION=activation_flag(activation), SPLITS=pow2, BLOCK=BLOCK,
     )  # fmt: skip
     return y, save_mean, save_rstd
 
@@ -314,7 +314,7 @@ def batchnorm_bwd(x, dy, weight, bias, save_mean, save_rstd, training, activatio
     sum_dy, sum_dyx = torch.empty(c * splits, **f32), torch.empty(c * splits, **f32)
     dw = torch.empty(c, dtype=weight.dtype, device=x.device) if weight is not None else None
     db = torch.empty(c, dtype=bias.dtype, device=x.device) if bias is not None else None
-    flags = dict(HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, ACTIVATION=1 if activation == "relu" else 0)
+    flags = dict(HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None, ACTIVATION=activation_flag(activation))
     wt, bs = weight if weight is not None else x4, bias if bias is not None else x4
     sizes, vectors = (total, chunk, h * w, w), _vector_strides(weight, bias)
     _bn_bwd_reduce_kernel[(c, splits)](
@@ -355,12 +355,22 @@ def triton_batchnorm_call(name, fuse, x, running_mean, running_var, weight, bias
     return y if fuse else apply_activation(y, activation)
 
 
-@variant("batchnorm", "triton", interpreted_on_cpu=True,
+@variant("batchnorm", "triton_twopass", interpreted_on_cpu=True,
          torch_ops={"relu": "relu after the kernels, by PyTorch (triton_fused has it inside)",
                     "threshold_backward": "relu's gradient, by PyTorch's autograd"})  # fmt: skip
 def triton_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
                      activation=None):  # fmt: skip
     """Two passes, split per channel: Welford statistics, then normalize; relu (if asked) by PyTorch."""
     return triton_batchnorm_call(
-        "batchnorm 'triton'", False, x, running_mean, running_var, weight, bias, training, momentum, eps, activation
+        "batchnorm 'triton_twopass'",
+        False,
+        x,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        training,
+        momentum,
+        eps,
+        activation,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from kernels.conv2d.triton_implicit_gemm import CONV_BACKWARD, TritonConv2d, check_triton_args
-from kernels.matmul.triton_matmul import interpreter_bf16_dot
+from kernels.matmul.triton_tiled import interpreter_bf16_dot
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched
 

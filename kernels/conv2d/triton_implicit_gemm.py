@@ -32,10 +32,17 @@ import triton
 import triton.language as tl
 
 from kernels.conv2d.spec import ConvGeometry, block_epilogue, check_args
-from kernels.matmul.triton_matmul import grouped_tile, interpreter_bf16_dot, launch_gemm
+from kernels.matmul.triton_tiled import grouped_tile, interpreter_bf16_dot, launch_gemm
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched, empty_like_layout
-from kernels.triton_support import AUTOTUNE, INTERPRET, check_int32_offsets, check_triton_tensor, next_power_of_2
+from kernels.triton_support import (
+    AUTOTUNE,
+    INTERPRET,
+    activation_flag,
+    check_int32_offsets,
+    check_triton_tensor,
+    next_power_of_2,
+)
 
 INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 8}
 FIXED_CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, "num_warps": 4, "num_stages": 3}
@@ -63,10 +70,19 @@ def _pixels(offs, H, W):
 
 @triton.jit
 def _conv2d_fwd_kernel(
-    x_ptr, w_ptr, y_ptr, bias_ptr, M, K_G, RED, C_G, H, W, P, Q, S,
-    s_xn, s_xc, s_xh, s_xw, s_wk, s_wc, s_wr, s_ws, s_yn, s_yk, s_yp, s_yq, s_bias,
+    # pointers: x [N, C, H, W], w [K, C/g, R, S], y [N, K, P, Q], bias [K]
+    x_ptr, w_ptr, y_ptr, bias_ptr,
+    # GEMM sizes (M = N*P*Q pixels, K_G output channels per group, RED = C_G*R*S) and image sizes
+    M, K_G, RED, C_G, H, W, P, Q, S,
+    # strides: one element along each dim of each tensor
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_wk, stride_wc, stride_wr, stride_ws,
+    stride_yn, stride_yk, stride_yp, stride_yq,
+    stride_bias,
+    # the convolution's own stride, padding and dilation
     STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
-    HAS_BIAS: tl.constexpr, RELU: tl.constexpr, INPUT_PRECISION: tl.constexpr,
+    # epilogue and precision, then the tile
+    HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     pid_m, pid_n = grouped_tile(tl.program_id(0), M, K_G, BLOCK_M, BLOCK_N, GROUP_M)
@@ -79,8 +95,8 @@ def _conv2d_fwd_kernel(
     m_ok = offs_m < M
     n_ok = offs_n < K_G
     k_abs = group * K_G + offs_n
-    x_rows = x_ptr + n * s_xn + group * C_G * s_xc
-    w_cols = w_ptr + k_abs * s_wk
+    x_rows = x_ptr + n * stride_xn + group * C_G * stride_xc
+    w_cols = w_ptr + k_abs * stride_wk
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, RED, BLOCK_K):
@@ -94,25 +110,34 @@ def _conv2d_fwd_kernel(
         k_ok = kk < RED
         # zero padding: masked loads read 0 outside the image; masked columns past RED add nothing to the sum
         a_ok = m_ok[:, None] & k_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-        a = tl.load(x_rows[:, None] + (c * s_xc)[None, :] + ih * s_xh + iw * s_xw, mask=a_ok, other=0.0)
-        b = tl.load(w_cols[None, :] + (c * s_wc + r * s_wr + s * s_ws)[:, None],
+        a = tl.load(x_rows[:, None] + (c * stride_xc)[None, :] + ih * stride_xh + iw * stride_xw, mask=a_ok, other=0.0)
+        b = tl.load(w_cols[None, :] + (c * stride_wc + r * stride_wr + s * stride_ws)[:, None],
                     mask=k_ok[:, None] & n_ok[None, :], other=0.0)  # fmt: skip
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
 
     # epilogue on the fp32 accumulator, before the one rounding to y's dtype
     if HAS_BIAS:
-        acc += tl.load(bias_ptr + k_abs * s_bias, mask=n_ok, other=0.0).to(tl.float32)[None, :]
-    if RELU:
+        acc += tl.load(bias_ptr + k_abs * stride_bias, mask=n_ok, other=0.0).to(tl.float32)[None, :]
+    if ACTIVATION == "relu":
         acc = tl.maximum(acc, 0.0)
-    y_ptrs = y_ptr + (n * s_yn + p * s_yp + q * s_yq)[:, None] + (k_abs * s_yk)[None, :]
+    y_ptrs = y_ptr + (n * stride_yn + p * stride_yp + q * stride_yq)[:, None] + (k_abs * stride_yk)[None, :]
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
 
 
 @triton.jit
 def _conv2d_bwd_input_kernel(
-    dy_ptr, w_ptr, dx_ptr, M, C_G, RED, K_G, H, W, P, Q, S,
-    s_dn, s_dk, s_dp, s_dq, s_wk, s_wc, s_wr, s_ws, s_xn, s_xc, s_xh, s_xw,
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W, INPUT_PRECISION: tl.constexpr,
+    # pointers: dy [N, K, P, Q], w [K, C/g, R, S], dx [N, C, H, W]
+    dy_ptr, w_ptr, dx_ptr,
+    # GEMM sizes (M = N*H*W input pixels, C_G input channels per group, RED = K_G*R*S) and image sizes
+    M, C_G, RED, K_G, H, W, P, Q, S,
+    # strides: one element along each dim of each tensor (dx has x's layout: stride_x*)
+    stride_dyn, stride_dyk, stride_dyp, stride_dyq,
+    stride_wk, stride_wc, stride_wr, stride_ws,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    # the convolution's own stride, padding and dilation
+    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    # precision, then the tile
+    INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     pid_m, pid_n = grouped_tile(tl.program_id(0), M, C_G, BLOCK_M, BLOCK_N, GROUP_M)
@@ -122,8 +147,8 @@ def _conv2d_bwd_input_kernel(
     n, h, w = _pixels(offs_m, H, W)
     m_ok = offs_m < M
     n_ok = offs_n < C_G
-    dy_rows = dy_ptr + n * s_dn + group * K_G * s_dk
-    w_cols = w_ptr + group * K_G * s_wk + offs_n * s_wc
+    dy_rows = dy_ptr + n * stride_dyn + group * K_G * stride_dyk
+    w_cols = w_ptr + group * K_G * stride_wk + offs_n * stride_wc
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, RED, BLOCK_K):
@@ -140,20 +165,35 @@ def _conv2d_bwd_input_kernel(
         k_ok = kk < RED
         a_ok = m_ok[:, None] & k_ok[None, :] & (ph >= 0) & (pw >= 0) & (p * STRIDE_H == ph) & (q * STRIDE_W == pw)
         a_ok = a_ok & (p < P) & (q < Q)
-        a = tl.load(dy_rows[:, None] + (k * s_dk)[None, :] + p * s_dp + q * s_dq, mask=a_ok, other=0.0)
-        b = tl.load(w_cols[None, :] + (k * s_wk + r * s_wr + s * s_ws)[:, None],
+        a = tl.load(
+            dy_rows[:, None] + (k * stride_dyk)[None, :] + p * stride_dyp + q * stride_dyq, mask=a_ok, other=0.0
+        )
+        b = tl.load(w_cols[None, :] + (k * stride_wk + r * stride_wr + s * stride_ws)[:, None],
                     mask=k_ok[:, None] & n_ok[None, :], other=0.0)  # fmt: skip
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
 
-    dx_ptrs = dx_ptr + (n * s_xn + h * s_xh + w * s_xw)[:, None] + ((group * C_G + offs_n) * s_xc)[None, :]
+    dx_ptrs = (
+        dx_ptr
+        + (n * stride_xn + h * stride_xh + w * stride_xw)[:, None]
+        + ((group * C_G + offs_n) * stride_xc)[None, :]
+    )
     tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
 
 
 @triton.jit
 def _conv2d_bwd_weight_kernel(
-    dy_ptr, x_ptr, dw_ptr, K_G, COLS, RED, RED_PER_SPLIT, C_G, H, W, P, Q, S,
-    s_dn, s_dk, s_dp, s_dq, s_xn, s_xc, s_xh, s_xw, s_ws_split, s_wk, s_wc, s_wr, s_ws,
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W, INPUT_PRECISION: tl.constexpr,
+    # pointers: dy [N, K, P, Q], x [N, C, H, W], dw [splits, K, C/g, R, S] (fp32 partials, one per split)
+    dy_ptr, x_ptr, dw_ptr,
+    # GEMM sizes (K_G x COLS = C_G*R*S, reduced over RED = N*P*Q pixels, RED_PER_SPLIT per split) and image sizes
+    K_G, COLS, RED, RED_PER_SPLIT, C_G, H, W, P, Q, S,
+    # strides: one element along each dim of each tensor (dw's split dim, then w's layout: stride_w*)
+    stride_dyn, stride_dyk, stride_dyp, stride_dyq,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_dw_split, stride_wk, stride_wc, stride_wr, stride_ws,
+    # the convolution's own stride, padding and dilation
+    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    # precision, then the tile
+    INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):  # fmt: skip
     num_n = tl.cdiv(COLS, BLOCK_N)
@@ -169,8 +209,8 @@ def _conv2d_bwd_weight_kernel(
     s = rs - r * S
     m_ok = offs_m < K_G
     n_ok = offs_n < COLS
-    dy_rows = dy_ptr + (group * K_G + offs_m) * s_dk
-    x_cols = x_ptr + (group * C_G + c) * s_xc
+    dy_rows = dy_ptr + (group * K_G + offs_m) * stride_dyk
+    x_cols = x_ptr + (group * C_G + c) * stride_xc
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     red_start = split * RED_PER_SPLIT
@@ -179,16 +219,23 @@ def _conv2d_bwd_weight_kernel(
         kk = k0 + tl.arange(0, BLOCK_K)  # output pixels (n, p, q): this split's share of the reduction
         img, p, q = _pixels(kk, P, Q)
         k_ok = kk < red_end
-        a = tl.load(dy_rows[:, None] + (img * s_dn + p * s_dp + q * s_dq)[None, :],
+        a = tl.load(dy_rows[:, None] + (img * stride_dyn + p * stride_dyp + q * stride_dyq)[None, :],
                     mask=m_ok[:, None] & k_ok[None, :], other=0.0)  # fmt: skip
         ih = (p * STRIDE_H - PAD_H)[:, None] + (r * DIL_H)[None, :]
         iw = (q * STRIDE_W - PAD_W)[:, None] + (s * DIL_W)[None, :]
         b_ok = k_ok[:, None] & n_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-        b = tl.load(x_cols[None, :] + (img * s_xn)[:, None] + ih * s_xh + iw * s_xw, mask=b_ok, other=0.0)
+        b = tl.load(
+            x_cols[None, :] + (img * stride_xn)[:, None] + ih * stride_xh + iw * stride_xw, mask=b_ok, other=0.0
+        )
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
 
     k_abs = group * K_G + offs_m
-    dw_ptrs = dw_ptr + split * s_ws_split + (k_abs * s_wk)[:, None] + (c * s_wc + r * s_wr + s * s_ws)[None, :]
+    dw_ptrs = (
+        dw_ptr
+        + split * stride_dw_split
+        + (k_abs * stride_wk)[:, None]
+        + (c * stride_wc + r * stride_wr + s * stride_ws)[None, :]
+    )
     tl.store(dw_ptrs, acc, mask=m_ok[:, None] & n_ok[None, :])
 
 
@@ -202,15 +249,19 @@ def _weight_configs():
 
 
 _conv2d_fwd_kernel_tuned = (
-    triton.autotune(configs=_configs(), key=["M", "K_G", "RED", "s_xc"])(_conv2d_fwd_kernel) if AUTOTUNE else None
+    triton.autotune(configs=_configs(), key=["M", "K_G", "RED", "stride_xc"])(_conv2d_fwd_kernel) if AUTOTUNE else None
 )
 _conv2d_bwd_input_kernel_tuned = (
-    triton.autotune(configs=_configs(), key=["M", "C_G", "RED", "s_xc"])(_conv2d_bwd_input_kernel) if AUTOTUNE else None
+    triton.autotune(configs=_configs(), key=["M", "C_G", "RED", "stride_xc"])(_conv2d_bwd_input_kernel)
+    if AUTOTUNE
+    else None
 )
 
 
 _conv2d_bwd_weight_kernel_tuned = (
-    triton.autotune(configs=_weight_configs(), key=["K_G", "COLS", "RED_PER_SPLIT", "s_xc"])(_conv2d_bwd_weight_kernel)
+    triton.autotune(configs=_weight_configs(), key=["K_G", "COLS", "RED_PER_SPLIT", "stride_xc"])(
+        _conv2d_bwd_weight_kernel
+    )
     if AUTOTUNE
     else None
 )
@@ -233,7 +284,11 @@ def conv2d_launch(x, weight, bias, geo: ConvGeometry, relu: bool) -> torch.Tenso
     args = (x, weight, y, bias if bias is not None else y, m, geo.k_per_group, red, geo.c_per_group, geo.h, geo.w,
             geo.p, geo.q, geo.s, *x.stride(), *weight.stride(), *y.stride(),
             bias.stride(0) if bias is not None else 0, *_geometry_args(geo))  # fmt: skip
-    flags = {"HAS_BIAS": bias is not None, "RELU": relu, "INPUT_PRECISION": _input_precision(x)}
+    flags = {
+        "HAS_BIAS": bias is not None,
+        "ACTIVATION": activation_flag("relu" if relu else None),
+        "INPUT_PRECISION": _input_precision(x),
+    }
     launch_gemm(_conv2d_fwd_kernel, _conv2d_fwd_kernel_tuned, m, geo.k_per_group, geo.groups, args, flags, *CONFIGS)
     return y
 
@@ -333,13 +388,13 @@ UNFUSED_BLOCK = {
 }  # fmt: skip
 
 
-@variant("conv2d", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
+@variant("conv2d", "triton_implicit_gemm", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
          torch_ops={**CONV_BACKWARD, **UNFUSED_BLOCK})  # fmt: skip
 @accepts_unbatched
 def triton_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
                   activation=None) -> torch.Tensor:  # fmt: skip
     """Triton implicit-GEMM convolution with bias, forward and backward (dx, dw in Triton; dbias a torch sum);
     batch norm and relu after it by PyTorch."""
-    op = "conv2d 'triton'"
+    op = "conv2d 'triton_implicit_gemm'"
     geo = check_triton_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op)
     return block_epilogue(TritonConv2d.apply(x, weight, bias, geo, False), bn, bn_eps, activation)

@@ -4,4 +4,4 @@ from kernels.matmul import compiled, eager, lesson, spec  # noqa: F401
 from kernels.triton_support import HAS_TRITON
 
 if HAS_TRITON:
-    from kernels.matmul import triton_fused, triton_matmul  # noqa: F401
+    from kernels.matmul import triton_fused, triton_tiled  # noqa: F401

@@ -1,6 +1,6 @@
 """Rung 4, `triton_fused`: the Linear + activation of the lesson models in one kernel.
 
-The tiled kernel of triton_matmul.py adds the bias and applies relu, sigmoid or tanh to its fp32 accumulator before
+The tiled kernel of triton_tiled.py adds the bias and applies relu, sigmoid or tanh to its fp32 accumulator before
 the single store of C: the unfused composition writes the product, reads it back for the bias, writes it, reads it
 for the activation and writes it again (two extra round trips of M*N elements).
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.matmul.triton_matmul import (
+from kernels.matmul.triton_tiled import (
     BATCHED,
     EMPTY_SUM,
     as_batched,

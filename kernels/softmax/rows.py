@@ -8,9 +8,9 @@ whatever the layout (sliced, transposed, channels_last, permuted, expanded), and
 [rows, n] tensors. Only an input with more than three row dims that do not merge (5-D and up, strided on every
 dim) is copied first: the `clone` the variants declare.
 
-Each Triton variant provides two launchers, `forward(x4) -> y_rows` and `backward(y_rows, dy4) -> dx_rows`;
-`softmax_function` turns them into an op with the signature of F.softmax(x, dim) and an autograd backward
-through the variant's own kernel.
+Each Triton variant provides two launchers, `forward(x4) -> y_rows` and `backward(y_rows, dy4) -> dx_rows`, and
+its `@variant` function hands them to `softmax_rows`: the signature of F.softmax(x, dim), with an autograd
+backward through the variant's own kernel.
 """
 
 from __future__ import annotations
@@ -68,26 +68,27 @@ def row_strides(t4: torch.Tensor) -> tuple[int, ...]:
     return t4.shape[1], t4.shape[2], *t4.stride()
 
 
-def softmax_function(name: str, doc: str, forward, backward):
-    class SoftmaxFunction(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, dim):
-            x4, restore = as_rows(x, dim)
-            y = forward(x4)
-            ctx.save_for_backward(y)
-            ctx.dim, ctx.restore = dim, restore
-            return restore(y)
+class RowSoftmax(torch.autograd.Function):
+    """F.softmax(x, dim) through a Triton variant's two row launchers, its backward through the variant's own
+    kernel: forward(x4) -> y_rows, backward(y_rows, dy4) -> dx_rows."""
 
-        @staticmethod
-        def backward(ctx, dy):
-            (y,) = ctx.saved_tensors
-            dy4, _ = as_rows(dy, ctx.dim)
-            return ctx.restore(backward(y, dy4)), None
+    @staticmethod
+    def forward(ctx, x, dim, forward, backward):
+        x4, restore = as_rows(x, dim)
+        y = forward(x4)
+        ctx.save_for_backward(y)
+        ctx.dim, ctx.restore, ctx.backward = dim, restore, backward
+        return restore(y)
 
-    def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-        dim = check_args(x, dim, op=name)
-        check_triton_tensor(x, name)
-        return SoftmaxFunction.apply(x, dim)
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        dy4, _ = as_rows(dy, ctx.dim)
+        return ctx.restore(ctx.backward(y, dy4)), None, None, None
 
-    softmax.__doc__ = doc
-    return softmax
+
+def softmax_rows(x: torch.Tensor, dim: int, op: str, forward, backward) -> torch.Tensor:
+    """Check x and dim (errors name `op`), then softmax through the launchers."""
+    dim = check_args(x, dim, op=op)
+    check_triton_tensor(x, op)
+    return RowSoftmax.apply(x, dim, forward, backward)

@@ -16,7 +16,7 @@ import triton
 import triton.language as tl
 
 from kernels.registry import variant
-from kernels.softmax.rows import TORCH_OPS, row_start, row_strides, softmax_function
+from kernels.softmax.rows import TORCH_OPS, row_start, row_strides, softmax_rows
 from kernels.triton_support import next_power_of_2
 
 BLOCK_COLS = 4096  # columns per block; a row of n columns takes cdiv(n, BLOCK_COLS) blocks per pass
@@ -115,11 +115,7 @@ def softmax_online_bwd(y: torch.Tensor, dy4: torch.Tensor) -> torch.Tensor:
     return dx
 
 
-triton_online_softmax = variant("softmax", "triton_online", interpreted_on_cpu=True, torch_ops=TORCH_OPS)(
-    softmax_function(
-        "softmax 'triton_online'",
-        "Online max/sum over column blocks: any row width, x read twice.",
-        softmax_online_fwd,
-        softmax_online_bwd,
-    )
-)
+@variant("softmax", "triton_online", interpreted_on_cpu=True, torch_ops=TORCH_OPS)
+def triton_online_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Online max/sum over column blocks: any row width, x read twice."""
+    return softmax_rows(x, dim, "softmax 'triton_online'", softmax_online_fwd, softmax_online_bwd)

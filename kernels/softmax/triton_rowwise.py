@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 
 from kernels.registry import variant
-from kernels.softmax.rows import TORCH_OPS, row_start, row_strides, softmax_function
+from kernels.softmax.rows import TORCH_OPS, row_start, row_strides, softmax_rows
 from kernels.triton_support import next_power_of_2
 
 MAX_COLS = 1 << 16  # 64K fp32 values per row already spill registers at 16 warps
@@ -69,8 +69,8 @@ def _softmax_bwd_kernel(
 def _config(n_rows: int, n_cols: int) -> tuple[int, int, int]:
     if n_cols > MAX_COLS:
         raise ValueError(
-            f"softmax 'triton' keeps a whole row in registers, at most {MAX_COLS} columns; this row has {n_cols}: "
-            "use 'triton_online', which streams over column blocks"
+            f"softmax 'triton_rowwise' keeps a whole row in registers, at most {MAX_COLS} columns; this row has "
+            f"{n_cols}: use 'triton_online', which streams over column blocks"
         )
     block_n = next_power_of_2(n_cols)
     block_m = min(max(1, TILE_ELEMENTS // block_n), next_power_of_2(n_rows))
@@ -108,11 +108,7 @@ def softmax_rows_bwd(y: torch.Tensor, dy4: torch.Tensor) -> torch.Tensor:
     return dx
 
 
-triton_softmax = variant("softmax", "triton", interpreted_on_cpu=True, torch_ops=TORCH_OPS)(
-    softmax_function(
-        "softmax 'triton'",
-        "Whole rows in registers: one read of x, one write of y; rows up to 65536 columns.",
-        softmax_rows_fwd,
-        softmax_rows_bwd,
-    )
-)
+@variant("softmax", "triton_rowwise", interpreted_on_cpu=True, torch_ops=TORCH_OPS)
+def triton_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Whole rows in registers: one read of x, one write of y; rows up to 65536 columns."""
+    return softmax_rows(x, dim, "softmax 'triton_rowwise'", softmax_rows_fwd, softmax_rows_bwd)

@@ -23,9 +23,8 @@ import triton.language as tl
 
 from kernels.matmul.spec import as_matrices, check_args, epilogue
 from kernels.registry import variant
-from kernels.triton_support import AUTOTUNE, INTERPRET, check_triton_tensor
+from kernels.triton_support import AUTOTUNE, INTERPRET, activation_flag, check_triton_tensor
 
-ACTIVATION_IDS = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 # Without the autotuner. Under the interpreter: few, large programs, since each interpreted operation costs the
 # same whatever its size; on CUDA (DNNBENCH_AUTOTUNE=0): a tile that compiles without spills for every dtype.
 INTERPRETER_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 128, "BLOCK_K": 64, "GROUP_M": 8}
@@ -57,8 +56,16 @@ def grouped_tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_
 
 @triton.jit
 def _matmul_kernel(
-    a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
-    s_ab, s_am, s_ak, s_bb, s_bk, s_bn, s_cb, s_cm, s_cn, s_bias,
+    # pointers: a [batch, M, K], b [batch, K, N], c [batch, M, N], bias [N]
+    a_ptr, b_ptr, c_ptr, bias_ptr,
+    # sizes
+    M, N, K,
+    # strides: how far a pointer moves for one element along each dim (batch stride 0: broadcast)
+    stride_ab, stride_am, stride_ak,
+    stride_bb, stride_bk, stride_bn,
+    stride_cb, stride_cm, stride_cn,
+    stride_bias,
+    # epilogue and precision, then the tile
     HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, INPUT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
@@ -72,10 +79,16 @@ def _matmul_kernel(
     # The tile's corner in int64 (a batch of large matrices passes 2**31 elements), offsets inside the tile in
     # int32: 64-bit offsets per element would double the registers the pointer tiles take, and spill.
     a_ptrs = (
-        a_ptr + (batch * s_ab + (pid_m * BLOCK_M).to(tl.int64) * s_am) + rm[:, None] * s_am + offs_k[None, :] * s_ak
+        a_ptr
+        + (batch * stride_ab + (pid_m * BLOCK_M).to(tl.int64) * stride_am)
+        + rm[:, None] * stride_am
+        + offs_k[None, :] * stride_ak
     )
     b_ptrs = (
-        b_ptr + (batch * s_bb + (pid_n * BLOCK_N).to(tl.int64) * s_bn) + offs_k[:, None] * s_bk + rn[None, :] * s_bn
+        b_ptr
+        + (batch * stride_bb + (pid_n * BLOCK_N).to(tl.int64) * stride_bn)
+        + offs_k[:, None] * stride_bk
+        + rn[None, :] * stride_bn
     )
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k in range(0, tl.cdiv(K, BLOCK_K)):
@@ -84,20 +97,22 @@ def _matmul_kernel(
         a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & (offs_k[None, :] < k_left), other=0.0)
         b = tl.load(b_ptrs, mask=(offs_k[:, None] < k_left) & (offs_n[None, :] < N), other=0.0)
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
-        a_ptrs += BLOCK_K * s_ak
-        b_ptrs += BLOCK_K * s_bk
+        a_ptrs += BLOCK_K * stride_ak
+        b_ptrs += BLOCK_K * stride_bk
 
     # Epilogue on the fp32 accumulator, before the one rounding to C's dtype.
     if HAS_BIAS:
-        acc += tl.load(bias_ptr + offs_n * s_bias, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
-    if ACTIVATION == 1:
+        acc += tl.load(bias_ptr + offs_n * stride_bias, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
+    if ACTIVATION == "relu":
         acc = tl.maximum(acc, 0.0)
-    elif ACTIVATION == 2:
+    elif ACTIVATION == "sigmoid":
         acc = tl.sigmoid(acc)
-    elif ACTIVATION == 3:
+    elif ACTIVATION == "tanh":
         acc = 2.0 * tl.sigmoid(2.0 * acc) - 1.0  # tanh; saturates to exactly +-1 for large |x|
-    c_corner = batch * s_cb + (pid_m * BLOCK_M).to(tl.int64) * s_cm + (pid_n * BLOCK_N).to(tl.int64) * s_cn
-    c_ptrs = c_ptr + c_corner + rm[:, None] * s_cm + rn[None, :] * s_cn
+    c_corner = (
+        batch * stride_cb + (pid_m * BLOCK_M).to(tl.int64) * stride_cm + (pid_n * BLOCK_N).to(tl.int64) * stride_cn
+    )
+    c_ptrs = c_ptr + c_corner + rm[:, None] * stride_cm + rn[None, :] * stride_cn
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
 
 
@@ -141,7 +156,7 @@ def matmul_launch(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) 
         _batch_stride(a), a.stride(-2), a.stride(-1), _batch_stride(b), b.stride(-2), b.stride(-1),
         c3.stride(0), c3.stride(1), c3.stride(2), bias.stride(0) if bias is not None else 0,
     )  # fmt: skip
-    flags = {"HAS_BIAS": bias is not None, "ACTIVATION": ACTIVATION_IDS[activation],
+    flags = {"HAS_BIAS": bias is not None, "ACTIVATION": activation_flag(activation),
              "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee"}  # fmt: skip
     launch_gemm(_matmul_kernel, _matmul_kernel_tuned, m, n, batch, args, flags, INTERPRETER_CONFIG, FIXED_CUDA_CONFIG)
     return c
@@ -210,10 +225,10 @@ UNFUSED_EPILOGUE = {
 }  # fmt: skip
 
 
-@variant("matmul", "triton", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
+@variant("matmul", "triton_tiled", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
          torch_ops={**UNFUSED_EPILOGUE, **EMPTY_SUM, **BATCHED})  # fmt: skip
 def triton_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Tiled Triton matmul (grouped ordering, autotuned, fp32 accumulation); bias + activation by PyTorch."""
-    check_triton_args(a, b, bias, activation, "matmul 'triton'")
+    check_triton_args(a, b, bias, activation, "matmul 'triton_tiled'")
     a2, b2, restore = as_batched(a, b)
     return epilogue(restore(TritonMatmul.apply(a2, b2)), bias, activation)

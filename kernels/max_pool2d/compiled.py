@@ -2,8 +2,8 @@
 each window once and applies the relu on the way."""
 
 from kernels.compile import compile_static
-from kernels.pool.eager import eager_max_pool2d
-from kernels.pool.spec import check_args
+from kernels.max_pool2d.eager import eager_max_pool2d
+from kernels.max_pool2d.spec import check_args
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched
 

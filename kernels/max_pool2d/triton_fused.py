@@ -3,7 +3,7 @@ pools the pre-activation and applies relu once per output: the unfused pair writ
 input) and reads it back for the pool. Backward: the forward saves no position where the output is not positive,
 so the same gather kernel gives relu's gradient too."""
 
-from kernels.pool.triton_window import INDICES, triton_max_pool
+from kernels.max_pool2d.triton_window import INDICES, triton_max_pool
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched
 

@@ -19,10 +19,10 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.pool.spec import PoolGeometry, check_args
+from kernels.max_pool2d.spec import PoolGeometry, check_args
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched, empty_like_layout, is_channels_last
-from kernels.triton_support import INTERPRET, check_int32_offsets, check_triton_tensor
+from kernels.triton_support import INTERPRET, activation_flag, check_int32_offsets, check_triton_tensor
 
 BLOCK = 1024 if INTERPRET else 256  # the interpreter pays per operation, not per element
 
@@ -45,16 +45,23 @@ def _nchw_index(offs, C, H, W, CHANNELS_LAST: tl.constexpr):
 
 @triton.jit
 def _max_pool2d_fwd_kernel(
-    x_ptr, y_ptr, idx_ptr, TOTAL, C, H, W, P, Q,
-    s_xn, s_xc, s_xh, s_xw, s_yn, s_yc, s_yp, s_yq,
+    # pointers: x [N, C, H, W], y [N, C, P, Q], idx [N, C, P, Q] (int32 window positions, when saved)
+    x_ptr, y_ptr, idx_ptr,
+    # sizes: TOTAL = N*C*P*Q outputs
+    TOTAL, C, H, W, P, Q,
+    # strides: one element along each dim of each tensor (idx has y's layout)
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_yn, stride_yc, stride_yp, stride_yq,
+    # the pool's stride, padding and dilation
     STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
-    KH: tl.constexpr, KW: tl.constexpr, CHANNELS_LAST: tl.constexpr, RELU: tl.constexpr, SAVE_INDEX: tl.constexpr,
-    BLOCK: tl.constexpr,
+    # the window, the layout the outputs are numbered in, the fused activation, then the block
+    KH: tl.constexpr, KW: tl.constexpr, CHANNELS_LAST: tl.constexpr, ACTIVATION: tl.constexpr,
+    SAVE_INDEX: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = offs < TOTAL
     n, c, p, q = _nchw_index(offs, C, P, Q, CHANNELS_LAST)
-    x_base = x_ptr + n * s_xn + c * s_xc
+    x_base = x_ptr + n * stride_xn + c * stride_xc
     best = tl.full((BLOCK,), float("-inf"), tl.float32)
     where = tl.full((BLOCK,), -1, tl.int32)
     for r in tl.static_range(KH):
@@ -62,27 +69,35 @@ def _max_pool2d_fwd_kernel(
         for s in tl.static_range(KW):
             iw = q * STRIDE_W - PAD_W + s * DIL_W
             inside = ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            v = tl.load(x_base + ih * s_xh + iw * s_xw, mask=inside, other=float("-inf")).to(tl.float32)
+            v = tl.load(x_base + ih * stride_xh + iw * stride_xw, mask=inside, other=float("-inf")).to(tl.float32)
             # the first tap inside the image always counts (an all -inf window still names a pixel, as torch's
             # does); later ones when strictly larger (ties keep the first) or NaN (NaN propagates)
             take = inside & ((v > best) | (v != v) | (where < 0))
             best = tl.where(take, v, best)
             where = tl.where(take, ih * W + iw, where)
-    if RELU:
+    if ACTIVATION == "relu":
         best = tl.where(best < 0.0, 0.0, best)  # not tl.maximum: relu(NaN) is NaN
-    y_off = n * s_yn + c * s_yc + p * s_yp + q * s_yq
+    y_off = n * stride_yn + c * stride_yc + p * stride_yp + q * stride_yq
     tl.store(y_ptr + y_off, best.to(y_ptr.dtype.element_ty), mask=ok)
     if SAVE_INDEX:
-        if RELU:
+        if ACTIVATION == "relu":
             where = tl.where(best > 0.0, where, -1)  # relu passes no gradient where its output is not positive
         tl.store(idx_ptr + y_off, where, mask=ok)
 
 
 @triton.jit
 def _max_pool2d_bwd_kernel(
-    dy_ptr, idx_ptr, dx_ptr, TOTAL, C, H, W, P, Q,
-    s_dn, s_dc, s_dp, s_dq, s_in, s_ic, s_ip, s_iq, s_xn, s_xc, s_xh, s_xw,
+    # pointers: dy [N, C, P, Q], idx [N, C, P, Q] (the forward's window positions), dx [N, C, H, W]
+    dy_ptr, idx_ptr, dx_ptr,
+    # sizes: TOTAL = N*C*H*W inputs, one lane each (a gather: no atomics)
+    TOTAL, C, H, W, P, Q,
+    # strides: one element along each dim of each tensor (dx has x's layout: stride_x*)
+    stride_dyn, stride_dyc, stride_dyp, stride_dyq,
+    stride_idxn, stride_idxc, stride_idxp, stride_idxq,
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    # the pool's stride, padding and dilation
     STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    # the window, the layout the lanes are numbered in, then the block
     KH: tl.constexpr, KW: tl.constexpr, CHANNELS_LAST: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -98,10 +113,16 @@ def _max_pool2d_bwd_kernel(
             pw = w + PAD_W - s * DIL_W
             q = pw // STRIDE_W
             window = row_ok & (pw >= 0) & (q * STRIDE_W == pw) & (q < Q)
-            chosen = tl.load(idx_ptr + n * s_in + c * s_ic + p * s_ip + q * s_iq, mask=window, other=-1)
+            chosen = tl.load(
+                idx_ptr + n * stride_idxn + c * stride_idxc + p * stride_idxp + q * stride_idxq, mask=window, other=-1
+            )
             hit = window & (chosen == here)
-            acc += tl.load(dy_ptr + n * s_dn + c * s_dc + p * s_dp + q * s_dq, mask=hit, other=0.0).to(tl.float32)
-    tl.store(dx_ptr + n * s_xn + c * s_xc + h * s_xh + w * s_xw, acc.to(dx_ptr.dtype.element_ty), mask=ok)
+            acc += tl.load(
+                dy_ptr + n * stride_dyn + c * stride_dyc + p * stride_dyp + q * stride_dyq, mask=hit, other=0.0
+            ).to(tl.float32)
+    tl.store(
+        dx_ptr + n * stride_xn + c * stride_xc + h * stride_xh + w * stride_xw, acc.to(dx_ptr.dtype.element_ty), mask=ok
+    )
 
 
 def _geometry_args(geo: PoolGeometry) -> tuple:
@@ -117,7 +138,7 @@ def max_pool2d_launch(x, geo: PoolGeometry, relu: bool, save_index: bool):
     constants = {"KH": geo.kernel[0], "KW": geo.kernel[1], "CHANNELS_LAST": is_channels_last(y), "BLOCK": BLOCK}
     _max_pool2d_fwd_kernel[(triton.cdiv(y.numel(), BLOCK),)](
         x, y, where, y.numel(), geo.c, geo.h, geo.w, geo.p, geo.q, *x.stride(), *y.stride(), *_geometry_args(geo),
-        RELU=relu, SAVE_INDEX=save_index, **constants,
+        ACTIVATION=activation_flag("relu" if relu else None), SAVE_INDEX=save_index, **constants,
     )  # fmt: skip
     return y, where if save_index else None
 
@@ -177,13 +198,13 @@ def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return
     return (y, where.long()) if return_indices else y
 
 
-@variant("max_pool2d", "triton", interpreted_on_cpu=True,
+@variant("max_pool2d", "triton_window", interpreted_on_cpu=True,
          torch_ops={"relu": "relu before the pool, by PyTorch (triton_fused applies it inside)",
                     "threshold_backward": "relu's gradient, by PyTorch's autograd", **INDICES})  # fmt: skip
 @accepts_unbatched
 def triton_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
                       activation=None):  # fmt: skip
     """Triton max pool (one output per lane, int32 argmax saved for the gather backward); relu by PyTorch first."""
-    op = "max_pool2d 'triton'"
+    op = "max_pool2d 'triton_window'"
     return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op,
                            fuse=False)  # fmt: skip

@@ -6,7 +6,7 @@ Every pixel is copied once per window that covers it."""
 import torch
 import torch.nn.functional as F
 
-from kernels.pool.spec import check_args
+from kernels.max_pool2d.spec import check_args
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched
 
