@@ -17,10 +17,10 @@ import torch
 from bench.machine import precision_flags
 from bench.timers import timed_call
 from kernels import registry
-from kernels.check import compare, random_like
+from kernels.check import precision_mode, random_like
 from kernels.compile import compiled_graphs
 from kernels.dtypes import dtype_name, parse_dtype
-from kernels.spec import Case, precision_mode
+from kernels.spec import Case
 from reports import schema
 
 MODES = ("forward", "backward")
@@ -155,7 +155,7 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
     except torch.cuda.OutOfMemoryError:
         pytest.skip(f"out of memory at {bc.case.shape} {dtype_name(bc.case.dtype)}")
 
-    checks = compare(variant.fn, spec, bc.case, bc.device, seed, grads=bc.mode == "backward")
+    checks = spec.compare(variant.fn, bc.case, bc.device, seed, grads=bc.mode == "backward")
     if bc.mode == "backward":  # the timed work is the gradient: its error is what this row reports
         checks = [c for c in checks if c.what.startswith("grad")]
     flops, nbytes = spec.flops(bc.case, bc.mode), spec.bytes(bc.case, bc.mode)

@@ -123,9 +123,19 @@ def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
         return lesson.run(lc.setting, device=lc.device, seed=seed, **overrides)
 
     first_s = timed_call(call, lc.device)
-    benchmark.extra_info.update({"lesson": lc.lesson, "title": lesson.title, "backend": lc.variant, "mode": "lab",
-                                 "device": lc.device, "dtype": "fp32", "batch": lc.size, "first_call_s": first_s,
-                                 "threads": torch.get_num_threads()})  # fmt: skip
+    benchmark.extra_info.update(
+        {
+            "lesson": lc.lesson,
+            "title": lesson.title,
+            "backend": lc.variant,
+            "mode": "lab",
+            "device": lc.device,
+            "dtype": "fp32",
+            "batch": lc.size,
+            "first_call_s": first_s,
+            "threads": torch.get_num_threads(),
+        }
+    )
     benchmark(call)
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
@@ -149,8 +159,11 @@ def lesson_cases(options) -> list[LessonCase]:
                 forms = ("plain", *(f for f in lesson.workload.forms if f != "autocast" or dtype == "fp32"))
                 for batch in options.batch_sizes or BATCH_SIZES[options.profile]:
                     for mode in MODES:
-                        cases += [LessonCase(lesson_id, b, mode, device, dtype, batch, form)
-                                  for form in forms for b in BACKENDS]  # fmt: skip
+                        cases += [
+                            LessonCase(lesson_id, b, mode, device, dtype, batch, form)
+                            for form in forms
+                            for b in BACKENDS
+                        ]
     return cases
 
 
@@ -204,8 +217,17 @@ def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
         _time_lesson(benchmark, lc, work, dtype)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
-        record_oom({"lesson": lc.lesson, "backend": lc.backend, "mode": lc.mode, "device": lc.device,
-                    "dtype": lc.dtype, "batch": lc.batch, "status": "out of memory"})  # fmt: skip
+        record_oom(
+            {
+                "lesson": lc.lesson,
+                "backend": lc.backend,
+                "mode": lc.mode,
+                "device": lc.device,
+                "dtype": lc.dtype,
+                "batch": lc.batch,
+                "status": "out of memory",
+            }
+        )
         pytest.skip(f"out of memory at batch {lc.batch}")
 
 

@@ -66,9 +66,15 @@ class SystemsStudy:
 
     def header(self) -> dict:
         """The first line of its result file: all a report needs to summarize it (reports/study_analysis.py)."""
-        return {"study": self.name, "kind": "systems", "question": self.question, "metric": self.metric,
-                "executions": [{"label": e.label} for e in self.executions], "figure": self.figure,
-                "about": self.about}  # fmt: skip
+        return {
+            "study": self.name,
+            "kind": "systems",
+            "question": self.question,
+            "metric": self.metric,
+            "executions": [{"label": e.label} for e in self.executions],
+            "figure": self.figure,
+            "about": self.about,
+        }
 
 
 MLPS, CNNS = ("4.3", "5.3", "5.5"), ("6.4", "6.5")
@@ -185,9 +191,20 @@ def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable
 
 def _row(study: str, version: str, lesson: str, ex: Execution, device: str, batch: int | None, **values) -> dict:
     """One long-format row; `reason` is set on skipped rows only."""
-    return {"study": study, "version": version, "lesson": lesson, "setting": ex.label, "device": _device(ex, device),
-            "batch": batch, "backend": ex.backend, "precision": ex.precision, "form": ex.form,
-            "threads": ex.threads or torch.get_num_threads(), "reason": None, **values}  # fmt: skip
+    return {
+        "study": study,
+        "version": version,
+        "lesson": lesson,
+        "setting": ex.label,
+        "device": _device(ex, device),
+        "batch": batch,
+        "backend": ex.backend,
+        "precision": ex.precision,
+        "form": ex.form,
+        "threads": ex.threads or torch.get_num_threads(),
+        "reason": None,
+        **values,
+    }
 
 
 def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, device: str) -> list[dict]:
@@ -221,9 +238,22 @@ def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, 
             where = _device(ex, device)
             with _running(ex, where), _gc_off():
                 median = float(torch.tensor([timed_call(step, where) for _ in range(STEPS)]).median())
-            rows.append(_row(study.name, version, lesson, ex, device, batch, kind="timing", seed=r, step_s=median,
-                             samples_per_s=batch / median, first_call_s=first,
-                             compile_s=max(0.0, first - median)))  # fmt: skip
+            rows.append(
+                _row(
+                    study.name,
+                    version,
+                    lesson,
+                    ex,
+                    device,
+                    batch,
+                    kind="timing",
+                    seed=r,
+                    step_s=median,
+                    samples_per_s=batch / median,
+                    first_call_s=first,
+                    compile_s=max(0.0, first - median),
+                )
+            )
     return rows
 
 
@@ -241,8 +271,20 @@ def train_in_precisions(study: SystemsStudy, version: str, lesson: str, device: 
                 history = LESSONS[lesson].run(setting, device=where, seed=seed, **overrides[version]).history
             for epoch in range(len(history["loss"])):
                 values = {k: v[epoch] for k, v in history.items() if len(v) > epoch}
-                rows.append(_row(study.name, version, lesson, ex, device, None, kind="training", seed=seed,
-                                 epoch=epoch + 1, **values))  # fmt: skip
+                rows.append(
+                    _row(
+                        study.name,
+                        version,
+                        lesson,
+                        ex,
+                        device,
+                        None,
+                        kind="training",
+                        seed=seed,
+                        epoch=epoch + 1,
+                        **values,
+                    )
+                )
     return rows
 
 

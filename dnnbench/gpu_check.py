@@ -22,24 +22,37 @@ from pathlib import Path
 
 from bench.machine import card_slug, machine_info, set_precision_defaults
 
-# torch.compile's correctness on the device: one case per op (softmax pow2, matmul small, batchnorm nchw, conv2d
-# pad0, max_pool2d k2_stride1)
-COMPILED_CASES = "not compiled or pow2 or small or nchw or pad0 or k2_stride1"
 # --targets narrows the tests to what the CPU interpreter cannot check (bf16 tl.dot, TF32): each test shape compiles
 # its own kernels on a cold machine, and the whole device suite outlasts a lent GPU's time.
 TARGET_TESTS = "bf16 or tf32"
-# --targets: the benchmarks behind the figures the ops' targets name, without the rest of the quick sweep (which
-# outlasts a lent GPU's time on a cold machine: every shape compiles and autotunes): the ceilings, matmul at
-# 4096^3, batchnorm's training forward at 64x64x56x56, the conv2d and max_pool2d forwards (conv + bn + relu
-# blocks and relu + pool included), without the lesson rung.
-TARGETS = (
-    "test_ceiling or (matmul and 4096x4096x4096) or (batchnorm and forward and 64x64x56x56 and not eval) "
-    "or (conv2d and forward and not lesson) or (max_pool2d and forward and not lesson)"
-)
 
 
-def run_step(name: str, args: list[str], out: Path, timeout: float, env: dict | None = None,
-             module: str = "pytest") -> dict:  # fmt: skip
+def compiled_cases() -> str:
+    """-k expression: every test but the compiled rung's, which runs on each op's spec.smoke_case only (Inductor
+    compiles each case's graphs, seconds each on a cold machine; CI checks every case on the CPU)."""
+    from kernels import registry
+
+    smoke = [registry.spec(op).smoke_case for op in registry.ops() if registry.spec(op).smoke_case]
+    return " or ".join(["not compiled", *smoke])
+
+
+def target_benchmarks() -> str:
+    """-k expression: the ceilings and, per op, the benchmarks behind its targets (spec.target_benchmarks), without
+    the rest of the quick sweep (which outlasts a lent GPU's time on a cold machine: every shape compiles and
+    autotunes)."""
+    from kernels import registry
+
+    parts = [
+        f"({op} and {registry.spec(op).target_benchmarks})"
+        for op in registry.ops()
+        if registry.spec(op).target_benchmarks
+    ]
+    return " or ".join(["test_ceiling", *parts])
+
+
+def run_step(
+    name: str, args: list[str], out: Path, timeout: float, env: dict | None = None, module: str = "pytest"
+) -> dict:
     """Run `python -m MODULE ARGS`, log to out/NAME.log; return its exit status, summary line and duration."""
     log = out / f"{name}.log"
     start = time.time()
@@ -122,9 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
     parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
-    parser.add_argument("--targets", action="store_true",
-                        help="test only bf16 and TF32 (what the interpreter cannot check), benchmark only the cases "
-                             "behind the ops' targets")  # fmt: skip
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="test only bf16 and TF32 (what the interpreter cannot check), benchmark only the cases "
+        "behind the ops' targets",
+    )
     parser.add_argument("--studies", help="then run these quick studies on the device (comma-separated, or all)")
     parser.add_argument("--study-timeout", type=float, default=180.0, help="seconds for the studies")
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
@@ -149,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     test_files = [
         "tests/test_correctness.py",
         "tests/test_registry.py",
+        "tests/test_op_contract.py",
         *map(str, sorted(Path("tests").glob("test_*_edges.py"))),
     ]
-    tests_k = COMPILED_CASES if not args.targets else f"({COMPILED_CASES}) and ({TARGET_TESTS})"
+    tests_k = compiled_cases() if not args.targets else f"({compiled_cases()}) and ({TARGET_TESTS})"
     narrow = ["-k", f"({args.select}) and ({tests_k})" if args.select else tests_k]
     tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
     steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
@@ -159,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     for old in (results, stream, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the stream afresh
         old.unlink(missing_ok=True)
     if args.targets:
-        common = [*common_unselected, "-k", f"({args.select}) and ({TARGETS})" if args.select else TARGETS]
+        targets = target_benchmarks()
+        common = [*common_unselected, "-k", f"({args.select}) and ({targets})" if args.select else targets]
     bench = ["bench", *common, "--benchmark-only", "--profile", "quick", "--benchmark-max-time", args.max_time]
     bench += ["--benchmark-json", str(results), "--stream", str(stream)]
     steps.append(run_step("bench", bench, out, args.bench_timeout))

@@ -7,8 +7,8 @@ without a GPU, in two steps:
    kernel launch: the kernel, each argument's type (pointer dtype, int, float) and the constexpr values;
 2. compile: this process (interpreter off) compiles each distinct launch with triton.compile for the target
    (sm_90 by default) down to a cubin, and reports registers, spills and shared memory per kernel. An fp16 launch
-   is also compiled with bf16 and fp32 pointers, and an autotuned kernel (a module attribute `<kernel>_tuned`)
-   with each of its autotuning configurations.
+   is also compiled with bf16 and fp32 pointers, and an autotuned kernel (declared with
+   kernels.triton_support.autotuned) with each of its autotuning configurations.
 
     python -m dnnbench.triton_compile [--arch 90] [--json out.json]
 Exit status 1 when any kernel fails to compile.
@@ -28,8 +28,15 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-POINTER = {"torch.float32": "*fp32", "torch.float16": "*fp16", "torch.bfloat16": "*bf16", "torch.float64": "*fp64",
-           "torch.int64": "*i64", "torch.int32": "*i32", "torch.bool": "*i1"}  # fmt: skip
+POINTER = {
+    "torch.float32": "*fp32",
+    "torch.float16": "*fp16",
+    "torch.bfloat16": "*bf16",
+    "torch.float64": "*fp64",
+    "torch.int64": "*i64",
+    "torch.int32": "*i32",
+    "torch.bool": "*i1",
+}
 
 
 # ---- step 1: record launches under the interpreter (runs in a child process) ----
@@ -57,7 +64,6 @@ def record(out: Path, shard: int = 0, shards: int = 1) -> None:
 
     import kernels  # noqa: F401  (sets the interpreter)
     from kernels import registry
-    from kernels.check import compare
 
     launches = {}
     original = InterpretedFunction.run
@@ -79,8 +85,14 @@ def record(out: Path, shard: int = 0, shards: int = 1) -> None:
             elif (kind[0] == "*" and value.data_ptr() % 16 == 0) or (kind in ("i32", "i64") and value % 16 == 0):
                 aligned.append(p.name)
         options = {k: kwargs[k] for k in ("num_warps", "num_stages") if k in kwargs}
-        entry = {"module": self.fn.__module__, "kernel": self.fn.__name__, "signature": signature,
-                 "constexprs": constexprs, "aligned": aligned, "options": options}  # fmt: skip
+        entry = {
+            "module": self.fn.__module__,
+            "kernel": self.fn.__name__,
+            "signature": signature,
+            "constexprs": constexprs,
+            "aligned": aligned,
+            "options": options,
+        }
         launches[json.dumps(entry, sort_keys=True, default=str)] = entry
         return original(self, *args, grid=grid, warmup=warmup, **kwargs)
 
@@ -94,7 +106,7 @@ def record(out: Path, shard: int = 0, shards: int = 1) -> None:
         if not v.unsupported_reason(case, "cpu")
     ]
     for spec, v, case in runs[shard::shards]:
-        compare(v.fn, spec, case, "cpu", seed=0, grads=case.grad and v.differentiable)
+        spec.compare(v.fn, case, "cpu", seed=0, grads=case.grad and v.differentiable)
     InterpretedFunction.run = original
     out.write_text(json.dumps(list(launches.values()), default=str))
     print(f"recorded {len(launches)} distinct launches", file=sys.stderr)
@@ -117,8 +129,13 @@ def quick_selection(launches: list[dict]) -> list[dict]:
     arguments (the path a large contiguous tensor takes)."""
     best = {}
     for e in launches:
-        flags = {k: v for k, v in e["constexprs"].items() if not k.startswith("BLOCK") and not isinstance(v, int)
-                 or k in ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT")}  # fmt: skip
+        flags = {
+            k: v
+            for k, v in e["constexprs"].items()
+            if not k.startswith("BLOCK")
+            and not isinstance(v, int)
+            or k in ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT")
+        }
         pointers = sorted(t for t in e["signature"].values() if t[0] == "*")
         key = json.dumps([e["module"], e["kernel"], pointers, flags], sort_keys=True, default=str)
         rank = (block_size(e), len(e.get("aligned", [])))
@@ -139,15 +156,22 @@ def expand(entry: dict, quick: bool = False) -> list[dict]:
             for other in ("*bf16", "*fp32"):
                 sig = {k: (other if t == "*fp16" else t) for k, t in base["signature"].items()}
                 out.append({**base, "signature": sig})
-    module = importlib.import_module(entry["module"])
-    tuned = getattr(module, entry["kernel"] + "_tuned", None)
-    plain = not any(entry["constexprs"].get(k) for k in ("ACTIVATION",))  # an epilogue adds few registers
-    if tuned is not None and plain:
+    from kernels.triton_support import AUTOTUNE_CONFIGS
+
+    importlib.import_module(entry["module"])  # declares its kernels' autotune configurations
+    configs = AUTOTUNE_CONFIGS.get(f"{entry['module']}.{entry['kernel']}")
+    plain = not entry["constexprs"].get("ACTIVATION")  # an epilogue adds few registers
+    if configs and plain:
         bases = [b for b in out if b["aligned"] == everything and (not quick or "*fp16" in b["signature"].values())]
-        for cfg in tuned.configs:
+        for cfg in configs:
             for base in bases:
-                out.append({**base, "constexprs": {**base["constexprs"], **cfg.kwargs},
-                            "options": {"num_warps": cfg.num_warps, "num_stages": cfg.num_stages}})  # fmt: skip
+                out.append(
+                    {
+                        **base,
+                        "constexprs": {**base["constexprs"], **cfg.kwargs},
+                        "options": {"num_warps": cfg.num_warps, "num_stages": cfg.num_stages},
+                    }
+                )
     return out
 
 
@@ -165,8 +189,10 @@ def ptxas_report(ptx: str, arch: int) -> dict:
         text = subprocess.run(cmd, capture_output=True, text=True).stderr
     regs = re.search(r"Used (\d+) registers", text)
     spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", text)
-    return {"registers": int(regs.group(1)) if regs else None,
-            "spills": int(spills.group(1)) + int(spills.group(2)) if spills else None}  # fmt: skip
+    return {
+        "registers": int(regs.group(1)) if regs else None,
+        "spills": int(spills.group(1)) + int(spills.group(2)) if spills else None,
+    }
 
 
 def compile_one(entry: dict, arch: int) -> dict:
@@ -181,8 +207,12 @@ def compile_one(entry: dict, arch: int) -> dict:
     attrs = {(names.index(n),): [["tt.divisibility", 16]] for n in entry.get("aligned", [])}
     src = ASTSource(fn=kernel, signature=signature, constexprs=entry["constexprs"], attrs=attrs)
     start = time.time()
-    row = {"kernel": f"{entry['kernel']}", "types": ",".join(sorted({t for t in signature.values() if t[0] == "*"})),
-           "constexprs": entry["constexprs"], "options": entry["options"]}  # fmt: skip
+    row = {
+        "kernel": f"{entry['kernel']}",
+        "types": ",".join(sorted({t for t in signature.values() if t[0] == "*"})),
+        "constexprs": entry["constexprs"],
+        "options": entry["options"],
+    }
     try:
         compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32), options=entry["options"])
         row.update(
@@ -244,12 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'kernel':<30} {'pointers':<22} {'regs':>5} {'spill B':>7} {'shared':>7}  constexprs / options")
     for r in rows:
         if r["ok"]:
-            print(f"{r['kernel']:<30} {r['types']:<22} {r['registers']!s:>5} {r['spills']!s:>7} {r['shared']!s:>7}  "
-                  f"{r['constexprs']} {r['options']}")  # fmt: skip
+            print(
+                f"{r['kernel']:<30} {r['types']:<22} {r['registers']!s:>5} {r['spills']!s:>7} {r['shared']!s:>7}  "
+                f"{r['constexprs']} {r['options']}"
+            )
         else:
             print(f"{r['kernel']:<30} {r['types']:<22} FAILED: {r['error']}  {r['constexprs']} {r['options']}")
-    print(f"\n{len(rows)} compilations for sm_{args.arch}: {len(rows) - len(failed)} ok, {len(failed)} failed, "
-          f"{len(spilled)} with register spills")  # fmt: skip
+    print(
+        f"\n{len(rows)} compilations for sm_{args.arch}: {len(rows) - len(failed)} ok, {len(failed)} failed, "
+        f"{len(spilled)} with register spills"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
     return 1 if failed else 0

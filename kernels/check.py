@@ -6,13 +6,58 @@ accurate the timed code was.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from kernels.spec import Case, Inputs, OpSpec, precision_mode, rel_error
+if TYPE_CHECKING:  # annotations only: kernels/spec.py imports this module (OpSpec.compare's default)
+    from kernels.spec import Case, Inputs, OpSpec
+
+
+@contextmanager
+def precision_mode(case: Case):
+    """Set TF32 for cuBLAS matmuls and cuDNN convolutions as `case` asks (on for a tf32 case, off otherwise), and
+    restore the previous settings after. Triton launchers read the same flags."""
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = case.tf32
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def rel_error(out: torch.Tensor, ref: torch.Tensor, floor: float = 0.0) -> float:
+    """||out - ref|| / max(||ref||, floor) over the finite reference values, in float64.
+
+    Non-finite values (NaN, +-inf) must sit exactly where the reference has them, else the error is inf. An all-zero
+    or constant output can never pass against a non-trivial reference. `floor` keeps a reference that is zero or
+    vanishingly small next to the values it was computed from (the gradient of a width-1 softmax is exactly 0, that
+    of a one-hot softmax ~1e-40) from turning rounding into an infinite relative error; with no floor only an exact
+    zero matches a zero reference.
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"expected a tensor output, got {type(out).__name__}")
+    out = out.detach().to("cpu", torch.float64)
+    ref = ref.detach().to("cpu", torch.float64)
+    if out.shape != ref.shape:
+        raise AssertionError(f"output shape {tuple(out.shape)} differs from the reference's {tuple(ref.shape)}")
+    bad_ref, bad_out = ~torch.isfinite(ref), ~torch.isfinite(out)
+    if not torch.equal(bad_ref, bad_out):
+        return math.inf
+    if bad_ref.any():
+        a, b = out[bad_ref], ref[bad_ref]
+        if not torch.equal(a.isnan(), b.isnan()) or not torch.equal(a[~a.isnan()], b[~b.isnan()]):
+            return math.inf
+    good = ~bad_ref
+    diff = (out[good] - ref[good]).norm().item()
+    norm = max(ref[good].norm().item(), floor)
+    if norm == 0.0:
+        return 0.0 if diff == 0.0 else math.inf
+    return diff / norm
 
 
 @dataclass(frozen=True)
@@ -55,9 +100,16 @@ def reference(spec: OpSpec, inputs: Inputs) -> tuple[Inputs, torch.Tensor]:
 
 
 def compare(
-    fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool = True, inputs: Inputs | None = None,
-    grad_layout: Callable[[torch.Tensor], torch.Tensor] | None = None, watch: AbstractContextManager | None = None,
-) -> list[Comparison]:  # fmt: skip
+    fn,
+    spec: OpSpec,
+    case: Case,
+    device: str,
+    seed: int,
+    grads: bool = True,
+    inputs: Inputs | None = None,
+    grad_layout: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    watch: AbstractContextManager | None = None,
+) -> list[Comparison]:
     """Run `fn` on fresh inputs for `case` and compare its output (and, with `grads`, its input gradients for a
     random output gradient) with the float64 reference, under the case's precision (TF32 on or off).
 

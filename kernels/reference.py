@@ -53,8 +53,9 @@ def matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torc
     return ACTIVATIONS[activation](c)
 
 
-def batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
-              activation=None) -> torch.Tensor:  # fmt: skip
+def batchnorm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
+) -> torch.Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias per channel; training uses the batch's mean and biased
     variance and moves the running statistics (unbiased variance) by `momentum`, in place."""
     dims = [0, *range(2, x.dim())]
@@ -76,8 +77,9 @@ def batchnorm(x, running_mean, running_var, weight=None, bias=None, training=Fal
     return ACTIVATIONS[activation](y)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-           activation=None) -> torch.Tensor:  # fmt: skip
+def conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5, activation=None
+) -> torch.Tensor:
     """torch's convolution, then the evaluation-mode batch norm bn=(mean, var, gamma, beta) and the activation."""
     if x.dim() == 3:  # one unbatched image
         return conv2d(x[None], weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)[0]
@@ -92,7 +94,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=N
     return ACTIVATIONS[activation](y)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-               activation=None):  # fmt: skip
+def max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, activation=None
+):
     """The activation (relu), then torch's max pooling (ties to the first maximum, NaN wins)."""
     return F.max_pool2d(ACTIVATIONS[activation](x), kernel_size, stride, padding, dilation, ceil_mode, return_indices)

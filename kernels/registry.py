@@ -34,8 +34,10 @@ def rung_of(name: str) -> int:
         return RUNGS[name]
     if name.startswith("triton_"):
         return RUNGS["triton"]
-    raise ValueError(f"variant name {name!r} is not on the ladder: use one of {sorted(RUNGS)} or triton_<strategy>, "
-                     "or name its rung with rung=")  # fmt: skip
+    raise ValueError(
+        f"variant name {name!r} is not on the ladder: use one of {sorted(RUNGS)} or triton_<strategy>, "
+        "or name its rung with rung="
+    )
 
 
 INTERPRETED = "interpreted, not a performance figure"  # why a Triton rung on the interpreter is not timed

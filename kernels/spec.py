@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import functools
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 
+from kernels import check, reference
 from kernels.dtypes import dtype_name
 
 # Norm-wise relative error ||out - ref|| / ||ref|| allowed for an op whose every output element is one short
@@ -70,18 +70,6 @@ class Case:
     @property
     def kwargs(self) -> dict:
         return dict(self.params)
-
-
-@contextmanager
-def precision_mode(case: Case):
-    """Set TF32 for cuBLAS matmuls and cuDNN convolutions as `case` asks (on for a tf32 case, off otherwise), and
-    restore the previous settings after. Triton launchers read the same flags."""
-    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = case.tf32
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
 
 
 @dataclass
@@ -174,36 +162,6 @@ def empty_like_layout(shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
     return torch.empty(shape, dtype=dtype or like.dtype, device=like.device, memory_format=fmt)
 
 
-def rel_error(out: torch.Tensor, ref: torch.Tensor, floor: float = 0.0) -> float:
-    """||out - ref|| / max(||ref||, floor) over the finite reference values, in float64.
-
-    Non-finite values (NaN, +-inf) must sit exactly where the reference has them, else the error is inf. An all-zero
-    or constant output can never pass against a non-trivial reference. `floor` keeps a reference that is zero or
-    vanishingly small next to the values it was computed from (the gradient of a width-1 softmax is exactly 0, that
-    of a one-hot softmax ~1e-40) from turning rounding into an infinite relative error; with no floor only an exact
-    zero matches a zero reference.
-    """
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"expected a tensor output, got {type(out).__name__}")
-    out = out.detach().to("cpu", torch.float64)
-    ref = ref.detach().to("cpu", torch.float64)
-    if out.shape != ref.shape:
-        raise AssertionError(f"output shape {tuple(out.shape)} differs from the reference's {tuple(ref.shape)}")
-    bad_ref, bad_out = ~torch.isfinite(ref), ~torch.isfinite(out)
-    if not torch.equal(bad_ref, bad_out):
-        return math.inf
-    if bad_ref.any():
-        a, b = out[bad_ref], ref[bad_ref]
-        if not torch.equal(a.isnan(), b.isnan()) or not torch.equal(a[~a.isnan()], b[~b.isnan()]):
-            return math.inf
-    good = ~bad_ref
-    diff = (out[good] - ref[good]).norm().item()
-    norm = max(ref[good].norm().item(), floor)
-    if norm == 0.0:
-        return 0.0 if diff == 0.0 else math.inf
-    return diff / norm
-
-
 def _squared(t):
     return t.detach().square() if isinstance(t, torch.Tensor) and t.is_floating_point() else t
 
@@ -253,6 +211,11 @@ class OpSpec:
     # Batch sizes each benchmark profile sweeps; bench_shapes() turns a batch size into the op's shapes.
     batch_sizes: dict[str, tuple[int, ...]] = {}
     work_model: str = ""  # one line: what the flop and byte figures count
+    # The GPU check (dnnbench/gpu_check.py): the one test case on which the compiled rung is checked on the device
+    # (Inductor compiles each case's graphs, seconds each on a cold machine), and a pytest -k expression over the
+    # op's benchmark ids selecting the cases behind its performance targets ("" for none).
+    smoke_case: str = ""
+    target_benchmarks: str = ""
 
     def test_cases(self) -> list[Case]:
         raise NotImplementedError
@@ -299,9 +262,13 @@ class OpSpec:
 
     def reference_fn(self):
         """The float64 reference: the op written in kernels/reference.py, sharing no code with the variants."""
-        from kernels import reference
-
         return getattr(reference, self.op)
+
+    def compare(self, fn, case: Case, device: str, seed: int, **options) -> list[check.Comparison]:
+        """How a variant `fn` is judged on `case`: by default its output and input gradients against the float64
+        reference (kernels/check.py, whose keyword options pass through). A stochastic op, whose variants cannot
+        match a reference element by element, overrides this with property checks returning Comparisons."""
+        return check.compare(fn, self, case, device, seed, **options)
 
     def batch_of(self, shape: tuple[int, ...]) -> int:
         return shape[0] if shape else 1

@@ -16,12 +16,35 @@ import sys
 from torch.utils._python_dispatch import TorchDispatchMode
 
 # Allocation, views, metadata: moving no data and computing nothing.
-ALLOWED = frozenset({
-    "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
-    "view", "_unsafe_view", "reshape", "as_strided", "alias", "detach", "permute", "transpose", "t", "unsqueeze",
-    "squeeze", "select", "slice", "expand", "unbind", "split", "chunk", "narrow", "lift_fresh",
-    "promote_types",  # a dtype computation
-})  # fmt: skip
+ALLOWED = frozenset(
+    {
+        "empty",
+        "empty_like",
+        "empty_strided",
+        "new_empty",
+        "new_empty_strided",
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "as_strided",
+        "alias",
+        "detach",
+        "permute",
+        "transpose",
+        "t",
+        "unsqueeze",
+        "squeeze",
+        "select",
+        "slice",
+        "expand",
+        "unbind",
+        "split",
+        "chunk",
+        "narrow",
+        "lift_fresh",
+        "promote_types",  # a dtype computation
+    }
+)
 
 _INTERPRETER = ("triton/runtime/interpreter.py", "triton\\runtime\\interpreter.py")
 

@@ -75,3 +75,17 @@ def activation_flag(activation: str | None) -> str:
     for none, as Triton's matmul tutorial passes it. A constexpr: each value compiles its own kernel, and the
     branches not taken are not in it."""
     return activation or ""
+
+
+# "<module>.<kernel>" -> the autotune configurations of every kernel declared with `autotuned`, recorded whether or
+# not autotuning is on: the compile check (dnnbench/triton_compile.py) compiles each one for the GPU.
+AUTOTUNE_CONFIGS: dict[str, list] = {}
+
+
+def autotuned(kernel, configs, key: list[str]):
+    """The autotuned form of the @triton.jit `kernel` over `configs`, keyed by the named arguments; None where
+    autotuning is off (the interpreter cannot autotune; DNNBENCH_AUTOTUNE=0 asks for one fixed configuration), in
+    which case the launcher uses its fixed configuration."""
+    fn = getattr(kernel, "fn", kernel)
+    AUTOTUNE_CONFIGS[f"{fn.__module__}.{fn.__name__}"] = list(configs)
+    return triton.autotune(configs=list(configs), key=key)(kernel) if AUTOTUNE else None

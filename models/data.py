@@ -30,7 +30,7 @@ class Split:
         """The first n samples of the training and of the validation set (all of them for None)."""
         if n is None:
             return self
-        cut = lambda t: None if t is None else t[:n]  # noqa: E731
+        cut = lambda t: None if t is None else t[:n]
         return Split(cut(self.x), cut(self.y), cut(self.x_val), cut(self.y_val))
 
     def to(self, device, dtype) -> Split:

@@ -102,8 +102,15 @@ class Lesson:
     def default_setting(self) -> str | None:
         return self.settings[0] if self.settings else None
 
-    def run(self, setting: str | None = None, backend: str = "eager", device: str = "cpu",
-            dtype: torch.dtype = torch.float32, seed: int = 0, **overrides) -> Result:  # fmt: skip
+    def run(
+        self,
+        setting: str | None = None,
+        backend: str = "eager",
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        seed: int = 0,
+        **overrides,
+    ) -> Result:
         """Run the lab's set-up for `setting` (default: the first) and return its Result. `overrides` change the
         lab's hyperparameters by name (e.g. epochs=2)."""
         setting = setting or self.default_setting
@@ -122,15 +129,22 @@ class Lesson:
         history = {k: [float(v) for v in vs] for k, vs in out.get("history", {}).items()}
         final = {k: vs[-1] for k, vs in history.items() if vs}
         final.update(out.get("final", {}))
-        return Result(self.id, setting, backend, device, history, final, seconds, out.get("model"),
-                      out.get("outputs", {}))  # fmt: skip
+        return Result(
+            self.id, setting, backend, device, history, final, seconds, out.get("model"), out.get("outputs", {})
+        )
 
 
 LESSONS: dict[str, Lesson] = {}
 
 
-def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), trains: bool = True,
-           setting_op: str | None = None):  # fmt: skip
+def lesson(
+    id: str,
+    title: str,
+    summary: str,
+    settings: tuple[str, ...] = (),
+    trains: bool = True,
+    setting_op: str | None = None,
+):
     """Declare the decorated function as lesson `id`: fn(ctx, setting, **overrides) -> dict with any of history,
     final, model and outputs. A training lesson then names the workload its benchmarks time with `workloads`."""
 
@@ -143,10 +157,10 @@ def lesson(id: str, title: str, summary: str, settings: tuple[str, ...] = (), tr
     return register
 
 
-def workloads(**by_id: Workload) -> None:
-    """Attach each lesson's benchmark workload, keyed by id with "_" for "." (workloads(l4_3=Workload(...)))."""
-    for key, work in by_id.items():
-        id = key.removeprefix("l").replace("_", ".")
+def workloads(by_id: dict[str, Workload]) -> None:
+    """Attach each lesson's benchmark workload: workloads({"4.3": Workload(...), ...}) after the lessons' declarations
+    (a workload's model is usually the module the lesson declares below its function)."""
+    for id, work in by_id.items():
         if id not in LESSONS:
             raise KeyError(f"no lesson {id} to attach a workload to")
         LESSONS[id] = replace(LESSONS[id], workload=work)

@@ -33,8 +33,9 @@ def evaluate(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, classi
     return loss_fn(out, y).item(), accuracy(out, y) if classify else float("nan")
 
 
-def train_step(model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor,
-               scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:  # fmt: skip
+def train_step(
+    model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor, scaler: torch.amp.GradScaler | None = None
+) -> torch.Tensor:
     """One optimizer step on (x, y); with a GradScaler (fp16 autocast) the loss is scaled for the backward pass and
     the step skipped where the gradients overflowed."""
     optimizer.zero_grad(set_to_none=True)
@@ -49,8 +50,9 @@ def train_step(model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.T
     return loss
 
 
-def fit(model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_size: int,
-        classify: bool = False) -> dict[str, list[float]]:  # fmt: skip
+def fit(
+    model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_size: int, classify: bool = False
+) -> dict[str, list[float]]:
     """Train and return the per-epoch history: loss (mean over the epoch's samples, as the model trained), seconds
     (training wall time so far, evaluations excluded), and with `classify` accuracy (on the training set at the
     epoch's end); val_loss and val_accuracy when `data` has a validation set."""

@@ -13,23 +13,40 @@ import torch
 from models.data import digits_flat
 from models.lesson import lesson, take
 
-ONE_D_OPS = ("add", "mul", "exp", "sum", "mean", "std", "dot")
 
-
-@lesson("1.1", "Tensores 1D", "elementwise ops and reductions on 1-D tensors, against NumPy's", ("torch", "numpy"),
-        trains=False)  # fmt: skip
+@lesson(
+    "1.1",
+    "Tensores 1D",
+    "elementwise ops and reductions on 1-D tensors, against NumPy's",
+    ("torch", "numpy"),
+    trains=False,
+)
 def tensors_1d(ctx, setting, **overrides):
     n = take(overrides, n=100_000).n
     u, v = ctx.tensor(torch.randn(n)).cpu(), ctx.tensor(torch.randn(n)).cpu()  # the run's dtype for both
     if setting == "numpy":
         a, b = u.float().numpy(), v.float().numpy()
-        results = {"add": a + b, "mul": a * b, "exp": np.exp(a), "sum": a.sum(), "mean": a.mean(),
-                   "std": a.std(ddof=1), "dot": np.dot(a, b)}  # fmt: skip
+        results = {
+            "add": a + b,
+            "mul": a * b,
+            "exp": np.exp(a),
+            "sum": a.sum(),
+            "mean": a.mean(),
+            "std": a.std(ddof=1),
+            "dot": np.dot(a, b),
+        }
         outputs = {k: torch.as_tensor(np.asarray(r)) for k, r in results.items()}
     else:
         a, b = ctx.tensor(u), ctx.tensor(v)
-        results = {"add": a + b, "mul": a * b, "exp": torch.exp(a), "sum": a.sum(), "mean": a.mean(),
-                   "std": a.std(), "dot": torch.dot(a, b)}  # fmt: skip
+        results = {
+            "add": a + b,
+            "mul": a * b,
+            "exp": torch.exp(a),
+            "sum": a.sum(),
+            "mean": a.mean(),
+            "std": a.std(),
+            "dot": torch.dot(a, b),
+        }
         outputs = {k: r.detach().cpu() for k, r in results.items()}
     return {"outputs": {**outputs, "inputs": (u, v)}}
 
@@ -42,9 +59,17 @@ def tensors_2d(ctx, setting, **overrides):
     x = ctx.tensor(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
     y = ctx.tensor(torch.tensor([[2.0, 1.0], [1.0, 2.0]]))
     big = ctx.tensor(torch.randn(n, n))
-    return {"outputs": {"mm": torch.mm(a, b).cpu(), "hadamard": (x * y).cpu(), "row1": a[1].cpu(),
-                        "column2": a[:, 2].cpu(), "mm_n": torch.mm(big, big).cpu(), "elementwise_n": (big * big).cpu(),
-                        "square": big.cpu()}}  # fmt: skip
+    return {
+        "outputs": {
+            "mm": torch.mm(a, b).cpu(),
+            "hadamard": (x * y).cpu(),
+            "row1": a[1].cpu(),
+            "column2": a[:, 2].cpu(),
+            "mm_n": torch.mm(big, big).cpu(),
+            "elementwise_n": (big * big).cpu(),
+            "square": big.cpu(),
+        }
+    }
 
 
 class SQ(torch.autograd.Function):
@@ -61,8 +86,13 @@ class SQ(torch.autograd.Function):
         return grad_output * 2 * x
 
 
-@lesson("1.3", "Derivativos no Pytorch", "autograd on the lab's functions, built-in and a custom autograd.Function",
-        ("builtin", "custom_function"), trains=False)  # fmt: skip
+@lesson(
+    "1.3",
+    "Derivativos no Pytorch",
+    "autograd on the lab's functions, built-in and a custom autograd.Function",
+    ("builtin", "custom_function"),
+    trains=False,
+)
 def derivatives(ctx, setting, **overrides):
     n = take(overrides, n=1000).n
     square = SQ.apply if setting == "custom_function" else (lambda t: t**2)
@@ -133,8 +163,13 @@ class ToySet(torch.utils.data.Dataset):
         return self.transform(sample) if self.transform else sample
 
 
-@lesson("1.4", "Conjunto de Dados Simples", "a Dataset with per-sample transforms, composed in both orders",
-        ("per_sample", "batched"), trains=False)  # fmt: skip
+@lesson(
+    "1.4",
+    "Conjunto de Dados Simples",
+    "a Dataset with per-sample transforms, composed in both orders",
+    ("per_sample", "batched"),
+    trains=False,
+)
 def simple_dataset(ctx, setting, **overrides):
     length = take(overrides, length=100).length
     orders = {"add_mult then mult": Compose([AddMult(), Mult()]), "mult then add_mult": Compose([Mult(), AddMult()])}
@@ -188,8 +223,13 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         return (self.transform(image) if self.transform else image), int(label)
 
 
-@lesson("1.5", "Conjunto de Dados", "a DataLoader over image files (PNG + CSV index) with crop and flip transforms",
-        ("workers=0", "workers=2"), trains=False)  # fmt: skip
+@lesson(
+    "1.5",
+    "Conjunto de Dados",
+    "a DataLoader over image files (PNG + CSV index) with crop and flip transforms",
+    ("workers=0", "workers=2"),
+    trains=False,
+)
 def image_dataset(ctx, setting, **overrides):
     import torchvision.transforms as T
 

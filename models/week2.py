@@ -43,8 +43,13 @@ def mse(yhat, y):
     return torch.mean((yhat - y) ** 2)
 
 
-@lesson("2.1", "Regressão Linear em 1D", "yhat = w*x + b as a formula, nn.Linear(1,1) and a custom module",
-        ("formula", "nn_linear", "custom_module"), trains=False)  # fmt: skip
+@lesson(
+    "2.1",
+    "Regressão Linear em 1D",
+    "yhat = w*x + b as a formula, nn.Linear(1,1) and a custom module",
+    ("formula", "nn_linear", "custom_module"),
+    trains=False,
+)
 def prediction(ctx, setting, **overrides):
     x = ctx.tensor(take(overrides, x=torch.tensor([[1.0], [2.0], [3.0]])).x)
     if setting == "formula":
@@ -61,10 +66,12 @@ def prediction(ctx, setting, **overrides):
 
 def gradient_descent(ctx, model: nn.Module, data: Split, lr: float, iterations: int, manual_grads=None):
     """Full-batch GD with the labs' update, p.data -= lr * p.grad; the loss of each iteration, before its step.
-    `manual_grads(model, x, y)` computes the gradients by hand instead of autograd (2.3)."""
+    `manual_grads(yhat, data)` computes the gradients by hand instead of autograd (2.3), from the prediction and
+    the data: a list with one gradient per parameter. The history has the loss, then w (and b, where the model has
+    a bias) of each iteration."""
     model = ctx.model(model)
-    params = [p for p in model.parameters()]
-    history = {"loss": [], "w": [], "b": []}
+    params = list(model.parameters())
+    history = {"loss": [], **{name: [] for name in ("w", "b")[: len(params)]}}
     for _ in range(iterations):
         yhat = model(data.x)
         loss = mse(yhat, data.y)
@@ -79,11 +86,8 @@ def gradient_descent(ctx, model: nn.Module, data: Split, lr: float, iterations: 
                 if p.grad is not None:
                     p.grad.zero_()
         history["loss"].append(loss.item())
-        history["w"].append(params[0].item())
-        if len(params) > 1:
-            history["b"].append(params[1].item())
-    if not history["b"]:
-        del history["b"]
+        for name, p in zip(("w", "b"), params, strict=False):
+            history[name].append(p.item())
     return {"history": history, "model": model}
 
 
@@ -122,9 +126,9 @@ def sgd_epochs(ctx, model, data: Split, lr: float, epochs: int, batch_size: int,
     history = {"loss": [], "updates": [], "epoch_seconds": [], "seconds": []}
     if loader:
         dataset = torch.utils.data.TensorDataset(data.x, data.y)
-        source = lambda: torch.utils.data.DataLoader(dataset, batch_size=batch_size)  # noqa: E731
+        source = lambda: torch.utils.data.DataLoader(dataset, batch_size=batch_size)
     else:
-        source = lambda: batches(data.x, data.y, batch_size)  # noqa: E731
+        source = lambda: batches(data.x, data.y, batch_size)
     for _ in range(epochs):
         start, updates = time.perf_counter(), 0
         for xb, yb in source():
@@ -140,12 +144,15 @@ def sgd_epochs(ctx, model, data: Split, lr: float, epochs: int, batch_size: int,
         with torch.no_grad():
             history["loss"].append(mse(model(data.x), data.y).item())
         history["updates"].append(updates)
-    return {"history": history, "model": model,
-            "final": {"w": params[0].item(), "b": params[1].item()}}  # fmt: skip
+    return {"history": history, "model": model, "final": {"w": params[0].item(), "b": params[1].item()}}
 
 
-@lesson("2.5", "Treinamento de Regressão Linear (repetição)", "full-batch GD against per-sample SGD, 10 epochs",
-        ("batch_gd", "sgd"))  # fmt: skip
+@lesson(
+    "2.5",
+    "Treinamento de Regressão Linear (repetição)",
+    "full-batch GD against per-sample SGD, 10 epochs",
+    ("batch_gd", "sgd"),
+)
 def gd_vs_sgd(ctx, setting, **overrides):
     hp = take(overrides, lr=0.1, epochs=10)
     data = ctx.data(line_data(lambda x: x - 1, seed=1))
@@ -153,16 +160,23 @@ def gd_vs_sgd(ctx, setting, **overrides):
     return sgd_epochs(ctx, Line(-15.0, -10.0), data, hp.lr, hp.epochs, batch)
 
 
-@lesson("2.6", "Gradiente Descendente Estocástico e o Carregador de Dados",
-        "SGD through a Dataset and DataLoader(batch_size=1)")  # fmt: skip
+@lesson(
+    "2.6",
+    "Gradiente Descendente Estocástico e o Carregador de Dados",
+    "SGD through a Dataset and DataLoader(batch_size=1)",
+)
 def sgd_loader(ctx, setting, **overrides):
     hp = take(overrides, lr=0.1, epochs=10)
     data = ctx.data(line_data(lambda x: x - 1))
     return sgd_epochs(ctx, Line(-15.0, -10.0), data, hp.lr, hp.epochs, 1, loader=True)
 
 
-@lesson("2.7", "Mini-Batch Gradient Descent", "the batch-size trade-off: updates, loss and time per epoch",
-        ("batch=1", "batch=5", "batch=10", "batch=20"))  # fmt: skip
+@lesson(
+    "2.7",
+    "Mini-Batch Gradient Descent",
+    "the batch-size trade-off: updates, loss and time per epoch",
+    ("batch=1", "batch=5", "batch=10", "batch=20"),
+)
 def mini_batch(ctx, setting, **overrides):
     hp = take(overrides, lr=0.1, epochs=10)
     data = ctx.data(line_data(lambda x: x - 1))
@@ -179,8 +193,7 @@ def optim_sgd(ctx, setting, **overrides):
     linear.load_state_dict(state)
     model = ctx.model(linear)
     history = fit(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=hp.lr), data, hp.epochs, 1)
-    return {"history": history, "model": model,
-            "final": {"w": linear.weight.item(), "b": linear.bias.item()}}  # fmt: skip
+    return {"history": history, "model": model, "final": {"w": linear.weight.item(), "b": linear.bias.item()}}
 
 
 def outlier_data() -> tuple[Split, Split]:
@@ -196,9 +209,12 @@ def outlier_data() -> tuple[Split, Split]:
 LEARNING_RATES = (0.0001, 0.001, 0.01, 0.1)
 
 
-@lesson("2.9", "Treinamento, Validação e Divisão de Dados",
-        "a learning-rate sweep chosen on a validation set, with outliers in the training data",
-        ("sweep", *(f"lr={lr}" for lr in LEARNING_RATES)))  # fmt: skip
+@lesson(
+    "2.9",
+    "Treinamento, Validação e Divisão de Dados",
+    "a learning-rate sweep chosen on a validation set, with outliers in the training data",
+    ("sweep", *(f"lr={lr}" for lr in LEARNING_RATES)),
+)
 def validation_split(ctx, setting, **overrides):
     hp = take(overrides, epochs=10)
     data = ctx.data(outlier_data()[0])
@@ -223,8 +239,14 @@ def _line_sgd(params):
 
 _LINE = Workload(lambda: Line(-15.0, -10.0), (1,), nn.MSELoss, _line_sgd)
 workloads(
-    l2_2=Workload(lambda: Line(-10.0, bias=False), (1,), nn.MSELoss, _line_sgd),
-    l2_3=_LINE, l2_4=_LINE, l2_5=_LINE, l2_6=_LINE, l2_7=_LINE,
-    l2_8=Workload(lambda: nn.Linear(1, 1), (1,), nn.MSELoss, lambda p: torch.optim.SGD(p, lr=0.01)),
-    l2_9=Workload(lambda: LR(1, 1), (1,), nn.MSELoss, lambda p: torch.optim.SGD(p, lr=0.01)),
-)  # fmt: skip
+    {
+        "2.2": Workload(lambda: Line(-10.0, bias=False), (1,), nn.MSELoss, _line_sgd),
+        "2.3": _LINE,
+        "2.4": _LINE,
+        "2.5": _LINE,
+        "2.6": _LINE,
+        "2.7": _LINE,
+        "2.8": Workload(lambda: nn.Linear(1, 1), (1,), nn.MSELoss, lambda p: torch.optim.SGD(p, lr=0.01)),
+        "2.9": Workload(lambda: LR(1, 1), (1,), nn.MSELoss, lambda p: torch.optim.SGD(p, lr=0.01)),
+    }
+)

@@ -48,9 +48,12 @@ def multiple_outputs(ctx, setting, **overrides):
     return {"history": history, "model": model}
 
 
-@lesson("3.3", "Regressão Logística para Classificação",
-        "sigmoid(Linear(1,1)) from a bad start, with the MSE loss or cross-entropy",
-        ("mse", "cross_entropy"))  # fmt: skip
+@lesson(
+    "3.3",
+    "Regressão Logística para Classificação",
+    "sigmoid(Linear(1,1)) from a bad start, with the MSE loss or cross-entropy",
+    ("mse", "cross_entropy"),
+)
 def logistic(ctx, setting, **overrides):
     hp = take(overrides, lr=2.0, epochs=100, batch_size=3)
     x = arange_column(-1, 1, 0.1)
@@ -59,8 +62,15 @@ def logistic(ctx, setting, **overrides):
     net[0].load_state_dict({"weight": torch.tensor([[-5.0]]), "bias": torch.tensor([-10.0])})  # the bad start
     model = ctx.model(net)
     loss = nn.MSELoss() if setting == "mse" else nn.BCELoss()
-    history = fit(model, loss, torch.optim.SGD(model.parameters(), lr=hp.lr), ctx.data(Split(x, y)), hp.epochs,
-                  hp.batch_size, classify=True)  # fmt: skip
+    history = fit(
+        model,
+        loss,
+        torch.optim.SGD(model.parameters(), lr=hp.lr),
+        ctx.data(Split(x, y)),
+        hp.epochs,
+        hp.batch_size,
+        classify=True,
+    )
     return {"history": history, "model": model}
 
 
@@ -69,7 +79,9 @@ def _sgd(lr):
 
 
 workloads(
-    l3_1=Workload(lambda: nn.Linear(2, 1), (2,), nn.MSELoss, _sgd(0.1)),
-    l3_2=Workload(lambda: nn.Linear(2, 2), (2,), nn.MSELoss, _sgd(0.1)),
-    l3_3=Workload(lambda: nn.Sequential(nn.Linear(1, 1), nn.Sigmoid()), (1,), nn.BCELoss, _sgd(2.0)),
+    {
+        "3.1": Workload(lambda: nn.Linear(2, 1), (2,), nn.MSELoss, _sgd(0.1)),
+        "3.2": Workload(lambda: nn.Linear(2, 2), (2,), nn.MSELoss, _sgd(0.1)),
+        "3.3": Workload(lambda: nn.Sequential(nn.Linear(1, 1), nn.Sigmoid()), (1,), nn.BCELoss, _sgd(2.0)),
+    }
 )

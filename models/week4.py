@@ -19,13 +19,26 @@ def softmax_prediction(ctx, setting, **overrides):
     y[x[:, 0] <= -1.0] = 0
     y[x[:, 0] >= 1.0] = 2
     model = ctx.model(nn.Linear(1, 3))
-    history = fit(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=hp.lr),
-                  ctx.data(Split(x, y)), hp.epochs, hp.batch_size, classify=True)  # fmt: skip
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=hp.lr),
+        ctx.data(Split(x, y)),
+        hp.epochs,
+        hp.batch_size,
+        classify=True,
+    )
     return {"history": history, "model": model}
 
 
-@lesson("4.2", "Função Softmax", "the softmax op itself: every variant of the kernels registry",
-        tuple(v.name for v in registry.variants("softmax")), trains=False, setting_op="softmax")  # fmt: skip
+@lesson(
+    "4.2",
+    "Função Softmax",
+    "the softmax op itself: every variant of the kernels registry",
+    tuple(v.name for v in registry.variants("softmax")),
+    trains=False,
+    setting_op="softmax",
+)
 def softmax_function(ctx, setting, **overrides):
     logits = take(overrides, logits=torch.tensor([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])).logits
     variant = registry.get("softmax", setting)
@@ -43,8 +56,15 @@ def digits_epochs(lab_epochs: int, lab_batch: int, batch: int) -> int:
 def softmax_classifier(ctx, setting, **overrides):
     hp = take(overrides, lr=0.1, epochs=digits_epochs(10, 100, 100), batch_size=100)
     model = ctx.model(nn.Linear(64, 10))
-    history = fit(model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=hp.lr),
-                  ctx.data(digits_flat()), hp.epochs, hp.batch_size, classify=True)  # fmt: skip
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=hp.lr),
+        ctx.data(digits_flat()),
+        hp.epochs,
+        hp.batch_size,
+        classify=True,
+    )
     return {"history": history, "model": model}
 
 
@@ -87,15 +107,32 @@ def shallow(ctx, setting, **overrides):
     classes = setting in ("digits", *ACTIVATIONS)
     model = ctx.model(net)
     loss = nn.CrossEntropyLoss() if classes else nn.BCELoss()
-    history = fit(model, loss, opt(model.parameters(), lr=hp.lr), ctx.data(data), hp.epochs, hp.batch_size,
-                  classify=True)  # fmt: skip
+    history = fit(
+        model, loss, opt(model.parameters(), lr=hp.lr), ctx.data(data), hp.epochs, hp.batch_size, classify=True
+    )
     return {"history": history, "model": model}
 
 
 workloads(
-    l4_1=Workload(lambda: nn.Linear(1, 3), (1,), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.01), 3),
-    l4_3=Workload(lambda: nn.Linear(64, 10), (64,), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.1), 10,
-                  hot=True),
-    l4_4=Workload(lambda: Net(64, 100, 10, torch.sigmoid, sigmoid_out=False), (64,), nn.CrossEntropyLoss,
-                  lambda p: torch.optim.SGD(p, lr=0.01), 10, hot=True),
-)  # fmt: skip
+    {
+        "4.1": Workload(
+            lambda: nn.Linear(1, 3), (1,), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.01), classes=3
+        ),
+        "4.3": Workload(
+            lambda: nn.Linear(64, 10),
+            (64,),
+            nn.CrossEntropyLoss,
+            lambda p: torch.optim.SGD(p, lr=0.1),
+            classes=10,
+            hot=True,
+        ),
+        "4.4": Workload(
+            lambda: Net(64, 100, 10, torch.sigmoid, sigmoid_out=False),
+            (64,),
+            nn.CrossEntropyLoss,
+            lambda p: torch.optim.SGD(p, lr=0.01),
+            classes=10,
+            hot=True,
+        ),
+    }
+)

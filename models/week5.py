@@ -35,21 +35,33 @@ ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 def train_classifier(ctx, net, data, lr, epochs, batch_size, optimizer=torch.optim.SGD, **opt_kwargs):
     model = ctx.model(net)
-    history = fit(model, nn.CrossEntropyLoss(), optimizer(model.parameters(), lr=lr, **opt_kwargs), ctx.data(data),
-                  epochs, batch_size, classify=True)  # fmt: skip
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer(model.parameters(), lr=lr, **opt_kwargs),
+        ctx.data(data),
+        epochs,
+        batch_size,
+        classify=True,
+    )
     return {"history": history, "model": model}
 
 
-@lesson("5.1", "Redes Neurais Profundas", "deep MLPs on the digits per activation, and ModuleList nets on a spiral",
-        ("sigmoid", "tanh", "relu", "spiral"))  # fmt: skip
+@lesson(
+    "5.1",
+    "Redes Neurais Profundas",
+    "deep MLPs on the digits per activation, and ModuleList nets on a spiral",
+    ("sigmoid", "tanh", "relu", "spiral"),
+)
 def deep_networks(ctx, setting, **overrides):
     if setting == "spiral":
         hp = take(overrides, lr=0.01, epochs=1000, batch_size=20, layers=(2, 10, 10, 3))
         return train_classifier(ctx, MLP(hp.layers), spiral(), hp.lr, hp.epochs, hp.batch_size)
     hp = take(overrides, lr=0.01, epochs=10, batch_size=48, limit=None)
     torch.manual_seed(2)
-    return train_classifier(ctx, MLP((64, 50, 50, 10), ACTIVATIONS[setting]), digits_flat().head(hp.limit), hp.lr,
-                            hp.epochs, hp.batch_size)  # fmt: skip
+    return train_classifier(
+        ctx, MLP((64, 50, 50, 10), ACTIVATIONS[setting]), digits_flat().head(hp.limit), hp.lr, hp.epochs, hp.batch_size
+    )
 
 
 class DropoutNet(nn.Module):
@@ -74,8 +86,12 @@ def nonlinear_classes(n: int, noise: float) -> tuple[torch.Tensor, torch.Tensor]
     return x + noise * torch.randn(x.shape), y
 
 
-@lesson("5.2", "Desistência", "dropout on a classifier and a regression, on in train(), off in eval()",
-        ("p=0", "p=0.5", "p=0.01", "p=0.2"))  # fmt: skip
+@lesson(
+    "5.2",
+    "Desistência",
+    "dropout on a classifier and a regression, on in train(), off in eval()",
+    ("p=0", "p=0.5", "p=0.01", "p=0.2"),
+)
 def dropout(ctx, setting, **overrides):
     p = float(setting.split("=")[1])
     hp = take(overrides, lr=0.01, epochs=500)
@@ -88,8 +104,15 @@ def dropout(ctx, setting, **overrides):
         y, y_val = x**2 + torch.randn(x.size()), x**2 + torch.randn(x.size())
         data, net, loss, classify = Split(x, y, x, y_val), DropoutNet(1, 300, 1, p), nn.MSELoss(), False
     model = ctx.model(net)
-    history = fit(model, loss, torch.optim.Adam(model.parameters(), lr=hp.lr), ctx.data(data), hp.epochs,
-                  len(data.x), classify=classify)  # fmt: skip
+    history = fit(
+        model,
+        loss,
+        torch.optim.Adam(model.parameters(), lr=hp.lr),
+        ctx.data(data),
+        hp.epochs,
+        len(data.x),
+        classify=classify,
+    )
     return {"history": history, "model": model}
 
 
@@ -111,8 +134,9 @@ def initialize(net: nn.Module, how: str) -> nn.Module:
     return net
 
 
-@lesson("5.3", "Pesos e Inicialização da Rede Neural", "same-value, default, uniform, Xavier and He initialization",
-        INITS)  # fmt: skip
+@lesson(
+    "5.3", "Pesos e Inicialização da Rede Neural", "same-value, default, uniform, Xavier and He initialization", INITS
+)
 def initialization(ctx, setting, **overrides):
     from models.week4 import Net
 
@@ -121,8 +145,15 @@ def initialization(ctx, setting, **overrides):
         x = torch.arange(-20, 20, 1, dtype=torch.float32).view(-1, 1)
         model = ctx.model(initialize(Net(1, 2, 1), "same"))
         data = ctx.data(Split(x, ((x > -4) & (x < 4)).float()))
-        history = fit(model, nn.BCELoss(), torch.optim.SGD(model.parameters(), lr=hp.lr), data, hp.epochs,
-                      hp.batch_size, classify=True)  # fmt: skip
+        history = fit(
+            model,
+            nn.BCELoss(),
+            torch.optim.SGD(model.parameters(), lr=hp.lr),
+            data,
+            hp.epochs,
+            hp.batch_size,
+            classify=True,
+        )
         return {"history": history, "model": model}
     relu = setting in ("he", "default_relu", "uniform_relu")
     hp = take(overrides, lr=0.01, epochs=30 if relu else 15, batch_size=48, limit=None)
@@ -147,12 +178,21 @@ POLYNOMIALS = {
     "cubic": (lambda w: w**3, 4.0, 0.01, 10),
     "quartic": (lambda w: 2 * w**4 - 9 * w**3 - 21 * w**2 + 88 * w + 48, 6.0, 0.001, 100),
 }
-MOMENTUM_SETTINGS = ("quartic-m0", "quartic-m0.9", "cubic-m0", "cubic-m0.9",
-                     *(f"spiral-m{m}" for m in (0, 0.1, 0.2, 0.4, 0.5)))  # fmt: skip
+MOMENTUM_SETTINGS = (
+    "quartic-m0",
+    "quartic-m0.9",
+    "cubic-m0",
+    "cubic-m0.9",
+    *(f"spiral-m{m}" for m in (0, 0.1, 0.2, 0.4, 0.5)),
+)
 
 
-@lesson("5.4", "Gradient Descent com Momentum", "momentum on a cubic, a quartic with a local minimum, and a spiral",
-        MOMENTUM_SETTINGS)  # fmt: skip
+@lesson(
+    "5.4",
+    "Gradient Descent com Momentum",
+    "momentum on a cubic, a quartic with a local minimum, and a spiral",
+    MOMENTUM_SETTINGS,
+)
 def momentum(ctx, setting, **overrides):
     kind, m = setting.split("-m")
     if kind == "spiral":
@@ -174,13 +214,15 @@ def momentum(ctx, setting, **overrides):
     return {"history": history, "model": model}
 
 
-@lesson("5.5", "Normalização em Lote", "an MLP with and without BatchNorm1d before each sigmoid",
-        ("batchnorm", "plain"))  # fmt: skip
+@lesson(
+    "5.5", "Normalização em Lote", "an MLP with and without BatchNorm1d before each sigmoid", ("batchnorm", "plain")
+)
 def batch_normalization(ctx, setting, **overrides):
     hp = take(overrides, lr=0.1, epochs=5, batch_size=48, limit=None)
     net = MLP((64, 100, 100, 10), torch.sigmoid, batchnorm=setting == "batchnorm")
-    return train_classifier(ctx, net, digits_flat().head(hp.limit), hp.lr, hp.epochs, hp.batch_size,
-                            optimizer=torch.optim.Adam)  # fmt: skip
+    return train_classifier(
+        ctx, net, digits_flat().head(hp.limit), hp.lr, hp.epochs, hp.batch_size, optimizer=torch.optim.Adam
+    )
 
 
 def _sgd(lr, **kwargs):
@@ -192,11 +234,31 @@ def _adam(lr):
 
 
 workloads(
-    l5_1=Workload(lambda: MLP((64, 50, 50, 10), torch.relu), (64,), nn.CrossEntropyLoss, _sgd(0.01), 10, hot=True),
-    l5_2=Workload(lambda: DropoutNet(2, 300, 2, 0.2), (2,), nn.CrossEntropyLoss, _adam(0.01), 2, hot=True),
-    l5_3=Workload(lambda: initialize(MLP((64, 100, 200, 100, 10), torch.relu), "he"), (64,), nn.CrossEntropyLoss,
-                  _sgd(0.01), 10, hot=True),
-    l5_4=Workload(lambda: MLP((2, 50, 3)), (2,), nn.CrossEntropyLoss, _sgd(0.1, momentum=0.5), 3, hot=True),
-    l5_5=Workload(lambda: MLP((64, 100, 100, 10), torch.sigmoid, batchnorm=True), (64,), nn.CrossEntropyLoss,
-                  _adam(0.1), 10, hot=True),
-)  # fmt: skip
+    {
+        "5.1": Workload(
+            lambda: MLP((64, 50, 50, 10), torch.relu), (64,), nn.CrossEntropyLoss, _sgd(0.01), classes=10, hot=True
+        ),
+        "5.2": Workload(
+            lambda: DropoutNet(2, 300, 2, 0.2), (2,), nn.CrossEntropyLoss, _adam(0.01), classes=2, hot=True
+        ),
+        "5.3": Workload(
+            lambda: initialize(MLP((64, 100, 200, 100, 10), torch.relu), "he"),
+            (64,),
+            nn.CrossEntropyLoss,
+            _sgd(0.01),
+            classes=10,
+            hot=True,
+        ),
+        "5.4": Workload(
+            lambda: MLP((2, 50, 3)), (2,), nn.CrossEntropyLoss, _sgd(0.1, momentum=0.5), classes=3, hot=True
+        ),
+        "5.5": Workload(
+            lambda: MLP((64, 100, 100, 10), torch.sigmoid, batchnorm=True),
+            (64,),
+            nn.CrossEntropyLoss,
+            _adam(0.1),
+            classes=10,
+            hot=True,
+        ),
+    }
+)

@@ -38,8 +38,13 @@ def apply(ctx, module, image) -> torch.Tensor:
     return module(ctx.tensor(image)).cpu()
 
 
-@lesson("6.1", "Convolução", "Sobel-x on a vertical line; a 2x2 kernel of ones with strides 1, 2, 3 and padding",
-        ("sobel", "stride=1", "stride=2", "stride=3", "stride=3,pad=1"), trains=False)  # fmt: skip
+@lesson(
+    "6.1",
+    "Convolução",
+    "Sobel-x on a vertical line; a 2x2 kernel of ones with strides 1, 2, 3 and padding",
+    ("sobel", "stride=1", "stride=2", "stride=3", "stride=3,pad=1"),
+    trains=False,
+)
 def convolution(ctx, setting, **overrides):
     take(overrides)
     if setting == "sobel":
@@ -49,8 +54,13 @@ def convolution(ctx, setting, **overrides):
     return {"outputs": {"output": apply(ctx, conv, torch.ones(1, 1, 4, 4))}}
 
 
-@lesson("6.2", "Funções de Ativação e Max Polling", "relu after the Sobel conv; 2x2 max pools with stride 1 and 2",
-        ("relu", "maxpool-s1", "maxpool-s2"), trains=False)  # fmt: skip
+@lesson(
+    "6.2",
+    "Funções de Ativação e Max Polling",
+    "relu after the Sobel conv; 2x2 max pools with stride 1 and 2",
+    ("relu", "maxpool-s1", "maxpool-s2"),
+    trains=False,
+)
 def activation_and_pooling(ctx, setting, **overrides):
     take(overrides)
     if setting == "relu":
@@ -59,8 +69,13 @@ def activation_and_pooling(ctx, setting, **overrides):
     return {"outputs": {"output": apply(ctx, pool, torch.tensor(POOL_IMAGE).view(1, 1, 4, 4))}}
 
 
-@lesson("6.3", "Vários Canais de Entrada e Saída", "convolutions with several input and output channels",
-        ("1to3", "2to1", "2to3"), trains=False)  # fmt: skip
+@lesson(
+    "6.3",
+    "Vários Canais de Entrada e Saída",
+    "convolutions with several input and output channels",
+    ("1to3", "2to1", "2to3"),
+    trains=False,
+)
 def channels(ctx, setting, **overrides):
     take(overrides)
     line = vertical_line()
@@ -108,8 +123,12 @@ class DigitsCNN(nn.Module):
         return self.bn_fc(self.fc1(x.flatten(1)))
 
 
-@lesson("6.4", "Rede Neural Convolucional", "the bars CNN and the digits CNN, with and without batch norm",
-        ("bars", "digits", "digits-bn"))  # fmt: skip
+@lesson(
+    "6.4",
+    "Rede Neural Convolucional",
+    "the bars CNN and the digits CNN, with and without batch norm",
+    ("bars", "digits", "digits-bn"),
+)
 def cnn(ctx, setting, **overrides):
     if setting == "bars":
         hp = take(overrides, lr=0.001, epochs=10, batch_size=10, train=10000, validation=1000)
@@ -119,13 +138,21 @@ def cnn(ctx, setting, **overrides):
     else:
         data = digits_images(16)
         lab_epochs = 3 if setting == "digits" else 10
-        hp = take(overrides, lr=0.1, epochs=updates_to_epochs(lab_epochs, 100, 100, len(data.x)), batch_size=100,
-                  limit=None)  # fmt: skip
+        hp = take(
+            overrides, lr=0.1, epochs=updates_to_epochs(lab_epochs, 100, 100, len(data.x)), batch_size=100, limit=None
+        )
         data = data.head(hp.limit)
         net, opt = DigitsCNN(batchnorm=setting == "digits-bn"), torch.optim.SGD
     model = ctx.model(net)
-    history = fit(model, nn.CrossEntropyLoss(), opt(model.parameters(), lr=hp.lr), ctx.data(data), hp.epochs,
-                  hp.batch_size, classify=True)  # fmt: skip
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt(model.parameters(), lr=hp.lr),
+        ctx.data(data),
+        hp.epochs,
+        hp.batch_size,
+        classify=True,
+    )
     return {"history": history, "model": model}
 
 
@@ -142,20 +169,33 @@ def resnet18(classes: int, frozen: bool) -> nn.Module:
     return model
 
 
-@lesson("6.5", "Modelos de Visão de Lanterna",
-        "ResNet-18 (untrained: no pretrained download) with a new fc, frozen or fully trained, on 3-channel digits",
-        ("frozen", "full"))  # fmt: skip
+@lesson(
+    "6.5",
+    "Modelos de Visão de Lanterna",
+    "ResNet-18 (untrained: no pretrained download) with a new fc, frozen or fully trained, on 3-channel digits",
+    ("frozen", "full"),
+)
 def vision_model(ctx, setting, **overrides):
     hp = take(overrides, lr=0.001, epochs=1, batch_size=100, size=32, limit=None)
     data = digits_images(hp.size, channels=3).head(hp.limit)
     net = resnet18(10, frozen=setting == "frozen")
     model = ctx.model(net)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    history = fit(model, nn.CrossEntropyLoss(), torch.optim.Adam(trainable, lr=hp.lr), ctx.data(data), hp.epochs,
-                  hp.batch_size, classify=True)  # fmt: skip
-    return {"history": history, "model": model,
-            "final": {"trainable_parameters": sum(p.numel() for p in trainable)},
-            "outputs": {"pretrained": "not available offline: weights=None, so accuracy is from scratch"}}  # fmt: skip
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        torch.optim.Adam(trainable, lr=hp.lr),
+        ctx.data(data),
+        hp.epochs,
+        hp.batch_size,
+        classify=True,
+    )
+    return {
+        "history": history,
+        "model": model,
+        "final": {"trainable_parameters": sum(p.numel() for p in trainable)},
+        "outputs": {"pretrained": "not available offline: weights=None, so accuracy is from scratch"},
+    }
 
 
 def _trainable_adam(lr):
@@ -163,8 +203,19 @@ def _trainable_adam(lr):
 
 
 workloads(
-    # the digits CNN, the lab's main model; timed on random 3x64x64 inputs for ResNet-18, as the lab suggests
-    l6_4=Workload(DigitsCNN, (1, 16, 16), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.1), 10, hot=True),
-    l6_5=Workload(lambda: resnet18(10, frozen=True), (3, 64, 64), nn.CrossEntropyLoss, _trainable_adam(0.001), 10,
-                  hot=True, forms=("channels_last", "autocast")),
-)  # fmt: skip
+    {
+        # the digits CNN, the lab's main model; timed on random 3x64x64 inputs for ResNet-18, as the lab suggests
+        "6.4": Workload(
+            DigitsCNN, (1, 16, 16), nn.CrossEntropyLoss, lambda p: torch.optim.SGD(p, lr=0.1), classes=10, hot=True
+        ),
+        "6.5": Workload(
+            lambda: resnet18(10, frozen=True),
+            (3, 64, 64),
+            nn.CrossEntropyLoss,
+            _trainable_adam(0.001),
+            classes=10,
+            hot=True,
+            forms=("channels_last", "autocast"),
+        ),
+    }
+)

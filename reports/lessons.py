@@ -39,8 +39,10 @@ def throughput_sentences(rows: pd.DataFrame) -> list[str]:
         ]
         tail = f" ({', '.join(others)} eager)" if others else ""
         form = f" ({form})" if form else ""
-        out.append(f"{lesson} {mode} on {device} {dtype}{form}: eager {base:,.0f} samples/s at batch "
-                   f"{top['batch'].iloc[0]}{tail}.")  # fmt: skip
+        out.append(
+            f"{lesson} {mode} on {device} {dtype}{form}: eager {base:,.0f} samples/s at batch "
+            f"{top['batch'].iloc[0]}{tail}."
+        )
     return out
 
 
@@ -48,10 +50,15 @@ def shares_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Each hot op's share of an eager training step, in percent, per (lesson, device, dtype, batch)."""
     profiled = rows[rows["op_shares"].notna() & (rows["mode"] == "train_step")]
     records = [
-        {"lesson": r["op"], "device": r["device"], "dtype": r["dtype"], "batch": r["batch"],
-         **{op: round(100 * share, 1) for op, share in r["op_shares"].items()}}
+        {
+            "lesson": r["op"],
+            "device": r["device"],
+            "dtype": r["dtype"],
+            "batch": r["batch"],
+            **{op: round(100 * share, 1) for op, share in r["op_shares"].items()},
+        }
         for _, r in profiled.iterrows()
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(records).fillna(0.0) if records else pd.DataFrame()
 
 
@@ -63,8 +70,10 @@ def shares_sentences(table: pd.DataFrame) -> list[str]:
         if ops.empty:
             continue
         top = ops.idxmax()
-        out.append(f"In an eager training step of {lesson} at batch {r['batch']} on {device} {dtype}, {top} takes "
-                   f"{ops[top]:.0f}% of the profiled time.")  # fmt: skip
+        out.append(
+            f"In an eager training step of {lesson} at batch {r['batch']} on {device} {dtype}, {top} takes "
+            f"{ops[top]:.0f}% of the profiled time."
+        )
     return out
 
 
@@ -93,8 +102,10 @@ def lab_sentences(labs: pd.DataFrame) -> list[str]:
                 continue
             fast, slow = at.loc[at["median_s"].idxmin()], at.loc[at["median_s"].idxmax()]
             where = "" if size is None else f" at size {int(size):,}"
-            out.append(f"{lesson} on {device}{where}: {fast['variant']} is fastest ({1e3 * fast['median_s']:,.3f} ms), "
-                       f"{slow['median_s'] / fast['median_s']:.1f}x ahead of {slow['variant']}.")  # fmt: skip
+            out.append(
+                f"{lesson} on {device}{where}: {fast['variant']} is fastest ({1e3 * fast['median_s']:,.3f} ms), "
+                f"{slow['median_s'] / fast['median_s']:.1f}x ahead of {slow['variant']}."
+            )
     return out
 
 
@@ -103,30 +114,54 @@ def lesson_sections(ctx: ReportContext) -> list[Section]:
     labs, rows = every[every["mode"] == "lab"], every[every["mode"] != "lab"]
     sections = []
     if not labs.empty:
-        text = ["The lessons without training, each lab timed whole per setting (torch against numpy, per-sample "
-                "against batched transforms, DataLoader workers, ...) and per size where the lab has one.",
-                *lab_sentences(labs)]  # fmt: skip
-        sections.append(Section("Lessons without training: the labs timed", text, [],
-                                [("median time per setting", lab_table(labs))]))  # fmt: skip
+        text = [
+            "The lessons without training, each lab timed whole per setting (torch against numpy, per-sample "
+            "against batched transforms, DataLoader workers, ...) and per size where the lab has one.",
+            *lab_sentences(labs),
+        ]
+        sections.append(
+            Section(
+                "Lessons without training: the labs timed", text, [], [("median time per setting", lab_table(labs))]
+            )
+        )
     if rows.empty:
         return sections
     figures = []
     for lesson in sorted(rows["op"].unique(), key=lambda s: [int(p) for p in s.split()[1].split(".")]):
         d = rows[rows["op"] == lesson]
         name = lesson.replace(" ", "_").replace(".", "_")
-        path = plots.by_size(d, ctx.out / f"{name}_throughput.png", f"{lesson}: throughput against batch size",
-                             "samples_per_s", "samples/s", xlabel="batch size")  # fmt: skip
+        path = plots.by_size(
+            d,
+            ctx.out / f"{name}_throughput.png",
+            f"{lesson}: throughput against batch size",
+            "samples_per_s",
+            "samples/s",
+            xlabel="batch size",
+        )
         figures.append((f"{lesson}: samples/s against batch size per backend (forward and training step)", path))
-    text = ["Each training lesson's workload (its lab model, random inputs of its shape) timed as a forward pass "
-            "without gradients and as one training step (forward, loss, backward, optimizer step), per backend. "
-            "Throughput grows with batch size until the device is busy; tiny models stay overhead-bound."]  # fmt: skip
+    text = [
+        "Each training lesson's workload (its lab model, random inputs of its shape) timed as a forward pass "
+        "without gradients and as one training step (forward, loss, backward, optimizer step), per backend. "
+        "Throughput grows with batch size until the device is busy; tiny models stay overhead-bound."
+    ]
     text += throughput_sentences(rows)
-    sections.append(Section("Lessons: throughput against batch size", text, figures,
-                            [("samples/s per backend", throughput_table(rows))]))  # fmt: skip
+    sections.append(
+        Section(
+            "Lessons: throughput against batch size", text, figures, [("samples/s per backend", throughput_table(rows))]
+        )
+    )
     shares = shares_table(rows)
     if not shares.empty:
-        note = ("Self time of the profiled ops (torch.profiler, device time on CUDA) grouped by hot op; 'other' is "
-                "the rest (allocation, copies, autograd bookkeeping).")  # fmt: skip
-        sections.append(Section("Lessons: where a training step's time goes", [note, *shares_sentences(shares)],
-                                [], [("share of an eager training step, %", shares)]))  # fmt: skip
+        note = (
+            "Self time of the profiled ops (torch.profiler, device time on CUDA) grouped by hot op; 'other' is "
+            "the rest (allocation, copies, autograd bookkeeping)."
+        )
+        sections.append(
+            Section(
+                "Lessons: where a training step's time goes",
+                [note, *shares_sentences(shares)],
+                [],
+                [("share of an eager training step, %", shares)],
+            )
+        )
     return sections

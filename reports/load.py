@@ -99,16 +99,34 @@ def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) 
     row = dict.fromkeys(COLUMNS)
     form = "" if info.get("form", "plain") == "plain" else info["form"]
     row.update(
-        kind="lesson", op=f"lesson {info['lesson']}", variant=info.get("backend"), mode=info.get("mode"),
-        device=info.get("device"), machine=machine, dtype=info.get("dtype"), family=form,
+        kind="lesson",
+        op=f"lesson {info['lesson']}",
+        variant=info.get("backend"),
+        mode=info.get("mode"),
+        device=info.get("device"),
+        machine=machine,
+        dtype=info.get("dtype"),
+        family=form,
         shape=f"b{info.get('batch')}" + (f"-{form}" if form else ""),
-        elements=info.get("batch"), batch=info.get("batch"), group=entry.get("group"), name=entry.get("name"),
-        median_s=stats.get("median"), iqr_s=stats.get("iqr"), q1_s=stats.get("q1"), q3_s=stats.get("q3"),
-        rounds=stats.get("rounds"), flops=info.get("flops"), gflops=info.get("gflops"), compile_s=info.get("compile_s"),
-        noisy=bool(info.get("noisy", False)), samples_per_s=info.get("samples_per_s"),
-        op_shares=info.get("op_shares"), baseline=info.get("backend") == "eager", source=source,
+        elements=info.get("batch"),
+        batch=info.get("batch"),
+        group=entry.get("group"),
+        name=entry.get("name"),
+        median_s=stats.get("median"),
+        iqr_s=stats.get("iqr"),
+        q1_s=stats.get("q1"),
+        q3_s=stats.get("q3"),
+        rounds=stats.get("rounds"),
+        flops=info.get("flops"),
+        gflops=info.get("gflops"),
+        compile_s=info.get("compile_s"),
+        noisy=bool(info.get("noisy", False)),
+        samples_per_s=info.get("samples_per_s"),
+        op_shares=info.get("op_shares"),
+        baseline=info.get("backend") == "eager",
+        source=source,
         rung={"eager": 1, "compiled": 2, "triton": 3}.get(info.get("backend")),
-    )  # fmt: skip
+    )
     return row
 
 
@@ -157,8 +175,10 @@ def read_study(path: Path) -> tuple[dict, list[dict]]:
             continue
         if header is None:
             if not isinstance(record, dict) or not isinstance(record.get("header"), dict):
-                raise ResultsError(f"{path}: line {number} is not the study header ({{\"header\": ...}}): written "
-                                   "before study files carried their metadata; rerun dnnbench study")  # fmt: skip
+                raise ResultsError(
+                    f'{path}: line {number} is not the study header ({{"header": ...}}): written '
+                    "before study files carried their metadata; rerun dnnbench study"
+                )
             header = record["header"]
             missing = {"study", "kind", "question", "metric"} - set(header)
             if missing:

@@ -362,12 +362,22 @@ def systems_throughput(summary: pd.DataFrame, path: Path, title: str) -> Path:
                 continue
             c = setting_colour(i)
             lo, hi = d["batch"] / (d["step_ms_max"] / 1e3), d["batch"] / (d["step_ms_min"] / 1e3)
-            ax.errorbar(d["batch"], d["samples_per_s"], yerr=[d["samples_per_s"] - lo, hi - d["samples_per_s"]],
-                        fmt="o-", color=c, label=setting, capsize=3, markersize=4)  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="training samples / s",
-               title=f"lesson {lesson}")  # fmt: skip
+            ax.errorbar(
+                d["batch"],
+                d["samples_per_s"],
+                yerr=[d["samples_per_s"] - lo, hi - d["samples_per_s"]],
+                fmt="o-",
+                color=c,
+                label=setting,
+                capsize=3,
+                markersize=4,
+            )
+        ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="training samples / s", title=f"lesson {lesson}")
         ax.grid(True, which="both", alpha=0.25)
     _legend(fig, axes)
     fig.suptitle(title, x=0.02, ha="left")
-    return _save(fig, path, "point: mean over rounds; bar: slowest to fastest round; executions that did not run "
-                 "are listed in the table")  # fmt: skip
+    return _save(
+        fig,
+        path,
+        "point: mean over rounds; bar: slowest to fastest round; executions that did not run are listed in the table",
+    )

@@ -28,7 +28,7 @@ def summary_table(summary: pd.DataFrame, also: tuple[str, ...] = ()) -> pd.DataF
             "training s per epoch": [f"{v:.3g}" for v in summary["seconds_per_epoch"]],
             **{f"final {m} (mean)": [f"{v:.4g}" for v in summary[m]] for m in also if m in summary},
         }
-    )  # fmt: skip
+    )
 
 
 def study_sections(ctx: ReportContext) -> list[Section]:
@@ -54,10 +54,12 @@ def dynamics_section(ctx: ReportContext, header: dict, d: pd.DataFrame, summary:
     target = f"; target {metric} {targets}" if targets else ""
     metrics = [metric, *also]
     fig = plots.study_curves(d, metrics, ctx.out / f"study_{name}.png", f"study {name}")
-    return Section(f"Study: {name}",
-                   [f"{header['question']} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})", text],
-                   [(f"{', '.join(metrics)} against epochs and wall time", fig)],
-                   [("final value per setting over seeds", summary_table(summary, also))])  # fmt: skip
+    return Section(
+        f"Study: {name}",
+        [f"{header['question']} ({d['version'].iloc[0]} version, {d['device'].iloc[0]}{target})", text],
+        [(f"{', '.join(metrics)} against epochs and wall time", fig)],
+        [("final value per setting over seeds", summary_table(summary, also))],
+    )
 
 
 def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -69,22 +71,29 @@ def systems_table(summary: pd.DataFrame) -> pd.DataFrame:
             "lesson": summary["lesson"],
             "batch": summary["batch"],
             "execution": summary["setting"],
-            "step (ms)": [cell(r, lambda r: f"{r['step_ms']:.3g} ({r['step_ms_min']:.3g} to {r['step_ms_max']:.3g})")
-                          for _, r in summary.iterrows()],
+            "step (ms)": [
+                cell(r, lambda r: f"{r['step_ms']:.3g} ({r['step_ms_min']:.3g} to {r['step_ms_max']:.3g})")
+                for _, r in summary.iterrows()
+            ],
             "samples/s": [cell(r, lambda r: f"{r['samples_per_s']:,.0f}") for _, r in summary.iterrows()],
             "first call extra (s)": [cell(r, lambda r: f"{r['compile_s']:.3g}") for _, r in summary.iterrows()],
-            "vs baseline": [r["skipped"] if isinstance(r["skipped"], str) else
-                            f"{r['speedup']:.2f}x, {r['apart']}" for _, r in summary.iterrows()],
+            "vs baseline": [
+                r["skipped"] if isinstance(r["skipped"], str) else f"{r['speedup']:.2f}x, {r['apart']}"
+                for _, r in summary.iterrows()
+            ],
         }
-    )  # fmt: skip
+    )
 
 
 def systems_section(ctx: ReportContext, header: dict, d: pd.DataFrame, summary: pd.DataFrame, text: str) -> Section:
     name, timing = header["study"], d[d["kind"] == "timing"]
     devices = ", ".join(dict.fromkeys(timing["device"])) or "nothing ran"
-    text = [f"{header['question']} ({d['version'].iloc[0]} version; ran on {devices}; baseline "
-            f"{header['executions'][0]['label']}; a difference is claimed only where the ranges over rounds do not "
-            "overlap)", text]  # fmt: skip
+    text = [
+        f"{header['question']} ({d['version'].iloc[0]} version; ran on {devices}; baseline "
+        f"{header['executions'][0]['label']}; a difference is claimed only where the ranges over rounds do not "
+        "overlap)",
+        text,
+    ]
     figures = [
         (
             "training samples per second against the batch size",
@@ -93,9 +102,14 @@ def systems_section(ctx: ReportContext, header: dict, d: pd.DataFrame, summary: 
     ]
     trained = d[d["kind"] == "training"]
     if not trained.empty:
-        figures.append((f"{header['metric']} of the lessons trained in each precision",
-                        plots.study_curves(trained, [header["metric"]], ctx.out / f"study_{name}_training.png",
-                                           f"study {name}: training")))  # fmt: skip
+        figures.append(
+            (
+                f"{header['metric']} of the lessons trained in each precision",
+                plots.study_curves(
+                    trained, [header["metric"]], ctx.out / f"study_{name}_training.png", f"study {name}: training"
+                ),
+            )
+        )
     return Section(
         f"Study: {name}",
         text,

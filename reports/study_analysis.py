@@ -57,10 +57,21 @@ def summarize(header: dict, rows: pd.DataFrame) -> pd.DataFrame:
             reached.append(run[ok]["seconds"].iloc[0] if ok.any() else math.nan)
         also = {m: runs.groupby("seed")[m].last().mean() for m in header.get("also", ()) if m in runs}
         per_epoch = (runs.groupby("seed")["seconds"].last() / runs.groupby("seed")["epoch"].max()).mean()
-        out.append({"lesson": arm["lesson"], "group": arm.get("group") or arm["lesson"], "setting": arm["label"],
-                    "seeds": len(finals), "mean": finals.mean(), "min": finals.min(), "max": finals.max(),
-                    "target": target, "seconds_to_target": pd.Series(reached, dtype=float).mean(skipna=False),
-                    "seconds_per_epoch": per_epoch, **also})  # fmt: skip
+        out.append(
+            {
+                "lesson": arm["lesson"],
+                "group": arm.get("group") or arm["lesson"],
+                "setting": arm["label"],
+                "seeds": len(finals),
+                "mean": finals.mean(),
+                "min": finals.min(),
+                "max": finals.max(),
+                "target": target,
+                "seconds_to_target": pd.Series(reached, dtype=float).mean(skipna=False),
+                "seconds_per_epoch": per_epoch,
+                **also,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -95,15 +106,19 @@ def conclusion(header: dict, summary: pd.DataFrame) -> str:
         ranked = arms.sort_values("mean", ascending=not higher).reset_index(drop=True)
         best, second = ranked.iloc[0], ranked.iloc[1]
         where = f" on {lesson}" if summary["group"].nunique() > 1 else ""
-        sentences.append(f"{name}{where}: {best['setting']} reaches the best final {metric}, {best['mean']:.4g} "
-                         f"(range {best['min']:.4g} to {best['max']:.4g} over {best['seeds']} seeds).")  # fmt: skip
+        sentences.append(
+            f"{name}{where}: {best['setting']} reaches the best final {metric}, {best['mean']:.4g} "
+            f"(range {best['min']:.4g} to {best['max']:.4g} over {best['seeds']} seeds)."
+        )
         apart = best["min"] > second["max"] if higher else best["max"] < second["min"]
         if apart:
             lead = f"Its lead over {second['setting']} ({second['mean']:.4g})"
             second_sentence = lead + " is larger than the spread over seeds"
         else:
-            second_sentence = (f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
-                               "difference is claimed between them")  # fmt: skip
+            second_sentence = (
+                f"{second['setting']} ({second['mean']:.4g}) is within the spread over seeds: no "
+                "difference is claimed between them"
+            )
         sentences.append(second_sentence + _first_to_target(header, arms) + _contrast(header, arms, best) + ".")
     return " ".join(sentences)
 
@@ -137,12 +152,23 @@ def summarize_systems(header: dict, rows: pd.DataFrame) -> pd.DataFrame:
             speedup = base.mean() / mine.mean() if not base.empty else math.nan
             faster = not base.empty and mine.max() < base.min()
             slower = not base.empty and mine.min() > base.max()
-            out.append({"lesson": lesson, "batch": batch, "setting": label, "device": runs["device"].iloc[0],
-                        "rounds": len(mine), "step_ms": 1e3 * mine.mean(), "step_ms_min": 1e3 * mine.min(),
-                        "step_ms_max": 1e3 * mine.max(), "samples_per_s": batch / mine.mean(),
-                        "compile_s": runs["compile_s"].mean(), "speedup": speedup,
-                        "apart": "faster" if faster else "slower" if slower else "within",
-                        "skipped": None})  # fmt: skip
+            out.append(
+                {
+                    "lesson": lesson,
+                    "batch": batch,
+                    "setting": label,
+                    "device": runs["device"].iloc[0],
+                    "rounds": len(mine),
+                    "step_ms": 1e3 * mine.mean(),
+                    "step_ms_min": 1e3 * mine.min(),
+                    "step_ms_max": 1e3 * mine.max(),
+                    "samples_per_s": batch / mine.mean(),
+                    "compile_s": runs["compile_s"].mean(),
+                    "speedup": speedup,
+                    "apart": "faster" if faster else "slower" if slower else "within",
+                    "skipped": None,
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -160,10 +186,12 @@ def _versus_baseline(header: dict, summary: pd.DataFrame) -> str:
             parts.append(f"{label} did not run here ({skipped.iloc[0] if not skipped.empty else 'no rows'})")
             continue
         best = mine.loc[mine["speedup"].idxmax()]
-        parts.append(f"{label} is faster than {baseline} beyond the spread in {(mine['apart'] == 'faster').sum()} "
-                     f"of {_cases(len(mine))} and slower in {(mine['apart'] == 'slower').sum()}, from "
-                     f"{mine['speedup'].min():.2f}x to {best['speedup']:.2f}x (best: lesson {best['lesson']}, "
-                     f"batch {best['batch']})")  # fmt: skip
+        parts.append(
+            f"{label} is faster than {baseline} beyond the spread in {(mine['apart'] == 'faster').sum()} "
+            f"of {_cases(len(mine))} and slower in {(mine['apart'] == 'slower').sum()}, from "
+            f"{mine['speedup'].min():.2f}x to {best['speedup']:.2f}x (best: lesson {best['lesson']}, "
+            f"batch {best['batch']})"
+        )
     return f"{header['study']}: " + "; ".join(parts) + "."
 
 
@@ -182,8 +210,10 @@ def _break_even(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
     if not paying:
         return cost + f" on the first call and never pays back here: {about} is not faster beyond the spread."
     steps, lesson, batch = min(paying)
-    return cost + (f" on the first call; it pays back soonest on lesson {lesson} at batch {batch}, after "
-                   f"{math.ceil(steps):,} steps.")  # fmt: skip
+    return cost + (
+        f" on the first call; it pays back soonest on lesson {lesson} at batch {batch}, after "
+        f"{math.ceil(steps):,} steps."
+    )
 
 
 def _accuracy(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
@@ -201,9 +231,11 @@ def _accuracy(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
         base = stats.loc[baseline]
         for label, s in stats.drop(baseline).iterrows():
             apart = s["max"] < base["min"] or s["min"] > base["max"]
-            parts.append(f"on {lesson} {label} reaches {metric} {s['mean']:.3f} ({s['min']:.3f} to {s['max']:.3f}) "
-                         f"against {base['mean']:.3f} in {baseline}, "
-                         + ("a difference beyond the spread over seeds" if apart else "within the spread"))  # fmt: skip
+            parts.append(
+                f"on {lesson} {label} reaches {metric} {s['mean']:.3f} ({s['min']:.3f} to {s['max']:.3f}) "
+                f"against {base['mean']:.3f} in {baseline}, "
+                + ("a difference beyond the spread over seeds" if apart else "within the spread")
+            )
     if not parts:
         return f"Only {baseline} trained here: no accuracy to compare."
     return "Accuracy: " + "; ".join(parts) + "."
@@ -214,14 +246,19 @@ def _crossover(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
     about, baseline = header["about"], _labels(header)[0]
     gpu = summary[(summary["setting"] == about) & summary["skipped"].isna()]
     if gpu.empty:
-        return (f"{about} did not run here, so there is no crossover: run dnnbench study {header['study']} on a "
-                "GPU machine for both devices' rows.")  # fmt: skip
+        return (
+            f"{about} did not run here, so there is no crossover: run dnnbench study {header['study']} on a "
+            "GPU machine for both devices' rows."
+        )
     parts = []
     for lesson, d in gpu.sort_values("batch").groupby("lesson", sort=False):
         wins = list(d["apart"] == "faster")
         start = next((i for i in range(len(wins)) if all(wins[i:])), None)
-        parts.append(f"from batch {d['batch'].iloc[start]} on {lesson}" if start is not None else
-                     f"at no measured batch on {lesson}")  # fmt: skip
+        parts.append(
+            f"from batch {d['batch'].iloc[start]} on {lesson}"
+            if start is not None
+            else f"at no measured batch on {lesson}"
+        )
     return f"{about} beats {baseline} " + ", ".join(parts) + "."
 
 

@@ -63,8 +63,15 @@ def _hypothesis_profiles() -> None:
     except ImportError:  # the fuzz tests skip themselves, saying why
         return
     slow = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
-    settings.register_profile("ci", max_examples=20, derandomize=True, database=None, deadline=None,
-                              suppress_health_check=slow, print_blob=True)  # fmt: skip
+    settings.register_profile(
+        "ci",
+        max_examples=20,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=slow,
+        print_blob=True,
+    )
     settings.register_profile("long", max_examples=300, deadline=None, suppress_health_check=slow, print_blob=True)
     settings.load_profile("long" if os.environ.get("DNNBENCH_FUZZ") == "long" else "ci")
 

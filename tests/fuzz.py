@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 
 from kernels import registry
-from kernels.check import compare
 from kernels.spec import Case, Inputs
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
@@ -52,8 +51,9 @@ def restride(t: torch.Tensor, layout: str) -> torch.Tensor:
         inverse = sorted(range(t.dim()), key=order.__getitem__)
         return t.permute(order).contiguous().permute(inverse)
     if layout == "sliced":
-        big = torch.full([d + 1 for d in t.shape[:-1]] + [2 * t.shape[-1] + 1], float("nan"), dtype=t.dtype,
-                         device=t.device)  # fmt: skip
+        big = torch.full(
+            [d + 1 for d in t.shape[:-1]] + [2 * t.shape[-1] + 1], float("nan"), dtype=t.dtype, device=t.device
+        )
         view = big[(slice(1, None),) * (t.dim() - 1) + (slice(1, None, 2),)]
         view.copy_(t)
         return view
@@ -112,9 +112,15 @@ def check_example(variant: str, example: FuzzExample, device: str = "cpu") -> li
     """Compare variant `variant` with the float64 reference on `example`; the failed comparisons, as text."""
     v = registry.get(example.op, variant)
     case = example.case
-    results = compare(v.fn, registry.spec(example.op), case, device, example.seed,
-                      grads=case.grad and v.differentiable, inputs=example.inputs(device),
-                      grad_layout=lambda g: restride(g, example.grad_layout))  # fmt: skip
+    results = registry.spec(example.op).compare(
+        v.fn,
+        case,
+        device,
+        example.seed,
+        grads=case.grad and v.differentiable,
+        inputs=example.inputs(device),
+        grad_layout=lambda g: restride(g, example.grad_layout),
+    )
     return [str(r) for r in results if not r.ok]
 
 
@@ -159,10 +165,15 @@ def batchnorm_cases(draw, dtypes):
     shape = tuple(draw(st.lists(st.sampled_from(SMALL), min_size=ndim, max_size=ndim)))
     training = draw(st.booleans()) and math.prod(shape) // shape[1] > 1  # torch refuses one value per channel
     params = tuple(
-        p for p, on in ((("eval", True), not training), (("no_affine", True), draw(st.booleans())),
-                        (("momentum", 0.3), draw(st.booleans())), (("activation", "relu"), draw(st.booleans())))
+        p
+        for p, on in (
+            (("eval", True), not training),
+            (("no_affine", True), draw(st.booleans())),
+            (("momentum", 0.3), draw(st.booleans())),
+            (("activation", "relu"), draw(st.booleans())),
+        )
         if on
-    )  # fmt: skip
+    )
     dtype = draw(st.sampled_from(dtypes))
     # a mean of 1e3 with a spread of 0.3 is below bf16's and fp16's resolution there: a test of fp32 only
     # constant_channel: channel 0 holds one value (variance 0, output 0 there); other channels give the norm
@@ -205,8 +216,13 @@ def max_pool2d_cases(draw, dtypes):
     # inputs at least as large as the dilated window minus the padding, so that the output is not empty
     h = draw(st.integers(max(1, dilation[0] * (kernel[0] - 1) + 1 - 2 * pad[0]), 11))
     w = draw(st.integers(max(1, dilation[1] * (kernel[1] - 1) + 1 - 2 * pad[1]), 11))
-    params = [("kernel_size", kernel), ("stride", stride), ("padding", pad), ("dilation", dilation),
-              ("ceil_mode", draw(st.booleans()))]  # fmt: skip
+    params = [
+        ("kernel_size", kernel),
+        ("stride", stride),
+        ("padding", pad),
+        ("dilation", dilation),
+        ("ceil_mode", draw(st.booleans())),
+    ]
     if draw(st.booleans()):
         params.append(("activation", "relu"))
     shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), h, w)
@@ -248,11 +264,16 @@ TEMPLATES = {  # a case per op with every optional tensor present (bias, affine,
     "softmax": Case("fuzz", (3, 5, 33), FP32, params=(("dim", 1),)),
     "matmul": Case("fuzz", (2, 7, 33, 5), FP32, params=(("bias", True), ("activation", "relu"))),
     "batchnorm": Case("fuzz", (3, 4, 5, 6), FP32, params=(("momentum", 0.3), ("activation", "relu"))),
-    "conv2d": Case("fuzz", (2, 4, 7, 6, 6, 3, 2), FP32,
-                   params=(("stride", (2, 1)), ("padding", 1), ("groups", 2), ("bn", True), ("activation", "relu"))),
-    "max_pool2d": Case("fuzz", (2, 3, 9, 8), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1)),
-                       fill="ties"),
-}  # fmt: skip
+    "conv2d": Case(
+        "fuzz",
+        (2, 4, 7, 6, 6, 3, 2),
+        FP32,
+        params=(("stride", (2, 1)), ("padding", 1), ("groups", 2), ("bn", True), ("activation", "relu")),
+    ),
+    "max_pool2d": Case(
+        "fuzz", (2, 3, 9, 8), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1)), fill="ties"
+    ),
+}
 
 
 def layout_example(op: str, layout: str) -> FuzzExample:

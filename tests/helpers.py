@@ -12,3 +12,24 @@ def runnable(op: str, name: str, device: str):
     if reason:
         pytest.skip(reason)
     return v.fn
+
+
+def checked_variants(op: str) -> list[str]:
+    """The variants whose argument checks are the suite's own: all but the eager baseline, which is torch's op
+    with torch's errors."""
+    return [v.name for v in registry.variants(op) if not v.baseline]
+
+
+def spy_on(monkeypatch, function_name: str, *modules) -> list[list[tuple]]:
+    """Wrap `function_name` (a launcher) in each of `modules` (where it is defined and where it was imported by name)
+    so that each call records (data_ptr, stride) of its tensor arguments, in order; returns the list of calls."""
+    seen = []
+    original = getattr(modules[0], function_name)
+
+    def spy(*args, **kwargs):
+        seen.append([(a.data_ptr(), a.stride()) for a in args if hasattr(a, "data_ptr")])
+        return original(*args, **kwargs)
+
+    for module in modules:
+        monkeypatch.setattr(module, function_name, spy)
+    return seen

@@ -27,27 +27,48 @@ COVERING = {
     "reports/compare.py": ["tests/test_compare.py"],
     "reports/narrative.py": ["tests/test_narrative.py", "tests/test_planted_report.py"],
     "reports/study_analysis.py": ["tests/test_study_analysis.py"],
-    "models/studies.py": ["tests/test_study_truths.py::test_a_dynamics_study_runs_each_seed_once_and_seeds_differ",
-                          "tests/test_studies.py"],
+    "models/studies.py": [
+        "tests/test_study_truths.py::test_a_dynamics_study_runs_each_seed_once_and_seeds_differ",
+        "tests/test_studies.py",
+    ],
     "bench/systems.py": ["tests/test_study_truths.py", "tests/test_systems_studies.py"],
-    "models/precision.py": ["tests/test_study_truths.py::test_the_precision_study_turns_autocast_on_and_off",
-                            "tests/test_systems_studies.py::test_precision_names_its_problems_and_restores_tf32",
-                            "tests/test_systems_studies.py::test_fit_scales_the_loss_under_fp16_autocast_only",
-                            "tests/test_systems_studies.py::test_bf16_autocast_trains_as_well_as_fp32_on_the_digits"],
-    "models/backends.py": ["tests/test_lesson_truths.py::test_the_triton_backend_runs_no_torch_layer",
-                           "tests/test_lesson_backends.py::test_the_triton_backend_replaces_the_layers_and_keeps_the_parameters",
-                           "tests/test_lessons.py::test_bad_settings_backends_and_overrides_name_the_problem"],
-    "kernels/check.py": ["tests/test_correctness.py::test_check_rejects_wrong_outputs", "tests/test_reference.py",
-                         "tests/test_correctness.py -k 'matmul and eager'"],
-    "kernels/matmul/spec.py": ["tests/test_correctness.py -k matmul", "tests/test_matmul_edges.py",
-                               "tests/test_reference.py", "tests/test_opinfo.py -k 'matmul and not compiled'"],
-}  # fmt: skip
+    "models/precision.py": [
+        "tests/test_study_truths.py::test_the_precision_study_turns_autocast_on_and_off",
+        "tests/test_systems_studies.py::test_precision_names_its_problems_and_restores_tf32",
+        "tests/test_systems_studies.py::test_fit_scales_the_loss_under_fp16_autocast_only",
+        "tests/test_systems_studies.py::test_bf16_autocast_trains_as_well_as_fp32_on_the_digits",
+    ],
+    "models/backends.py": [
+        "tests/test_lesson_truths.py::test_the_triton_backend_runs_no_torch_layer",
+        "tests/test_lesson_backends.py::test_the_triton_backend_replaces_the_layers_and_keeps_the_parameters",
+        "tests/test_lessons.py::test_bad_settings_backends_and_overrides_name_the_problem",
+    ],
+    "kernels/check.py": [
+        "tests/test_correctness.py::test_check_rejects_wrong_outputs",
+        "tests/test_reference.py",
+        "tests/test_correctness.py -k 'matmul and eager'",
+    ],
+    "kernels/matmul/spec.py": [
+        "tests/test_correctness.py -k matmul",
+        "tests/test_matmul_edges.py",
+        "tests/test_reference.py",
+        "tests/test_opinfo.py -k 'matmul and not compiled'",
+    ],
+}
 
 
 def tracked_copy() -> Path:
     """The tracked and untracked-but-not-ignored files, copied to a scratch directory."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     scratch = Path(tempfile.mkdtemp(prefix="dnnbench-mutation-"))
     for name in filter(None, listed):
         src = ROOT / name
@@ -99,8 +120,9 @@ def main(argv: list[str]) -> int:
         if sample is not None:
             keep_sample(session, sample)
         subprocess.run([*cosmic, "exec", str(config), str(session)], cwd=scratch, check=True)
-        dump = subprocess.run([*cosmic, "dump", str(session)], cwd=scratch, capture_output=True, text=True,
-                              check=True).stdout  # fmt: skip
+        dump = subprocess.run(
+            [*cosmic, "dump", str(session)], cwd=scratch, capture_output=True, text=True, check=True
+        ).stdout
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     out = Path(os.environ.get("MUTATION_OUT") or ROOT / "results" / f"mutation-{module.replace('/', '.')}.jsonl")
@@ -151,8 +173,10 @@ def summary(module: str, dump: str) -> str:
     sampled = (
         f" (a sample of {total + other} of {total + other + skipped}; 95% interval {100 * low:.0f}-{100 * high:.0f}%)"
     )
-    lines = [f"{module}: {killed} of {total} mutants killed ({100 * killed / max(total, 1):.0f}%)"
-             f"{sampled if skipped else ''}, {len(survived)} survived, {other} incompetent or not run"]  # fmt: skip
+    lines = [
+        f"{module}: {killed} of {total} mutants killed ({100 * killed / max(total, 1):.0f}%)"
+        f"{sampled if skipped else ''}, {len(survived)} survived, {other} incompetent or not run"
+    ]
     lines += [f"survivor {i + 1}: {changed(diff)}" for i, diff in enumerate(survived)]
     return "\n".join(lines)
 

@@ -35,12 +35,25 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def runtime_nodes(tree: ast.AST):
+    """Every node of `tree` except those under `if TYPE_CHECKING:` (imports for annotations only, never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """The suite's modules that module `name` imports, anywhere in its body. `from pkg import mod` counts as an
-    import of pkg.mod when that is a module, else of pkg."""
+    """The suite's modules that module `name` imports when it runs, anywhere in its body. `from pkg import mod`
+    counts as an import of pkg.mod when that is a module, else of pkg."""
     out = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -60,8 +73,12 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_each_package_imports_only_the_layers_below_it(graph):
-    wrong = [f"{m} imports {t}" for m, targets in graph.items() for t in sorted(targets)
-             if t.split(".")[0] not in MAY_IMPORT[m.split(".")[0]] and t not in SHARED_LEAVES]  # fmt: skip
+    wrong = [
+        f"{m} imports {t}"
+        for m, targets in graph.items()
+        for t in sorted(targets)
+        if t.split(".")[0] not in MAY_IMPORT[m.split(".")[0]] and t not in SHARED_LEAVES
+    ]
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
 
 
@@ -104,13 +121,17 @@ def test_there_is_no_import_cycle(graph):
 
 
 def test_the_walk_sees_imports_inside_functions_and_relative_ones(tmp_path):
-    # the checker itself: a function-level import and a relative import are edges
+    # the checker itself: a function-level import and a relative import are edges; an annotation-only one is not
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("def f():\n    from pkg import b\n")
-    (pkg / "b.py").write_text("from . import a\nfrom .a import f\n")
-    known = {"pkg": pkg / "__init__.py", "pkg.a": pkg / "a.py", "pkg.b": pkg / "b.py"}
+    (pkg / "b.py").write_text(
+        "from . import a\nfrom .a import f\nfrom typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pkg import c\n"
+    )
+    (pkg / "c.py").write_text("")
+    known = {"pkg": pkg / "__init__.py", "pkg.a": pkg / "a.py", "pkg.b": pkg / "b.py", "pkg.c": pkg / "c.py"}
     assert imports("pkg.a", pkg / "a.py", known) == {"pkg.b"}
     assert imports("pkg.b", pkg / "b.py", known) == {"pkg.a"}
 
@@ -122,13 +143,18 @@ def test_a_report_is_built_without_torch_triton_or_the_suite_s_code(tmp_path):
 
     results = planted_results(tmp_path / "planted.json")
     study = tmp_path / "study-toy.jsonl"
-    header = ('{"header": {"study": "toy", "kind": "dynamics", "question": "Which is lower?", "metric": "loss", '
-              '"higher_is_better": false, "target": null, "also": [], "contrast": null, "arms": [{"label": "a", '
-              '"lesson": "2.7", "group": "2.7", "target": null}, {"label": "b", "lesson": "2.7", "group": "2.7", '
-              '"target": null}]}}')  # fmt: skip
-    rows = [f'{{"study": "toy", "lesson": "2.7", "setting": "{s}", "seed": {seed}, "epoch": 1, "seconds": 1.0, '
-            f'"loss": {loss}, "device": "cpu", "version": "quick"}}'
-            for s, loss in (("a", 1.0), ("b", 2.0)) for seed in (0, 1)]  # fmt: skip
+    header = (
+        '{"header": {"study": "toy", "kind": "dynamics", "question": "Which is lower?", "metric": "loss", '
+        '"higher_is_better": false, "target": null, "also": [], "contrast": null, "arms": [{"label": "a", '
+        '"lesson": "2.7", "group": "2.7", "target": null}, {"label": "b", "lesson": "2.7", "group": "2.7", '
+        '"target": null}]}}'
+    )
+    rows = [
+        f'{{"study": "toy", "lesson": "2.7", "setting": "{s}", "seed": {seed}, "epoch": 1, "seconds": 1.0, '
+        f'"loss": {loss}, "device": "cpu", "version": "quick"}}'
+        for s, loss in (("a", 1.0), ("b", 2.0))
+        for seed in (0, 1)
+    ]
     study.write_text("\n".join([header, *rows]) + "\n")
     code = (
         "import os, sys\n"

@@ -70,3 +70,20 @@ def test_each_conv2d_tile_computes_the_convolution_and_its_gradients(cfg, weight
     x, w = (t.detach().float().to(device).requires_grad_(True) for t in (x64, w64))
     got = fn(x, w, None, 1, 1, 1, 2)
     assert_matches(got, F.conv2d(x64, w64, None, 1, 1, 1, 2), (x, w), (x64, w64))
+
+
+def test_every_autotuned_kernel_has_its_tiles_run_here_and_compiled_by_the_compile_check():
+    """kernels.triton_support.autotuned records each kernel's configurations, which the compile check compiles; the
+    tests above run those same tiles."""
+    from kernels.triton_support import AUTOTUNE_CONFIGS
+
+    conv = "kernels.conv2d.triton_implicit_gemm."
+    assert set(AUTOTUNE_CONFIGS) == {
+        "kernels.matmul.triton_tiled._matmul_kernel",
+        conv + "_conv2d_fwd_kernel",
+        conv + "_conv2d_bwd_input_kernel",
+        conv + "_conv2d_bwd_weight_kernel",
+    }
+    assert tiles(AUTOTUNE_CONFIGS["kernels.matmul.triton_tiled._matmul_kernel"]) == tiles(triton_tiled._configs())
+    assert tiles(AUTOTUNE_CONFIGS[conv + "_conv2d_fwd_kernel"]) == CONV_TILES
+    assert tiles(AUTOTUNE_CONFIGS[conv + "_conv2d_bwd_weight_kernel"]) == WEIGHT_TILES

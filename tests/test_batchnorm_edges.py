@@ -46,8 +46,9 @@ def test_batch_of_one_with_spatial_size_trains(name, device):
     x = torch.randn(1, 4, 5, 5, device=device)
     rm, rv = stats(4, device)
     y = fn(x, rm, rv, training=True)
-    ref = F.batch_norm(x.double().cpu(), torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
-                       training=True)  # fmt: skip
+    ref = F.batch_norm(
+        x.double().cpu(), torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64), training=True
+    )
     torch.testing.assert_close(y.double().cpu(), ref, rtol=1e-4, atol=1e-4)
     assert not torch.equal(rm, torch.zeros(4, device=device)), "running_mean was not updated"
 
@@ -133,8 +134,10 @@ def test_evaluation_gradients_with_sliced_running_statistics(name, device):
     variant, the baseline included, must give the float64 gradients."""
     fn = runnable(name, device)
     g = torch.Generator().manual_seed(5)
-    x, w, b = (t.to(device).requires_grad_(True) for t in (torch.randn(3, 4, generator=g), torch.rand(4) + 0.5,
-                                                            torch.randn(4, generator=g)))  # fmt: skip
+    x, w, b = (
+        t.to(device).requires_grad_(True)
+        for t in (torch.randn(3, 4, generator=g), torch.rand(4) + 0.5, torch.randn(4, generator=g))
+    )
     wide = torch.full((2, 8), float("nan"))
     wide[0], wide[1] = torch.randn(8, generator=g), torch.rand(8, generator=g) + 0.5
     rm, rv = (t.to(device) for t in (wide[0, ::2], wide[1, ::2]))

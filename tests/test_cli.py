@@ -35,8 +35,21 @@ def test_run_times_a_selection_and_writes_its_report(tmp_path):
     """`dnnbench run` as `make bench` uses it, on one small case."""
     out = tmp_path / "run"
     select = "softmax and forward and 1024x16 and (eager or lesson)"
-    argv = ["run", "--device", "cpu", "-k", select, "--max-time", "0.01", "--seed", "3", "--studies", "dropout",
-            "-o", str(out)]  # fmt: skip
+    argv = [
+        "run",
+        "--device",
+        "cpu",
+        "-k",
+        select,
+        "--max-time",
+        "0.01",
+        "--seed",
+        "3",
+        "--studies",
+        "dropout",
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run([sys.executable, "-m", "dnnbench.cli", *argv], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (out / "results.json").exists() and (out / "report" / "index.html").exists()

@@ -181,8 +181,10 @@ def test_change_pairs_and_names_present_on_one_side_only(tmp_path):
     from reports.compare import format_pairs
 
     def run(path, medians):
-        entries = [{"name": n, "fullname": f"t.py::{n}", "stats": {"median": m, "q1": m, "q3": m, "iqr": 0.0}}
-                   for n, m in medians.items()]  # fmt: skip
+        entries = [
+            {"name": n, "fullname": f"t.py::{n}", "stats": {"median": m, "q1": m, "q3": m, "iqr": 0.0}}
+            for n, m in medians.items()
+        ]
         entries.append({"name": "no_stats", "fullname": "t.py::no_stats", "stats": {}})
         path.write_text(json.dumps({"machine_info": {}, "benchmarks": entries}))
         return path
@@ -203,8 +205,11 @@ def test_change_pairs_and_names_present_on_one_side_only(tmp_path):
 def test_fail_above_counts_only_slowdowns_beyond_it(fail_above, failing):
     from reports.compare import Pair, regressions
 
-    pairs = [Pair("slow", 1.0, 1.5, 50.0, "slower", ""), Pair("fast", 1.0, 0.1, -90.0, "faster", ""),
-             Pair("noisy", 1.0, 2.0, 100.0, "within noise", "")]  # fmt: skip
+    pairs = [
+        Pair("slow", 1.0, 1.5, 50.0, "slower", ""),
+        Pair("fast", 1.0, 0.1, -90.0, "faster", ""),
+        Pair("noisy", 1.0, 2.0, 100.0, "within noise", ""),
+    ]
     assert [p.name for p in regressions(pairs, fail_above)] == ["slow"] * failing
 
 

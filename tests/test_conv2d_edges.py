@@ -1,5 +1,6 @@
 """conv2d beyond the correctness sweep: the worked examples of lessons 6.1 and 6.3 with their hand-computed outputs,
-bad arguments, memory formats, TF32 as its own precision."""
+bad arguments, memory formats (integer input, mixed dtypes and TF32, shared by the ops, are in
+tests/test_op_contract.py)."""
 
 import pytest
 import torch
@@ -133,32 +134,16 @@ def test_bad_arguments_name_the_problem(name, x, w, kwargs, error, message, devi
         fn(torch.randn(x, device=device), torch.randn(w, device=device), **kwargs)
 
 
-@pytest.mark.parametrize("name", CHECKED)
-def test_integer_and_mixed_dtypes_are_rejected(name, device):
-    fn = runnable(name, device)
-    with pytest.raises(TypeError, match="floating point.*int64"):
-        fn(torch.ones(1, 1, 4, 4, dtype=torch.int64, device=device), torch.ones(1, 1, 2, 2, device=device))
-    with pytest.raises(TypeError, match="one dtype"):
-        fn(torch.randn(1, 1, 4, 4, device=device), torch.randn(1, 1, 2, 2, device=device).half())
-
-
 @pytest.mark.parametrize("name", ["triton_implicit_gemm", "triton_fused"])
 def test_strided_inputs_reach_the_kernel_without_a_copy_and_keep_their_memory_format(name, device, monkeypatch):
     fn = runnable(name, device)
-    seen = []
-    launch = triton_implicit_gemm.conv2d_launch
-
-    def spy(x, weight, *args):
-        seen.append((x.data_ptr(), x.stride()))
-        return launch(x, weight, *args)
-
-    monkeypatch.setattr(triton_implicit_gemm, "conv2d_launch", spy)
+    seen = helpers.spy_on(monkeypatch, "conv2d_launch", triton_implicit_gemm)
     sliced = torch.randn(2, 3, 9, 20, device=device)[..., ::2]
     nhwc = torch.randn(2, 3, 9, 10, device=device).contiguous(memory_format=torch.channels_last)
     w = torch.randn(4, 3, 3, 3, device=device)
     for x in (sliced, nhwc):
         out = fn(x, w, padding=1)
-        assert seen[-1] == (x.data_ptr(), x.stride())
+        assert seen[-1][0] == (x.data_ptr(), x.stride())
         torch.testing.assert_close(out, torch.nn.functional.conv2d(x, w, padding=1), rtol=1e-4, atol=1e-4)
     assert out.is_contiguous(memory_format=torch.channels_last)  # as F.conv2d returns a channels_last input
 
@@ -191,28 +176,9 @@ def test_folded_batch_norm_trains_gamma_and_beta():
     unfused = registry.get("conv2d", "eager").fn(x, w, b, bn=(mean, var, gamma, beta))
     torch.testing.assert_close(folded, unfused)
     dy = torch.randn(unfused.shape, generator=g, dtype=torch.float64)
-    torch.testing.assert_close(torch.autograd.grad(folded, (gamma, beta), dy),
-                               torch.autograd.grad(unfused, (gamma, beta), dy))  # fmt: skip
-
-
-def test_tf32_is_a_separate_precision_on_cuda():
-    """cuDNN convolutions default to TF32; the suite sets the flag explicitly, and both the eager baseline and the
-    Triton kernel follow it."""
-    if not torch.cuda.is_available():
-        pytest.skip("TF32 exists on CUDA only; on the CPU the flag changes nothing")
-    x, w = torch.randn(8, 64, 28, 28, device="cuda"), torch.randn(64, 64, 3, 3, device="cuda") / 24
-    ref = torch.nn.functional.conv2d(x.double(), w.double(), padding=1)
-    old = torch.backends.cudnn.allow_tf32
-    try:
-        for name in ("eager", "triton_implicit_gemm"):
-            fn = registry.get("conv2d", name).fn
-            errors = {}
-            for tf32 in (False, True):
-                torch.backends.cudnn.allow_tf32 = tf32
-                errors[tf32] = ((fn(x, w, padding=1).double() - ref).norm() / ref.norm()).item()
-            assert errors[False] < 1e-5 < errors[True] < 5e-3, (name, errors)
-    finally:
-        torch.backends.cudnn.allow_tf32 = old
+    torch.testing.assert_close(
+        torch.autograd.grad(folded, (gamma, beta), dy), torch.autograd.grad(unfused, (gamma, beta), dy)
+    )
 
 
 def test_int32_offsets_are_checked_on_the_farthest_element_not_the_count():

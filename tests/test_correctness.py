@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from kernels import registry
-from kernels.check import compare
+from kernels.check import Comparison
 from kernels.torch_ops import AtenRecorder, undeclared_ops
+from tests.conftest import CorrectnessCase
 
 
 def test_variant_matches_float64(correctness_case, seed):
@@ -20,8 +21,14 @@ def test_variant_matches_float64(correctness_case, seed):
     if reason:
         pytest.skip(reason)
     recorder = AtenRecorder()
-    results = compare(v.fn, registry.spec(c.op), c.case, c.device, seed, grads=c.case.grad and v.differentiable,
-                      watch=recorder if v.name.startswith("triton") else None)  # fmt: skip
+    results = registry.spec(c.op).compare(
+        v.fn,
+        c.case,
+        c.device,
+        seed,
+        grads=c.case.grad and v.differentiable,
+        watch=recorder if v.name.startswith("triton") else None,
+    )
     bad = [str(r) for r in results if not r.ok]
     assert not bad, f"{c.id} (seed {seed}): " + "; ".join(bad)
     extra = undeclared_ops(v, recorder)
@@ -56,8 +63,28 @@ def test_check_rejects_wrong_outputs(op, wrong, device, seed):
         right = eager(*inputs.args, **inputs.kwargs)
         if not torch.isfinite(right).all() or (right == right.flatten()[0]).all():
             continue  # a constant right answer (softmax of width 1 is all ones) is no test of a constant fake
-        results = compare(fake, spec, case, device, seed, grads=wrong == "zero_grad")
+        results = spec.compare(fake, case, device, seed, grads=wrong == "zero_grad")
         judged = results[1:] if wrong == "zero_grad" else results[:1]
         assert not all(r.ok for r in judged), f"{wrong} passed the check on {case.id}: {judged}"
         checked += 1
     assert checked >= 3, f"only {checked} cases of {op} could test the check"
+
+
+def test_an_op_judges_its_variants_with_its_own_compare(monkeypatch, seed):
+    """A stochastic op overrides OpSpec.compare with property checks: the correctness test asks the spec, so what
+    the spec's compare says is the verdict (here: a failing property, then a passing one)."""
+    spec = registry.spec("softmax")
+    case = next(c for c in spec.test_cases() if c.dtype == torch.float32)
+    asked = []
+
+    def properties(fn, case, device, seed, **options):
+        asked.append((case.name, device))
+        return [Comparison("p=1 gives zeros", error=verdict[0], tolerance=0.0)]
+
+    monkeypatch.setattr(spec, "compare", properties)
+    verdict = [1.0]
+    with pytest.raises(AssertionError, match="p=1 gives zeros: error 1"):
+        test_variant_matches_float64(CorrectnessCase("softmax", "eager", "cpu", case), seed)
+    verdict[0] = 0.0
+    test_variant_matches_float64(CorrectnessCase("softmax", "eager", "cpu", case), seed)
+    assert asked == [(case.name, "cpu")] * 2

@@ -23,9 +23,24 @@ SELECT = (
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lessons")
-    cmd = [sys.executable, "-m", "pytest", "bench/test_lessons.py", "--benchmark-only", "--device", "cpu", "-rs",
-           "-k", SELECT, "-p", "no:cacheprovider", "--benchmark-max-time", "0.02", "--benchmark-json",
-           str(tmp / "out.json")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "bench/test_lessons.py",
+        "--benchmark-only",
+        "--device",
+        "cpu",
+        "-rs",
+        "-k",
+        SELECT,
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-max-time",
+        "0.02",
+        "--benchmark-json",
+        str(tmp / "out.json"),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((tmp / "out.json").read_text())
@@ -91,8 +106,17 @@ def test_out_of_memory_is_recorded_and_the_sweep_goes_on(monkeypatch):
 
     with pytest.raises(pytest.skip.Exception, match="out of memory at batch 4096"):
         lesson_bench.run_lesson_case(Benchmark(), case, 0, recorded.append)
-    assert recorded == [{"lesson": "6.5", "backend": "eager", "mode": "train_step", "device": "cpu", "dtype": "fp32",
-                         "batch": 4096, "status": "out of memory"}]  # fmt: skip
+    assert recorded == [
+        {
+            "lesson": "6.5",
+            "backend": "eager",
+            "mode": "train_step",
+            "device": "cpu",
+            "dtype": "fp32",
+            "batch": 4096,
+            "status": "out of memory",
+        }
+    ]
 
 
 def test_the_report_shows_throughput_per_backend_and_the_hot_op_shares(run):
@@ -126,12 +150,24 @@ def test_the_gpu_crossover_is_found_for_a_lessons_sweep(tmp_path):
     GPU; the report names the size where the GPU overtakes."""
     times = {"cpu": {100: 1e-5, 10_000: 1e-4, 1_000_000: 1e-2}, "cuda": {100: 5e-5, 10_000: 5e-5, 1_000_000: 1e-4}}
     entries = [
-        {"name": f"lab-{device}-{n}", "group": f"lesson 1.1 lab n {n} {device}",
-         "stats": {"median": t, "iqr": t / 100, "q1": t, "q3": t, "rounds": 10},
-         "extra_info": {"lesson": "1.1", "backend": "torch", "mode": "lab", "device": device, "dtype": "fp32",
-                        "batch": n, "samples_per_s": n / t, "noisy": False}}
-        for device, sizes in times.items() for n, t in sizes.items()
-    ]  # fmt: skip
+        {
+            "name": f"lab-{device}-{n}",
+            "group": f"lesson 1.1 lab n {n} {device}",
+            "stats": {"median": t, "iqr": t / 100, "q1": t, "q3": t, "rounds": 10},
+            "extra_info": {
+                "lesson": "1.1",
+                "backend": "torch",
+                "mode": "lab",
+                "device": device,
+                "dtype": "fp32",
+                "batch": n,
+                "samples_per_s": n / t,
+                "noisy": False,
+            },
+        }
+        for device, sizes in times.items()
+        for n, t in sizes.items()
+    ]
     machine = {"node": "box", "dnnbench": {"host": "box", "gpus": [{"name": "Test GPU"}]}}
     path = tmp_path / "both.json"
     path.write_text(json.dumps({"machine_info": machine, "benchmarks": entries}))

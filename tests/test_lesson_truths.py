@@ -44,8 +44,18 @@ def test_the_seed_chooses_the_run(lesson_id):
     assert moved(weights(one), weights(other)), f"{lesson_id}: seeds 1 and 2 give the same weights"
 
 
-TORCH_LAYER_OPS = {"mm", "addmm", "bmm", "linear", "convolution", "_convolution", "convolution_backward",
-                   "native_batch_norm", "_native_batch_norm_legit", "max_pool2d_with_indices"}  # fmt: skip
+TORCH_LAYER_OPS = {
+    "mm",
+    "addmm",
+    "bmm",
+    "linear",
+    "convolution",
+    "_convolution",
+    "convolution_backward",
+    "native_batch_norm",
+    "_native_batch_norm_legit",
+    "max_pool2d_with_indices",
+}
 
 
 @pytest.mark.parametrize("lesson_id", ["3.3", "5.5", "6.4"])

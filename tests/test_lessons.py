@@ -10,8 +10,6 @@ import torch
 
 from models import LESSONS
 
-torch.set_num_threads(max(1, torch.get_num_threads()))
-
 
 def run(lesson_id, setting=None, **kwargs):
     return LESSONS[lesson_id].run(setting, **kwargs)

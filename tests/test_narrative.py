@@ -19,11 +19,23 @@ def ceilings(*roofs: tuple[str, str, float, float]) -> pd.DataFrame:
 
 def op_rows(machine: str, device: str, intensities, variant: str = "eager", gbps=None, gflops=None) -> list[dict]:
     """One row per intensity, each its own case (group), each a larger size than the one before."""
-    return [{"machine": machine, "device": device, "variant": variant, "dtype": "fp32", "mode": "forward",
-             "family": "", "shape": f"{i}", "group": f"{machine}-{device}-{i}", "elements": 10 * (i + 1),
-             "intensity": x, "gbps": (gbps or [None] * len(intensities))[i],
-             "gflops": (gflops or [None] * len(intensities))[i]}
-            for i, x in enumerate(intensities)]  # fmt: skip
+    return [
+        {
+            "machine": machine,
+            "device": device,
+            "variant": variant,
+            "dtype": "fp32",
+            "mode": "forward",
+            "family": "",
+            "shape": f"{i}",
+            "group": f"{machine}-{device}-{i}",
+            "elements": 10 * (i + 1),
+            "intensity": x,
+            "gbps": (gbps or [None] * len(intensities))[i],
+            "gflops": (gflops or [None] * len(intensities))[i],
+        }
+        for i, x in enumerate(intensities)
+    ]
 
 
 def test_rates_of_a_hundred_and_more_are_whole_numbers_with_separators():
@@ -34,8 +46,9 @@ def test_rates_of_a_hundred_and_more_are_whole_numbers_with_separators():
 def test_each_machine_and_device_is_placed_by_its_own_balance_point():
     # balance points: a/cpu 10, a/cuda 0.5, b/cpu 2 (the boundary): each sees only its own rows' intensities
     roofs = ceilings(("a", "cpu", 100.0, 1000.0), ("a", "cuda", 1000.0, 500.0), ("b", "cpu", 100.0, 200.0))
-    ops = pd.DataFrame(op_rows("a", "cpu", [1.0, 2.0]) + op_rows("a", "cuda", [1.0, 3.0])
-                       + op_rows("b", "cpu", [2.0, 2.0]))  # fmt: skip
+    ops = pd.DataFrame(
+        op_rows("a", "cpu", [1.0, 2.0]) + op_rows("a", "cuda", [1.0, 3.0]) + op_rows("b", "cpu", [2.0, 2.0])
+    )
     text = bound_sentence("softmax", ops, roofs)
     assert text.startswith("softmax does 1 to 3 FLOP/byte: ")
     assert "memory-bound on cpu of a (balance point 10 FLOP/byte: 1,000 GFLOP/s fp32 over 100 GB/s, measured)" in text
@@ -53,22 +66,40 @@ def test_an_intensity_at_the_balance_point_is_mixed_from_either_side():
 
 def test_the_baseline_winning_its_cases_gets_no_speedup_against_itself():
     rows = []
-    for case, times in {"c1": {"eager": 1.0, "triton": 2.0}, "c2": {"eager": 1.0, "triton": 0.5},
-                        "c3": {"eager": 1.0, "triton": 1.5}}.items():  # fmt: skip
+    for case, times in {
+        "c1": {"eager": 1.0, "triton": 2.0},
+        "c2": {"eager": 1.0, "triton": 0.5},
+        "c3": {"eager": 1.0, "triton": 1.5},
+    }.items():
         for variant, t in times.items():
-            rows.append({"machine": "m", "device": "cuda", "variant": variant, "group": case, "median_s": t,
-                         "speedup": 1.0 / t, "mode": "forward", "dtype": "fp32", "shape": case})  # fmt: skip
+            rows.append(
+                {
+                    "machine": "m",
+                    "device": "cuda",
+                    "variant": variant,
+                    "group": case,
+                    "median_s": t,
+                    "speedup": 1.0 / t,
+                    "mode": "forward",
+                    "dtype": "fp32",
+                    "shape": case,
+                }
+            )
     other = [dict(r, device="cpu", median_s=1.0) for r in rows]  # another device's rows never count here
     text = winners_sentence("m", "cuda", "cuda", pd.DataFrame(rows + other), "eager")
-    assert text.startswith("On cuda, the fastest variant is eager in 2, triton in 1 (up to 2.00x eager, at forward "
-                           "fp32 c2) of 3 cases; the slowest is triton at 0.50x eager (forward fp32 c1).")  # fmt: skip
+    assert text.startswith(
+        "On cuda, the fastest variant is eager in 2, triton in 1 (up to 2.00x eager, at forward "
+        "fp32 c2) of 3 cases; the slowest is triton at 0.50x eager (forward fp32 c1)."
+    )
 
 
 @pytest.mark.parametrize("intensity, roof", [(4.0, "peak"), (2.0, "copy")])  # balance point 2: at it, memory-bound
 def test_the_best_case_is_measured_against_the_roof_of_its_bound(intensity, roof):
     roofs = ceilings(("m", "cpu", 100.0, 200.0), ("m", "cuda", 1000.0, 2000.0))
-    ops = pd.DataFrame(op_rows("m", "cpu", [intensity, intensity], gbps=[10.0, 25.0], gflops=[50.0, 100.0])
-                       + op_rows("m", "cuda", [intensity], gbps=[900.0], gflops=[900.0]))  # fmt: skip
+    ops = pd.DataFrame(
+        op_rows("m", "cpu", [intensity, intensity], gbps=[10.0, 25.0], gflops=[50.0, 100.0])
+        + op_rows("m", "cuda", [intensity], gbps=[900.0], gflops=[900.0])
+    )
     text = ceiling_sentence("softmax", ops, roofs)
     if roof == "peak":
         cpu = "On cpu the best softmax case reaches 100 GFLOP/s (eager, forward fp32 1), 50% of the measured fp32 "

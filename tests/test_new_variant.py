@@ -37,9 +37,19 @@ def test_a_variant_in_its_own_module_is_checked_benchmarked_and_reported(tmp_pat
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert " passed" in checked.stdout.splitlines()[-1] and "peer_expsum" not in checked.stdout.split("short test")[0]
     results = tmp_path / "out.json"
-    timed = pytest_run(tmp_path, "bench", "--benchmark-only", "--device", "cpu", "-k", "softmax and forward and "
-                       "1024x16 and (peer_expsum or eager)", "--benchmark-max-time", "0.02", "--benchmark-json",
-                       str(results))  # fmt: skip
+    timed = pytest_run(
+        tmp_path,
+        "bench",
+        "--benchmark-only",
+        "--device",
+        "cpu",
+        "-k",
+        "softmax and forward and 1024x16 and (peer_expsum or eager)",
+        "--benchmark-max-time",
+        "0.02",
+        "--benchmark-json",
+        str(results),
+    )
     assert timed.returncode == 0, timed.stdout[-3000:]
     rows = [b["extra_info"] for b in json.loads(results.read_text())["benchmarks"]]
     peer = [r for r in rows if r["variant"] == "peer_expsum"]

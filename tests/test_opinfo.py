@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from kernels import registry
-from kernels.spec import RTOL, rel_error
+from kernels.check import rel_error
+from kernels.spec import RTOL
 
 opinfo = pytest.importorskip(
     "torch.testing._internal.common_methods_invocations", reason="torch's OpInfo samples need expecttest"
@@ -18,8 +19,13 @@ opinfo = pytest.importorskip(
 # later TF32 setting in this session (the checks set it per case) would raise. Give them back.
 torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
 
-OPINFO = {"softmax": "softmax", "matmul": "matmul", "conv2d": "nn.functional.conv2d",
-          "batchnorm": "nn.functional.batch_norm", "max_pool2d": "nn.functional.max_pool2d"}  # fmt: skip
+OPINFO = {
+    "softmax": "softmax",
+    "matmul": "matmul",
+    "conv2d": "nn.functional.conv2d",
+    "batchnorm": "nn.functional.batch_norm",
+    "max_pool2d": "nn.functional.max_pool2d",
+}
 BY_DESIGN = {  # error message -> why the rung refuses it
     r"Triton kernels take float32, float16 or bfloat16, got torch.float64": "Triton rungs compute in fp32 inside",
     r"x must be \[N, C, \.\.\.\] with at least 2 dimensions, got \(0,\)": "a 1-D batch norm has no channel dim "
@@ -74,8 +80,12 @@ def test_variant_takes_torchs_own_sample_inputs(op, name, dtype, device):
         except Exception as e:  # noqa: BLE001 (the message is the test)
             assert refused_by_design(e), f"{where}: refused with {type(e).__name__}: {e}"
             continue
-        ref_args = [a.detach().double().cpu().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor)
-                    and a.is_floating_point() else a for a in (s.input, *s.args)]  # fmt: skip
+        ref_args = [
+            a.detach().double().cpu().requires_grad_(a.requires_grad)
+            if isinstance(a, torch.Tensor) and a.is_floating_point()
+            else a
+            for a in (s.input, *s.args)
+        ]
         ref = torch_op(*ref_args, **{k: a.double() if isinstance(a, torch.Tensor) else a for k, a in s.kwargs.items()})
         got, want = tensors(out), tensors(ref)
         assert len(got) == len(want), f"{where}: {len(got)} outputs, torch gives {len(want)}"

@@ -16,10 +16,29 @@ WIDTH = 4096
 
 def exact(name: str, group: str, extra: dict, median: float) -> dict:
     data = [median] * 20
-    stats = {"min": median, "max": median, "mean": median, "stddev": 0.0, "rounds": 20, "median": median,
-             "iqr": 0.0, "q1": median, "q3": median, "iterations": 1, "data": data}  # fmt: skip
-    return {"group": group, "name": name, "fullname": f"bench/test_ops.py::{name}", "params": {}, "param": name,
-            "extra_info": extra, "options": {}, "stats": stats}  # fmt: skip
+    stats = {
+        "min": median,
+        "max": median,
+        "mean": median,
+        "stddev": 0.0,
+        "rounds": 20,
+        "median": median,
+        "iqr": 0.0,
+        "q1": median,
+        "q3": median,
+        "iterations": 1,
+        "data": data,
+    }
+    return {
+        "group": group,
+        "name": name,
+        "fullname": f"bench/test_ops.py::{name}",
+        "params": {},
+        "param": name,
+        "extra_info": extra,
+        "options": {},
+        "stats": stats,
+    }
 
 
 def softmax_times(device: str, batch: int) -> dict[str, float]:
@@ -40,8 +59,10 @@ def softmax_times(device: str, batch: int) -> dict[str, float]:
 def planted_results(path):
     benchmarks = []
     for device in ("cpu", "cuda"):
-        for kind, unit, work, key, rate in (("copy", "bytes", 1e9, "gbps", COPY_GBPS[device]),
-                                            ("matmul", "flops", 1e12, "gflops", PEAK_GFLOPS[device])):  # fmt: skip
+        for kind, unit, work, key, rate in (
+            ("copy", "bytes", 1e9, "gbps", COPY_GBPS[device]),
+            ("matmul", "flops", 1e12, "gflops", PEAK_GFLOPS[device]),
+        ):
             info = {"ceiling": kind, "device": device, "dtype": "fp32", unit: work, key: rate}
             benchmarks.append(
                 exact(f"test_ceiling[{kind}-{device}-fp32]", f"calibration {device}", info, work / rate / 1e9)
@@ -50,15 +71,30 @@ def planted_results(path):
             nbytes, flops = 2 * batch * WIDTH * 4, 5.0 * batch * WIDTH
             group = f"softmax forward {batch}x{WIDTH} fp32 {device}"
             for variant, median in softmax_times(device, batch).items():
-                extra = {"op": "softmax", "variant": variant, "rung": {"eager": 1, "compiled": 2, "triton": 3}[variant],
-                         "baseline": variant == "eager", "mode": "forward", "device": device, "dtype": "fp32",
-                         "shape": [batch, WIDTH], "batch": batch, "flops": flops, "bytes": nbytes,
-                         "gflops": flops / median / 1e9, "gbps": nbytes / median / 1e9, "rel_error": 1e-7,
-                         "tolerance": 1e-5, "compile_s": 1.0 if variant == "compiled" else None}  # fmt: skip
+                extra = {
+                    "op": "softmax",
+                    "variant": variant,
+                    "rung": {"eager": 1, "compiled": 2, "triton": 3}[variant],
+                    "baseline": variant == "eager",
+                    "mode": "forward",
+                    "device": device,
+                    "dtype": "fp32",
+                    "shape": [batch, WIDTH],
+                    "batch": batch,
+                    "flops": flops,
+                    "bytes": nbytes,
+                    "gflops": flops / median / 1e9,
+                    "gbps": nbytes / median / 1e9,
+                    "rel_error": 1e-7,
+                    "tolerance": 1e-5,
+                    "compile_s": 1.0 if variant == "compiled" else None,
+                }
                 name = f"test_op[softmax-forward-{device}-fp32-{batch}x{WIDTH}-{variant}]"
                 benchmarks.append(exact(name, group, extra, median))
-    machine = {"node": "rig", "dnnbench": {"host": "rig", "cpu_model": "Planted CPU",
-                                           "gpus": [{"name": "Planted GPU", "sm_count": 132}]}}  # fmt: skip
+    machine = {
+        "node": "rig",
+        "dnnbench": {"host": "rig", "cpu_model": "Planted CPU", "gpus": [{"name": "Planted GPU", "sm_count": 132}]},
+    }
     path.write_text(json.dumps({"machine_info": machine, "benchmarks": benchmarks}))
     return path
 
@@ -82,8 +118,10 @@ def test_the_speedup_and_the_slowest_variant_are_the_planted_ones(report):
 
 def test_the_share_of_the_copy_ceiling_is_the_planted_50_percent(report):
     section = report.split("## Op: softmax")[1].split("![")[0]
-    assert ("on cuda the best softmax case moves 500 GB/s (triton, forward fp32 128x4096), 50% of the measured copy "
-            "bandwidth (1,000 GB/s)") in section  # fmt: skip
+    assert (
+        "on cuda the best softmax case moves 500 GB/s (triton, forward fp32 128x4096), 50% of the measured copy "
+        "bandwidth (1,000 GB/s)"
+    ) in section
     assert "memory-bound on cuda (balance point 50 FLOP/byte: 50,000 GFLOP/s fp32 over 1,000 GB/s, measured)" in section
     assert "does 0.625 FLOP/byte" in section  # 5 FLOPs per element over 8 bytes (read + write, fp32)
 

@@ -11,7 +11,6 @@ import torch
 import kernels.reference
 from kernels import registry
 from kernels.batchnorm import spec as batchnorm_spec
-from kernels.check import compare
 from kernels.conv2d import spec as conv2d_spec
 from kernels.matmul import spec as matmul_spec
 
@@ -55,5 +54,5 @@ def test_a_broken_shared_helper_fails_the_eager_baseline(op, helper, case_name, 
                 monkeypatch.setattr(module, attr, broken)
     spec = registry.spec(op)
     case = next(c for c in spec.test_cases() if c.name == case_name and c.dtype == torch.float32)
-    results = compare(registry.baseline(op).fn, spec, case, device, seed, grads=False)
+    results = spec.compare(registry.baseline(op).fn, case, device, seed, grads=False)
     assert not results[0].ok, f"a broken {helper.__name__} still passes: the reference moved with it"

@@ -116,8 +116,9 @@ def test_the_section_order_does_not_depend_on_which_module_is_imported_first():
         code = f"import {first}, reports.build; print([f.__name__ for f in reports.build.SECTIONS])"
         orders.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert orders[0] == orders[1] == orders[2]
-    assert orders[0].strip() == str(["overview", "op_sections", "cpu_vs_gpu", "compile_break_even",
-                                     "lesson_sections", "study_sections"])  # fmt: skip
+    assert orders[0].strip() == str(
+        ["overview", "op_sections", "cpu_vs_gpu", "compile_break_even", "lesson_sections", "study_sections"]
+    )
 
 
 def test_another_baseline_can_be_chosen(runs, tmp_path):
@@ -128,8 +129,9 @@ def test_another_baseline_can_be_chosen(runs, tmp_path):
 
 
 def cli(*argv):
-    return subprocess.run([sys.executable, "-m", "dnnbench.cli", *map(str, argv)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "dnnbench.cli", *map(str, argv)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
 
 
 def test_a_corrupted_file_gets_one_line_and_exit_2(tmp_path):
@@ -143,8 +145,10 @@ def test_a_corrupted_file_gets_one_line_and_exit_2(tmp_path):
 
 def test_a_foreign_pytest_benchmark_file_is_skipped_and_counted(tmp_path, runs):
     foreign = tmp_path / "foreign.json"
-    foreign.write_text('{"machine_info": {}, "benchmarks": [{"name": "test_x", "extra_info": {}, '
-                       '"stats": {"median": 1.0, "q1": 1.0, "q3": 1.0, "iqr": 0.0}}]}')  # fmt: skip
+    foreign.write_text(
+        '{"machine_info": {}, "benchmarks": [{"name": "test_x", "extra_info": {}, '
+        '"stats": {"median": 1.0, "q1": 1.0, "q3": 1.0, "iqr": 0.0}}]}'
+    )
     proc = cli("report", foreign, "-o", tmp_path / "out")
     assert proc.returncode == 2 and "nothing to report" in proc.stderr and "1 other benchmark" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -171,9 +175,19 @@ def test_the_page_renders_in_headless_chromium(report, tmp_path):
         pytest.skip("chromium is not installed (Debian: apt-get install chromium); the render check needs it")
     _, index, _ = report
     shot = tmp_path / "page.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400", f"--screenshot={shot}"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,2400",
+        f"--screenshot={shot}",
+    ]
     subprocess.run([browser, *flags, index.as_uri()], capture_output=True, timeout=120)
     assert shot.exists(), "chromium wrote no screenshot"
     pixels = matplotlib.image.imread(shot)

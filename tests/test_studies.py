@@ -61,11 +61,13 @@ def test_the_report_has_a_section_per_study_with_its_conclusion(tmp_path, capsys
         (['{"study": "x", "lesson": "2.7", "setting": "a"}'], "line 1 is not the study header"),  # rows, no header
         (['{"header": {"study": "x", "kind": "dynamics"}}'], "the study header lacks metric, question"),
         (['{"header": {"study": "x", "kind": "speed", "question": "?", "metric": "loss"}}'], "unknown study kind"),
-        (['{"header": {"study": "x", "kind": "dynamics", "question": "?", "metric": "loss"}}', '{"study": "y"}'],
-         "line 2 is not a row of study 'x'"),
+        (
+            ['{"header": {"study": "x", "kind": "dynamics", "question": "?", "metric": "loss"}}', '{"study": "y"}'],
+            "line 2 is not a row of study 'x'",
+        ),
         ([""], "empty"),
     ],
-)  # fmt: skip
+)
 def test_a_study_file_without_its_header_or_with_foreign_rows_is_one_clear_error(tmp_path, lines, problem):
     from reports.load import ResultsError, load
 

@@ -24,9 +24,12 @@ def conclusion(study: Study, summary: pd.DataFrame) -> str:
 
 def _rows(values: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "loss": v}
-         for s, vs in values.items() for i, v in enumerate(vs)]
-    )  # fmt: skip
+        [
+            {"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "loss": v}
+            for s, vs in values.items()
+            for i, v in enumerate(vs)
+        ]
+    )
 
 
 def test_a_difference_inside_the_spread_is_not_claimed():
@@ -41,11 +44,13 @@ def test_a_difference_inside_the_spread_is_not_claimed():
 
 def test_time_to_target_is_nan_unless_every_seed_reaches_it():
     study = Study("toy", "?", (Arm("a", "2.7", "batch=1"),), "loss", target=0.5)
-    rows = pd.DataFrame([
-        {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 1, "seconds": 1.0, "loss": 0.9},
-        {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 2, "seconds": 2.0, "loss": 0.4},
-        {"lesson": "2.7", "setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
-    ])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 1, "seconds": 1.0, "loss": 0.9},
+            {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": 2, "seconds": 2.0, "loss": 0.4},
+            {"lesson": "2.7", "setting": "a", "seed": 1, "epoch": 1, "seconds": 1.5, "loss": 0.3},
+        ]
+    )
     assert summarize(study, rows)["seconds_to_target"].iloc[0] == pytest.approx(1.75)
     assert summarize(study, rows)["seconds_per_epoch"].iloc[0] == pytest.approx((2.0 / 2 + 1.5 / 1) / 2)
     rows.loc[2, "loss"] = 0.8
@@ -54,11 +59,17 @@ def test_time_to_target_is_nan_unless_every_seed_reaches_it():
 
 def test_the_conclusion_names_the_first_setting_to_reach_the_target():
     study = Study("toy", "?", (Arm("a", "2.7", "batch=1"), Arm("b", "2.7", "batch=5")), "loss", target=0.5)
-    rows = pd.DataFrame([
-        {"lesson": "2.7", "setting": s, "seed": seed, "epoch": e, "seconds": t, "loss": v}
-        for s, seed, e, t, v in [("a", 0, 1, 1.0, 0.9), ("a", 0, 2, 2.0, 0.4), ("b", 0, 1, 0.5, 0.45),
-                                 ("b", 0, 2, 1.0, 0.42)]
-    ])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {"lesson": "2.7", "setting": s, "seed": seed, "epoch": e, "seconds": t, "loss": v}
+            for s, seed, e, t, v in [
+                ("a", 0, 1, 1.0, 0.9),
+                ("a", 0, 2, 2.0, 0.4),
+                ("b", 0, 1, 0.5, 0.45),
+                ("b", 0, 2, 1.0, 0.42),
+            ]
+        ]
+    )
     text = conclusion(study, summarize(study, rows))
     assert text.startswith("toy: a reaches the best final loss, 0.4")
     assert text.endswith("; the first to reach loss 0.5 is b, after 0.5 s of training.")
@@ -69,10 +80,13 @@ def test_the_conclusion_names_the_first_setting_to_reach_the_target():
 def test_the_conclusion_says_when_the_training_loss_would_choose_otherwise():
     arms = (Arm("lr=0.1", "2.9", "lr=0.1"), Arm("lr=0.01", "2.9", "lr=0.01"))
     study = Study("toy", "?", arms, "val_loss", also=("loss",), contrast="loss")
-    rows = pd.DataFrame([
-        {"lesson": "2.9", "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "val_loss": v, "loss": t}
-        for s, v, t in [("lr=0.1", 1.0, 9.0), ("lr=0.01", 5.0, 2.0)] for seed in (0, 1)
-    ])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {"lesson": "2.9", "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "val_loss": v, "loss": t}
+            for s, v, t in [("lr=0.1", 1.0, 9.0), ("lr=0.01", 5.0, 2.0)]
+            for seed in (0, 1)
+        ]
+    )
     summary = summarize(study, rows)
     assert list(summary["loss"]) == [9.0, 2.0]
     assert "by the final loss alone the choice would be lr=0.01 (2)" in conclusion(study, summary)
@@ -82,10 +96,21 @@ def test_the_conclusion_says_when_the_training_loss_would_choose_otherwise():
 
 def _timing(values: dict[tuple[str, int], list[float]], compile_s: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"kind": "timing", "lesson": "4.3", "batch": b, "setting": s, "device": s if s in ("cpu", "cuda") else "cpu",
-          "seed": r, "step_s": v, "compile_s": compile_s if s == "compiled" else 0.0}
-         for (s, b), vs in values.items() for r, v in enumerate(vs)]
-    )  # fmt: skip
+        [
+            {
+                "kind": "timing",
+                "lesson": "4.3",
+                "batch": b,
+                "setting": s,
+                "device": s if s in ("cpu", "cuda") else "cpu",
+                "seed": r,
+                "step_s": v,
+                "compile_s": compile_s if s == "compiled" else 0.0,
+            }
+            for (s, b), vs in values.items()
+            for r, v in enumerate(vs)
+        ]
+    )
 
 
 def conclude(study: SystemsStudy, rows: pd.DataFrame) -> str:
@@ -117,9 +142,18 @@ def test_compiling_pays_back_after_its_cost_over_the_time_saved_per_step():
 
 def test_the_crossover_is_the_smallest_batch_from_which_the_gpu_always_wins():
     study = SYSTEMS_STUDIES["device"]
-    rows = _timing({("cpu", 1): [1.0, 1.0], ("cuda", 1): [2.0, 2.0], ("cpu", 8): [1.0, 1.0], ("cuda", 8): [0.5, 0.5],
-                    ("cpu", 64): [1.0, 1.0], ("cuda", 64): [0.9, 1.1], ("cpu", 512): [4.0, 4.0],
-                    ("cuda", 512): [1.0, 1.0]})  # fmt: skip
+    rows = _timing(
+        {
+            ("cpu", 1): [1.0, 1.0],
+            ("cuda", 1): [2.0, 2.0],
+            ("cpu", 8): [1.0, 1.0],
+            ("cuda", 8): [0.5, 0.5],
+            ("cpu", 64): [1.0, 1.0],
+            ("cuda", 64): [0.9, 1.1],
+            ("cpu", 512): [4.0, 4.0],
+            ("cuda", 512): [1.0, 1.0],
+        }
+    )
     text = conclude(study, rows)
     assert "cuda beats cpu from batch 512 on 4.3" in text  # at 8 it wins, at 64 it is within the spread
 
@@ -134,21 +168,37 @@ def test_parallel_efficiency_counts_the_cores_of_the_machine_the_rows_came_from(
 
 def test_the_first_sentence_counts_faster_and_slower_cases_and_names_the_best():
     study = SYSTEMS_STUDIES["layout"]
-    rows = _timing({("NCHW", 16): [2.0, 2.0], ("channels_last", 16): [1.0, 1.0], ("NCHW", 64): [1.0, 1.0],
-                    ("channels_last", 64): [2.0, 2.0], ("NCHW", 256): [1.0, 1.1],
-                    ("channels_last", 256): [1.05, 1.0]})  # fmt: skip
+    rows = _timing(
+        {
+            ("NCHW", 16): [2.0, 2.0],
+            ("channels_last", 16): [1.0, 1.0],
+            ("NCHW", 64): [1.0, 1.0],
+            ("channels_last", 64): [2.0, 2.0],
+            ("NCHW", 256): [1.0, 1.1],
+            ("channels_last", 256): [1.05, 1.0],
+        }
+    )
     text = conclude(study, rows)
-    assert text.startswith("layout: channels_last is faster than NCHW beyond the spread in 1 of 3 cases and slower in "
-                           "1, from 0.50x to 2.00x (best: lesson 4.3, batch 16). ")  # fmt: skip
+    assert text.startswith(
+        "layout: channels_last is faster than NCHW beyond the spread in 1 of 3 cases and slower in "
+        "1, from 0.50x to 2.00x (best: lesson 4.3, batch 16). "
+    )
     # the second sentence of a study without its own figure: the largest batch, within the spread there
-    assert text.endswith("At the largest batch, channels_last against NCHW: 1.02x on 4.3 at batch 256 (within the "
-                         "spread).")  # fmt: skip
+    assert text.endswith(
+        "At the largest batch, channels_last against NCHW: 1.02x on 4.3 at batch 256 (within the spread)."
+    )
 
 
 def test_an_execution_without_rows_did_not_run_and_its_figure_says_so():
     rows = _timing({("eager", 64): [0.01, 0.01]})
-    rows = pd.concat([rows, pd.DataFrame([{"kind": "skipped", "lesson": "4.3", "batch": 64, "setting": "compiled",
-                                           "reason": "no compiler here"}])])  # fmt: skip
+    rows = pd.concat(
+        [
+            rows,
+            pd.DataFrame(
+                [{"kind": "skipped", "lesson": "4.3", "batch": 64, "setting": "compiled", "reason": "no compiler here"}]
+            ),
+        ]
+    )
     text = conclude(SYSTEMS_STUDIES["backend"], rows)
     assert "compiled did not run here (no compiler here); triton did not run here (not run)." in text
     assert text.endswith("Compile cost was not measured (compiled did not run).")
@@ -159,10 +209,17 @@ def test_an_execution_without_rows_did_not_run_and_its_figure_says_so():
 def test_the_accuracy_sentence_compares_each_precision_with_the_baseline_over_seeds():
     study = SYSTEMS_STUDIES["precision"]
     trained = pd.DataFrame(
-        [{"kind": "training", "lesson": "4.3", "setting": s, "seed": seed, "epoch": e, "val_accuracy": v}
-         for s, finals in {"fp32": (0.90, 0.92), "bf16-autocast": (0.91, 0.93), "fp16-autocast": (0.50, 0.52)}.items()
-         for seed, final in enumerate(finals) for e, v in ((1, 0.1), (2, final))]
-    )  # fmt: skip
+        [
+            {"kind": "training", "lesson": "4.3", "setting": s, "seed": seed, "epoch": e, "val_accuracy": v}
+            for s, finals in {
+                "fp32": (0.90, 0.92),
+                "bf16-autocast": (0.91, 0.93),
+                "fp16-autocast": (0.50, 0.52),
+            }.items()
+            for seed, final in enumerate(finals)
+            for e, v in ((1, 0.1), (2, final))
+        ]
+    )
     rows = pd.concat([_timing({("fp32", 64): [1.0, 1.0], ("bf16-autocast", 64): [0.5, 0.5]}), trained])
     text = conclude(study, rows)
     assert text.endswith(
@@ -182,9 +239,11 @@ def test_an_unknown_kind_or_figure_is_a_clear_error():
         study_analysis.outcome(dict(header, figure="roofline"), _timing({("NCHW", 16): [1.0]}))
 
 
-def test_samples_per_second_is_the_batch_over_the_mean_step():
+def test_the_step_in_ms_its_range_and_samples_per_second_come_from_the_rounds():
     summary = summarize_systems(SYSTEMS_STUDIES["layout"].header(), _timing({("NCHW", 16): [0.5, 1.5]}))
-    assert summary.set_index("setting").loc["NCHW", "samples_per_s"] == pytest.approx(16 / 1.0)
+    row = summary.set_index("setting").loc["NCHW"]
+    assert (row["step_ms"], row["step_ms_min"], row["step_ms_max"]) == pytest.approx((1000.0, 500.0, 1500.0))
+    assert row["samples_per_s"] == pytest.approx(16 / 1.0)
 
 
 def test_ranges_that_touch_are_not_apart():
@@ -195,14 +254,24 @@ def test_ranges_that_touch_are_not_apart():
 
 def test_each_arm_is_summarized_from_its_own_lesson_s_rows_in_the_order_the_study_ran():
     # the same setting label in two lessons, the later-declared lesson's rows first in the file
-    study = Study("toy", "?", (Arm("a", "6.4", "x"), Arm("b", "6.4", "y"), Arm("a", "4.3", "x"), Arm("b", "4.3", "y")),
-                  "loss")  # fmt: skip
-    rows = pd.DataFrame([{"lesson": lesson, "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "loss": v}
-                         for lesson, base in (("6.4", 10.0), ("4.3", 1.0)) for s, v in (("a", base), ("b", base + 5))
-                         for seed in (0, 1)])  # fmt: skip
+    study = Study(
+        "toy", "?", (Arm("a", "6.4", "x"), Arm("b", "6.4", "y"), Arm("a", "4.3", "x"), Arm("b", "4.3", "y")), "loss"
+    )
+    rows = pd.DataFrame(
+        [
+            {"lesson": lesson, "setting": s, "seed": seed, "epoch": 1, "seconds": 1.0, "loss": v}
+            for lesson, base in (("6.4", 10.0), ("4.3", 1.0))
+            for s, v in (("a", base), ("b", base + 5))
+            for seed in (0, 1)
+        ]
+    )
     summary = summarize(study, rows)
     assert list(zip(summary["lesson"], summary["setting"], summary["mean"], strict=True)) == [
-        ("6.4", "a", 10.0), ("6.4", "b", 15.0), ("4.3", "a", 1.0), ("4.3", "b", 6.0)]  # fmt: skip
+        ("6.4", "a", 10.0),
+        ("6.4", "b", 15.0),
+        ("4.3", "a", 1.0),
+        ("4.3", "b", 6.0),
+    ]
     text = conclusion(study, summary)  # two lessons: each sentence says which
     assert text.startswith("toy on 6.4: a reaches the best final loss, 10 ") and "toy on 4.3: a reaches" in text
     timing = pd.concat([_timing({("NCHW", 64): [1.0, 1.0]}).assign(lesson="6.4"), _timing({("NCHW", 16): [1.0]})])
@@ -212,11 +281,15 @@ def test_each_arm_is_summarized_from_its_own_lesson_s_rows_in_the_order_the_stud
     ]
 
 
-def test_a_target_reached_exactly_counts_in_either_direction():
-    for higher, values in ((False, (0.9, 0.5)), (True, (0.1, 0.5))):
+def test_a_target_reached_or_passed_counts_in_either_direction():
+    for higher, values in ((False, (0.9, 0.5)), (True, (0.1, 0.5)), (False, (0.9, 0.3)), (True, (0.1, 0.7))):
         study = Study("toy", "?", (Arm("a", "2.7", "x"),), "m", higher_is_better=higher, target=0.5)
-        rows = pd.DataFrame([{"lesson": "2.7", "setting": "a", "seed": 0, "epoch": e + 1, "seconds": float(e + 1),
-                              "m": v} for e, v in enumerate(values)])  # fmt: skip
+        rows = pd.DataFrame(
+            [
+                {"lesson": "2.7", "setting": "a", "seed": 0, "epoch": e + 1, "seconds": float(e + 1), "m": v}
+                for e, v in enumerate(values)
+            ]
+        )
         assert summarize(study, rows)["seconds_to_target"].iloc[0] == 2.0
         # not reached: the metric moves the wrong way
         rows["m"] = [0.7, 0.6] if not higher else [0.3, 0.2]
@@ -228,8 +301,13 @@ def test_higher_is_better_claims_a_lead_only_when_the_ranges_are_apart():
     study = Study("toy", "?", arms, "acc", higher_is_better=True)
 
     def finals(a, b):
-        return pd.DataFrame([{"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "acc": v}
-                             for s, vs in (("a", a), ("b", b)) for i, v in enumerate(vs)])  # fmt: skip
+        return pd.DataFrame(
+            [
+                {"lesson": "2.7", "setting": s, "seed": i, "epoch": 1, "seconds": 1.0, "acc": v}
+                for s, vs in (("a", a), ("b", b))
+                for i, v in enumerate(vs)
+            ]
+        )
 
     assert "larger than the spread" in conclusion(study, summarize(study, finals((0.9, 0.95), (0.5, 0.6))))
     touching = conclusion(study, summarize(study, finals((0.8, 0.95), (0.7, 0.8))))
@@ -239,8 +317,12 @@ def test_higher_is_better_claims_a_lead_only_when_the_ranges_are_apart():
 
 def test_an_arm_s_own_target_is_the_one_named():
     study = Study("toy", "?", (Arm("a", "2.7", "x", target=0.5), Arm("b", "2.7", "y")), "loss")
-    rows = pd.DataFrame([{"lesson": "2.7", "setting": s, "seed": 0, "epoch": 1, "seconds": 2.0, "loss": v}
-                         for s, v in (("a", 0.4), ("b", 0.9))])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {"lesson": "2.7", "setting": s, "seed": 0, "epoch": 1, "seconds": 2.0, "loss": v}
+            for s, v in (("a", 0.4), ("b", 0.9))
+        ]
+    )
     assert conclusion(study, summarize(study, rows)).endswith(
         "the first to reach loss 0.5 is a, after 2 s of training."
     )

@@ -27,8 +27,9 @@ def observed():
             nhwc = None  # a Linear's input has no memory format; one channel is stored alike in both
             if isinstance(module, nn.Conv2d) and x.shape[1] > 1:
                 nhwc = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-            seen.append({"threads": torch.get_num_threads(), "dtype": output.dtype, "nhwc": nhwc,
-                         "device": x.device.type})  # fmt: skip
+            seen.append(
+                {"threads": torch.get_num_threads(), "dtype": output.dtype, "nhwc": nhwc, "device": x.device.type}
+            )
 
     handle = nn.modules.module.register_module_forward_hook(hook)
     try:
@@ -48,8 +49,9 @@ def small(name: str, lessons: tuple[str, ...], monkeypatch) -> SystemsStudy:
     sizes CPU work (one more forward, in default settings) is left out."""
     monkeypatch.setattr(systems, "count_flops", lambda step: 0)
     s = SYSTEMS_STUDIES[name]
-    return replace(s, name=f"{name}-mini", lessons={"quick": lessons}, batches={"quick": (8,)}, rounds={"quick": 1},
-                   training={})  # fmt: skip
+    return replace(
+        s, name=f"{name}-mini", lessons={"quick": lessons}, batches={"quick": (8,)}, rounds={"quick": 1}, training={}
+    )
 
 
 def test_the_threads_study_runs_on_one_thread_and_on_all(observed, monkeypatch):
@@ -92,8 +94,9 @@ def test_the_backend_study_compiles_and_records_the_cost(monkeypatch):
 
 
 def test_a_dynamics_study_runs_each_seed_once_and_seeds_differ(monkeypatch):
-    study = Study("seeds", "?", (Arm("default", "5.3", "default", {"epochs": 1, "limit": 120}),), "loss",
-                  seeds=(1, 2, 1))  # fmt: skip
+    study = Study(
+        "seeds", "?", (Arm("default", "5.3", "default", {"epochs": 1, "limit": 120}),), "loss", seeds=(1, 2, 1)
+    )
     monkeypatch.setitem(STUDIES, "seeds", study)
     df = pd.DataFrame(run_study("seeds"))
     losses = [df[df["seed"] == s]["loss"].tolist() for s in (1, 2)]

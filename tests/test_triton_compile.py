@@ -31,8 +31,14 @@ def test_every_triton_kernel_compiles_for_sm90(tmp_path):
     pytest.importorskip("triton")
     out = tmp_path / "compile.json"
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dnnbench.triton_compile", "--quick", "--json", str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "dnnbench.triton_compile", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     print(proc.stdout[-6000:])
     assert out.exists(), proc.stderr[-3000:]
     rows = json.loads(out.read_text())

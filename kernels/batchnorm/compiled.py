@@ -10,8 +10,9 @@ _compiled = compile_static(eager_batchnorm)
 
 
 @variant("batchnorm", "compiled")
-def compiled_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
-                       activation=None):  # fmt: skip
+def compiled_batchnorm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
+):
     """torch.compile of F.batch_norm (+ relu), one graph per shape."""
     check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation)
     return _compiled(x, running_mean, running_var, weight, bias, training, momentum, eps, activation)

@@ -15,8 +15,9 @@ from kernels.registry import variant
 
 
 @variant("batchnorm", "eager", baseline=True)
-def eager_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
-                    activation=None) -> torch.Tensor:  # fmt: skip
+def eager_batchnorm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
+) -> torch.Tensor:
     """F.batch_norm (+ relu as a separate op): the baseline."""
     if not training:  # evaluation never writes them: contiguous copies of C values dodge a torch bug (module doc)
         running_mean, running_var = running_mean.contiguous(), running_var.contiguous()

@@ -12,8 +12,9 @@ from kernels.registry import variant
 
 
 @variant("batchnorm", "lesson")
-def lesson_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
-                     activation=None):  # fmt: skip
+def lesson_batchnorm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
+):
     """(x - mean) / sqrt(var + eps) * gamma + beta, from the mean and variance formulas."""
     n = check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation)
     dims = [0, *range(2, x.dim())]

@@ -14,8 +14,15 @@ from kernels import registry
 
 
 class BatchNorm(nn.Module):
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 variant: str = "eager", activation: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        variant: str = "eager",
+        activation: str | None = None,
+    ):
         super().__init__()
         self.fn = registry.get("batchnorm", variant).fn
         self.eps, self.momentum, self.activation = eps, momentum, activation
@@ -31,5 +38,14 @@ class BatchNorm(nn.Module):
             self.num_batches_tracked += 1
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
-        return self.fn(x, self.running_mean, self.running_var, self.weight, self.bias, self.training, momentum,
-                       self.eps, activation=self.activation)  # fmt: skip
+        return self.fn(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            momentum,
+            self.eps,
+            activation=self.activation,
+        )

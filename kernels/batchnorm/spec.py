@@ -42,8 +42,10 @@ def check_args(x, running_mean, running_var, weight, bias, training, momentum, e
         raise ValueError(f"{op}: running_mean and running_var must be given in evaluation mode")
     if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
         # any real number, as F.batch_norm takes (OpInfo passes -1.2); None is the module's cumulative average
-        raise ValueError(f"{op}: momentum must be a number, got {momentum!r} (the cumulative average of "
-                         "momentum=None is the module's: kernels.batchnorm.module.BatchNorm)")  # fmt: skip
+        raise ValueError(
+            f"{op}: momentum must be a number, got {momentum!r} (the cumulative average of "
+            "momentum=None is the module's: kernels.batchnorm.module.BatchNorm)"
+        )
     if activation not in (None, "relu"):
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
     per_channel = x.numel() // max(c, 1)
@@ -63,6 +65,8 @@ class BatchNormSpec(OpSpec):
     batch_sizes = {"quick": (64,), "full": (1, 16, 64, 256)}
     max_elements = {"cpu": 1 << 22, "cuda": 1 << 28}  # CPU: a ResNet stage from batch 16 (the full profile)
     work_model = "bytes: one-pass minimum (forward x + y, backward x + dy + dx); the Triton rung makes two passes"
+    smoke_case = "nchw"
+    target_benchmarks = "forward and 64x64x56x56 and not eval"
 
     # Shapes [N, C, ...]. Params: eval (evaluation mode; default: training), momentum, no_affine (no weight and
     # bias), activation. Fills: randn (per-channel mean in [-1, 1], std in [0.5, 2]); offset (mean 1e3, std 0.3: breaks
@@ -83,12 +87,16 @@ class BatchNormSpec(OpSpec):
             Case("channels_last", (4, 8, 6, 5), FP16, layout="channels_last"),
             Case("batch1", (1, 8, 5, 5), FP32),
             Case("no_affine", (6, 7, 4, 4), FP32, params=(("no_affine", True),)),
-            Case("eval_no_affine_relu", (6, 7, 4, 4), FP32,
-                 params=(("eval", True), ("no_affine", True), ("activation", "relu"))),
+            Case(
+                "eval_no_affine_relu",
+                (6, 7, 4, 4),
+                FP32,
+                params=(("eval", True), ("no_affine", True), ("activation", "relu")),
+            ),
             Case("mean_offset", (16, 4, 8, 8), FP32, fill="offset"),
             Case("constant_channel", (8, 3, 4, 4), FP32, fill="constant_channel"),
             Case("large", (4, 3, 64, 64), FP32),  # several blocks per channel
-        ]  # fmt: skip
+        ]
         return cases
 
     def bench_shapes(self, profile: str, batch: int, device: str) -> list[tuple[int, ...]]:
@@ -121,11 +129,15 @@ class BatchNormSpec(OpSpec):
         elif case.layout != "contiguous":
             raise ValueError(f"batchnorm: unknown layout {case.layout!r}")
         p = case.kwargs
-        stats = lambda *s: torch.rand(*s, generator=g).to(device)  # noqa: E731
+        stats = lambda *s: torch.rand(*s, generator=g).to(device)
         running_mean, running_var = stats(c) - 0.5, 0.5 + stats(c)
         weight, bias = (None, None) if p.get("no_affine") else (0.5 + stats(c), stats(c) - 0.5)
-        kwargs = {"training": not p.get("eval", False), "momentum": p.get("momentum", 0.1), "eps": 1e-5,
-                  "activation": p.get("activation")}  # fmt: skip
+        kwargs = {
+            "training": not p.get("eval", False),
+            "momentum": p.get("momentum", 0.1),
+            "eps": 1e-5,
+            "activation": p.get("activation"),
+        }
         return Inputs((x, running_mean, running_var, weight, bias), kwargs, state=(1, 2))
 
     def batch_of(self, shape):

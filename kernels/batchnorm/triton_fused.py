@@ -10,8 +10,9 @@ from kernels.registry import variant
 
 
 @variant("batchnorm", "triton_fused", interpreted_on_cpu=True)
-def triton_fused_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-                           eps=1e-5, activation=None):  # fmt: skip
+def triton_fused_batchnorm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
+):
     """The Triton batch norm with relu inside its kernels (forward and backward)."""
     return triton_batchnorm_call(
         "batchnorm 'triton_fused'",

@@ -66,9 +66,29 @@ def _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT: tl.constexpr, HAS_B
 
 
 @triton.jit
-def _x_hat_and_grad(x_ptr, dy_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw,
-                    stride_dyn, stride_dyc, stride_dyh, stride_dyw, chunk_end, mean, rstd, w, b,
-                    ACTIVATION: tl.constexpr):  # fmt: skip
+def _x_hat_and_grad(
+    x_ptr,
+    dy_ptr,
+    c,
+    e,
+    total,
+    S,
+    W,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_dyn,
+    stride_dyc,
+    stride_dyh,
+    stride_dyw,
+    chunk_end,
+    mean,
+    rstd,
+    w,
+    b,
+    ACTIVATION: tl.constexpr,
+):
     """x_hat and dy of values e of channel c; with relu, dy only where the output x_hat * w + b was positive."""
     x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, chunk_end)
     dy_offs = _offsets(e, c, S, W, stride_dyn, stride_dyc, stride_dyh, stride_dyw)
@@ -184,9 +204,28 @@ def _bn_bwd_reduce_kernel(
     acc_dyx = tl.zeros([BLOCK], tl.float32)
     for off in range(0, chunk, BLOCK):
         x_hat, dy, _ = _x_hat_and_grad(
-            x_ptr, dy_ptr, c, start + off + lanes, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw,
-            stride_dyn, stride_dyc, stride_dyh, stride_dyw, start + chunk, mean, rstd, w, b, ACTIVATION,
-        )  # fmt: skip
+            x_ptr,
+            dy_ptr,
+            c,
+            start + off + lanes,
+            total,
+            S,
+            W,
+            stride_xn,
+            stride_xc,
+            stride_xh,
+            stride_xw,
+            stride_dyn,
+            stride_dyc,
+            stride_dyh,
+            stride_dyw,
+            start + chunk,
+            mean,
+            rstd,
+            w,
+            b,
+            ACTIVATION,
+        )
         acc_dy += dy
         acc_dyx += dy * x_hat
     nsplits = tl.num_programs(1)
@@ -220,9 +259,28 @@ def _bn_bwd_kernel(
     for off in range(0, chunk, BLOCK):
         e = start + off + lanes
         x_hat, dy, mask = _x_hat_and_grad(
-            x_ptr, dy_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw,
-            stride_dyn, stride_dyc, stride_dyh, stride_dyw, start + chunk, mean, rstd, w, b, ACTIVATION,
-        )  # fmt: skip
+            x_ptr,
+            dy_ptr,
+            c,
+            e,
+            total,
+            S,
+            W,
+            stride_xn,
+            stride_xc,
+            stride_xh,
+            stride_xw,
+            stride_dyn,
+            stride_dyc,
+            stride_dyh,
+            stride_dyw,
+            start + chunk,
+            mean,
+            rstd,
+            w,
+            b,
+            ACTIVATION,
+        )
         if TRAINING:  # the batch statistics depend on x: two more terms
             dx = w * rstd * (dy - sum_dy / total - x_hat * (sum_dyx / total))
         else:
@@ -293,13 +351,30 @@ def batchnorm_fwd(x, running_mean, running_var, weight, bias, training, momentum
     vectors = _vector_strides(weight, bias, running_mean, running_var)
     _bn_fwd_kernel[(c, splits)](
         # absent optional tensors are passed as x4: their HAS_* flag is off and the kernel never reads them
-        x4, y4, weight if weight is not None else x4, bias if bias is not None else x4,
-        running_mean if has_running else save_mean, running_var if has_running else save_rstd,
-        mean_part, m2_part, save_mean, save_rstd, *sizes, float(momentum), float(eps),
-        *x4.stride(), *y4.stride(), *vectors,
-        TRAINING=training, HAS_RUNNING=has_running, HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
-        ACTIVATION=activation_flag(activation), SPLITS=pow2, BLOCK=BLOCK,
-    )  # fmt: skip
+        x4,
+        y4,
+        weight if weight is not None else x4,
+        bias if bias is not None else x4,
+        running_mean if has_running else save_mean,
+        running_var if has_running else save_rstd,
+        mean_part,
+        m2_part,
+        save_mean,
+        save_rstd,
+        *sizes,
+        float(momentum),
+        float(eps),
+        *x4.stride(),
+        *y4.stride(),
+        *vectors,
+        TRAINING=training,
+        HAS_RUNNING=has_running,
+        HAS_WEIGHT=weight is not None,
+        HAS_BIAS=bias is not None,
+        ACTIVATION=activation_flag(activation),
+        SPLITS=pow2,
+        BLOCK=BLOCK,
+    )
     return y, save_mean, save_rstd
 
 
@@ -318,14 +393,43 @@ def batchnorm_bwd(x, dy, weight, bias, save_mean, save_rstd, training, activatio
     wt, bs = weight if weight is not None else x4, bias if bias is not None else x4
     sizes, vectors = (total, chunk, h * w, w), _vector_strides(weight, bias)
     _bn_bwd_reduce_kernel[(c, splits)](
-        x4, dy4, wt, bs, save_mean, save_rstd, sum_dy, sum_dyx, *sizes, *x4.stride(), *dy4.stride(), *vectors,
-        **flags, BLOCK=BLOCK,
-    )  # fmt: skip
+        x4,
+        dy4,
+        wt,
+        bs,
+        save_mean,
+        save_rstd,
+        sum_dy,
+        sum_dyx,
+        *sizes,
+        *x4.stride(),
+        *dy4.stride(),
+        *vectors,
+        **flags,
+        BLOCK=BLOCK,
+    )
     _bn_bwd_kernel[(c, splits)](
-        x4, dy4, dx4, wt, bs, save_mean, save_rstd, sum_dy, sum_dyx, dw if dw is not None else sum_dy,
-        db if db is not None else sum_dy, *sizes, *x4.stride(), *dy4.stride(), *dx4.stride(), *vectors,
-        TRAINING=training, **flags, SPLITS=pow2, BLOCK=BLOCK,
-    )  # fmt: skip
+        x4,
+        dy4,
+        dx4,
+        wt,
+        bs,
+        save_mean,
+        save_rstd,
+        sum_dy,
+        sum_dyx,
+        dw if dw is not None else sum_dy,
+        db if db is not None else sum_dy,
+        *sizes,
+        *x4.stride(),
+        *dy4.stride(),
+        *dx4.stride(),
+        *vectors,
+        TRAINING=training,
+        **flags,
+        SPLITS=pow2,
+        BLOCK=BLOCK,
+    )
     return dx, dw, db
 
 
@@ -355,11 +459,18 @@ def triton_batchnorm_call(name, fuse, x, running_mean, running_var, weight, bias
     return y if fuse else apply_activation(y, activation)
 
 
-@variant("batchnorm", "triton_twopass", interpreted_on_cpu=True,
-         torch_ops={"relu": "relu after the kernels, by PyTorch (triton_fused has it inside)",
-                    "threshold_backward": "relu's gradient, by PyTorch's autograd"})  # fmt: skip
-def triton_batchnorm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
-                     activation=None):  # fmt: skip
+@variant(
+    "batchnorm",
+    "triton_twopass",
+    interpreted_on_cpu=True,
+    torch_ops={
+        "relu": "relu after the kernels, by PyTorch (triton_fused has it inside)",
+        "threshold_backward": "relu's gradient, by PyTorch's autograd",
+    },
+)
+def triton_batchnorm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
+):
     """Two passes, split per channel: Welford statistics, then normalize; relu (if asked) by PyTorch."""
     return triton_batchnorm_call(
         "batchnorm 'triton_twopass'",

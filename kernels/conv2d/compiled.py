@@ -12,8 +12,9 @@ _compiled = compile_static(eager_conv2d)
 
 @variant("conv2d", "compiled")
 @accepts_unbatched
-def compiled_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-                    activation=None):  # fmt: skip
+def compiled_conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5, activation=None
+):
     """torch.compile of conv2d (+ batch norm + relu), one graph per shape."""
     check_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)
     return _compiled(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)

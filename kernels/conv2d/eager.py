@@ -11,7 +11,8 @@ from kernels.spec import accepts_unbatched
 
 @variant("conv2d", "eager", baseline=True)
 @accepts_unbatched
-def eager_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-                 activation=None) -> torch.Tensor:  # fmt: skip
+def eager_conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5, activation=None
+) -> torch.Tensor:
     """F.conv2d (+ batch norm, + relu as separate ops): the baseline."""
     return block_epilogue(F.conv2d(x, weight, bias, stride, padding, dilation, groups), bn, bn_eps, activation)

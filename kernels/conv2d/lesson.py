@@ -28,8 +28,9 @@ def too_large(case, device) -> str | None:
 
 @variant("conv2d", "lesson", limit=too_large)
 @accepts_unbatched
-def lesson_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-                  activation=None) -> torch.Tensor:  # fmt: skip
+def lesson_conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5, activation=None
+) -> torch.Tensor:
     """unfold (im2col) + matmul per group, then the batch-norm formula and relu: small inputs only."""
     geo = check_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation)
     top, bottom, left, right = geo.pad

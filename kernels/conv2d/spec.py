@@ -79,8 +79,19 @@ def resolve_padding(padding, r: int, s: int, stride, dilation, op: str) -> tuple
     return ph, ph, pw, pw
 
 
-def check_args(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-               activation=None, op: str = "conv2d") -> ConvGeometry:  # fmt: skip
+def check_args(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    bn=None,
+    bn_eps=1e-5,
+    activation=None,
+    op: str = "conv2d",
+) -> ConvGeometry:
     """Validate conv2d arguments the same way for every variant, naming the problem; return the geometry."""
     for name, t in (("x", x), ("weight", weight)):
         if not isinstance(t, torch.Tensor):
@@ -149,8 +160,12 @@ class Conv2dSpec(OpSpec):
     # batch = N; the shapes are the digits CNN's two layers at 16x16 and one ResNet-18 stage
     batch_sizes = {"quick": (128,), "full": (1, 16, 128, 1024)}
     max_flops = {"cpu": 2**32, "cuda": 2**42}  # keep a CPU benchmark call near 0.03 s
-    work_model = ("flops 2*N*K*P*Q*(C/g)*R*S (backward twice that: dx and dw); bytes: x, weight read once, y "
-                  "written once (backward: dy twice, x and weight once, dx and dw written)")  # fmt: skip
+    work_model = (
+        "flops 2*N*K*P*Q*(C/g)*R*S (backward twice that: dx and dw); bytes: x, weight read once, y "
+        "written once (backward: dy twice, x and weight once, dx and dw written)"
+    )
+    smoke_case = "pad0"
+    target_benchmarks = "forward and not lesson"
 
     # Shapes are (N, C, H, W, K, R, S): x [N, C, H, W], weight [K, C/groups, R, S]. Params: stride, padding,
     # dilation, groups (the op's), no_bias, bn (an evaluation-mode batch norm after the conv), activation.
@@ -160,9 +175,13 @@ class Conv2dSpec(OpSpec):
         for dtype in self.dtypes:
             cases += [
                 Case("pad1", (2, 3, 9, 11, 8, 3, 3), dtype, params=(("padding", 1),)),
-                Case("bn_relu", (2, 4, 7, 7, 6, 3, 3), dtype,
-                     params=(("padding", 1), ("bn", True), ("activation", "relu"))),
-            ]  # fmt: skip
+                Case(
+                    "bn_relu",
+                    (2, 4, 7, 7, 6, 3, 3),
+                    dtype,
+                    params=(("padding", 1), ("bn", True), ("activation", "relu")),
+                ),
+            ]
         cases += [
             Case("pad0", (2, 3, 9, 11, 5, 3, 3), FP32),
             Case("same", (2, 3, 8, 9, 4, 4, 3), FP32, params=(("padding", "same"),)),  # even kernel: uneven pad
@@ -264,7 +283,7 @@ class Conv2dSpec(OpSpec):
             return None
         mean, var, gamma, beta = bn
         eps = ref_inputs.kwargs.get("bn_eps", 1e-5)
-        square = lambda t: None if t is None else t.square()  # noqa: E731
+        square = lambda t: None if t is None else t.square()
         return (-mean.square(), (var + eps).square() - eps, square(gamma), square(beta))
 
     def output_scale(self, ref_inputs):

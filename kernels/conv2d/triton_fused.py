@@ -50,11 +50,17 @@ FOLDING = {
 }
 
 
-@variant("conv2d", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops={**CONV_BACKWARD, **FOLDING})  # fmt: skip
+@variant(
+    "conv2d",
+    "triton_fused",
+    interpreted_on_cpu=True,
+    limit=interpreter_bf16_dot,
+    torch_ops={**CONV_BACKWARD, **FOLDING},
+)
 @accepts_unbatched
-def triton_fused_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-                        activation=None) -> torch.Tensor:  # fmt: skip
+def triton_fused_conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5, activation=None
+) -> torch.Tensor:
     """Triton implicit-GEMM convolution with the batch norm folded into it and relu in the epilogue: one kernel."""
     op = "conv2d 'triton_fused'"
     geo = check_triton_args(x, weight, bias, stride, padding, dilation, groups, bn, bn_eps, activation, op)

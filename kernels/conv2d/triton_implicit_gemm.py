@@ -36,9 +36,9 @@ from kernels.matmul.triton_tiled import grouped_tile, interpreter_bf16_dot, laun
 from kernels.registry import variant
 from kernels.spec import accepts_unbatched, empty_like_layout
 from kernels.triton_support import (
-    AUTOTUNE,
     INTERPRET,
     activation_flag,
+    autotuned,
     check_int32_offsets,
     check_triton_tensor,
     next_power_of_2,
@@ -54,8 +54,16 @@ SPLIT_QUANTUM = 64  # the weight gradient's split-K shares are multiples of this
 def _configs():
     # (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps). Convolutions have many pixels (M) and few channels
     # (N_gemm = K/g, 16 to 512 in the lesson and ResNet layers): tall tiles, down to 16 columns.
-    shapes = [(128, 128, 32, 3, 8), (128, 64, 32, 4, 4), (64, 128, 32, 4, 4), (128, 32, 32, 4, 4),
-              (64, 64, 32, 4, 4), (128, 16, 32, 4, 4), (64, 32, 16, 5, 2), (256, 64, 32, 3, 8)]  # fmt: skip
+    shapes = [
+        (128, 128, 32, 3, 8),
+        (128, 64, 32, 4, 4),
+        (64, 128, 32, 4, 4),
+        (128, 32, 32, 4, 4),
+        (64, 64, 32, 4, 4),
+        (128, 16, 32, 4, 4),
+        (64, 32, 16, 5, 2),
+        (256, 64, 32, 3, 8),
+    ]
     return [
         triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "GROUP_M": 8}, num_stages=s, num_warps=w)
         for m, n, k, s, w in shapes
@@ -111,8 +119,11 @@ def _conv2d_fwd_kernel(
         # zero padding: masked loads read 0 outside the image; masked columns past RED add nothing to the sum
         a_ok = m_ok[:, None] & k_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
         a = tl.load(x_rows[:, None] + (c * stride_xc)[None, :] + ih * stride_xh + iw * stride_xw, mask=a_ok, other=0.0)
-        b = tl.load(w_cols[None, :] + (c * stride_wc + r * stride_wr + s * stride_ws)[:, None],
-                    mask=k_ok[:, None] & n_ok[None, :], other=0.0)  # fmt: skip
+        b = tl.load(
+            w_cols[None, :] + (c * stride_wc + r * stride_wr + s * stride_ws)[:, None],
+            mask=k_ok[:, None] & n_ok[None, :],
+            other=0.0,
+        )
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
 
     # epilogue on the fp32 accumulator, before the one rounding to y's dtype
@@ -168,8 +179,11 @@ def _conv2d_bwd_input_kernel(
         a = tl.load(
             dy_rows[:, None] + (k * stride_dyk)[None, :] + p * stride_dyp + q * stride_dyq, mask=a_ok, other=0.0
         )
-        b = tl.load(w_cols[None, :] + (k * stride_wk + r * stride_wr + s * stride_ws)[:, None],
-                    mask=k_ok[:, None] & n_ok[None, :], other=0.0)  # fmt: skip
+        b = tl.load(
+            w_cols[None, :] + (k * stride_wk + r * stride_wr + s * stride_ws)[:, None],
+            mask=k_ok[:, None] & n_ok[None, :],
+            other=0.0,
+        )
         acc = tl.dot(a, b, acc, input_precision=INPUT_PRECISION)
 
     dx_ptrs = (
@@ -219,8 +233,11 @@ def _conv2d_bwd_weight_kernel(
         kk = k0 + tl.arange(0, BLOCK_K)  # output pixels (n, p, q): this split's share of the reduction
         img, p, q = _pixels(kk, P, Q)
         k_ok = kk < red_end
-        a = tl.load(dy_rows[:, None] + (img * stride_dyn + p * stride_dyp + q * stride_dyq)[None, :],
-                    mask=m_ok[:, None] & k_ok[None, :], other=0.0)  # fmt: skip
+        a = tl.load(
+            dy_rows[:, None] + (img * stride_dyn + p * stride_dyp + q * stride_dyq)[None, :],
+            mask=m_ok[:, None] & k_ok[None, :],
+            other=0.0,
+        )
         ih = (p * STRIDE_H - PAD_H)[:, None] + (r * DIL_H)[None, :]
         iw = (q * STRIDE_W - PAD_W)[:, None] + (s * DIL_W)[None, :]
         b_ok = k_ok[:, None] & n_ok[None, :] & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
@@ -241,29 +258,23 @@ def _conv2d_bwd_weight_kernel(
 
 def _weight_configs():
     # M = K/g output channels (16 to 512), N = (C/g)*R*S weight columns (25 to 4608); BLOCK_K divides SPLIT_QUANTUM
-    shapes = [(64, 64, 32, 4, 4), (64, 128, 32, 3, 4), (128, 64, 32, 3, 4), (32, 64, 64, 4, 4), (16, 64, 64, 4, 4),
-              (128, 128, 32, 3, 8)]  # fmt: skip
+    shapes = [
+        (64, 64, 32, 4, 4),
+        (64, 128, 32, 3, 4),
+        (128, 64, 32, 3, 4),
+        (32, 64, 64, 4, 4),
+        (16, 64, 64, 4, 4),
+        (128, 128, 32, 3, 8),
+    ]
     return [
         triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_stages=s, num_warps=w) for m, n, k, s, w in shapes
     ]
 
 
-_conv2d_fwd_kernel_tuned = (
-    triton.autotune(configs=_configs(), key=["M", "K_G", "RED", "stride_xc"])(_conv2d_fwd_kernel) if AUTOTUNE else None
-)
-_conv2d_bwd_input_kernel_tuned = (
-    triton.autotune(configs=_configs(), key=["M", "C_G", "RED", "stride_xc"])(_conv2d_bwd_input_kernel)
-    if AUTOTUNE
-    else None
-)
-
-
-_conv2d_bwd_weight_kernel_tuned = (
-    triton.autotune(configs=_weight_configs(), key=["K_G", "COLS", "RED_PER_SPLIT", "stride_xc"])(
-        _conv2d_bwd_weight_kernel
-    )
-    if AUTOTUNE
-    else None
+_conv2d_fwd_kernel_tuned = autotuned(_conv2d_fwd_kernel, _configs(), key=["M", "K_G", "RED", "stride_xc"])
+_conv2d_bwd_input_kernel_tuned = autotuned(_conv2d_bwd_input_kernel, _configs(), key=["M", "C_G", "RED", "stride_xc"])
+_conv2d_bwd_weight_kernel_tuned = autotuned(
+    _conv2d_bwd_weight_kernel, _weight_configs(), key=["K_G", "COLS", "RED_PER_SPLIT", "stride_xc"]
 )
 
 
@@ -281,9 +292,26 @@ def conv2d_launch(x, weight, bias, geo: ConvGeometry, relu: bool) -> torch.Tenso
     m, red = geo.n * geo.p * geo.q, geo.c_per_group * geo.r * geo.s
     if y.numel() == 0:
         return y
-    args = (x, weight, y, bias if bias is not None else y, m, geo.k_per_group, red, geo.c_per_group, geo.h, geo.w,
-            geo.p, geo.q, geo.s, *x.stride(), *weight.stride(), *y.stride(),
-            bias.stride(0) if bias is not None else 0, *_geometry_args(geo))  # fmt: skip
+    args = (
+        x,
+        weight,
+        y,
+        bias if bias is not None else y,
+        m,
+        geo.k_per_group,
+        red,
+        geo.c_per_group,
+        geo.h,
+        geo.w,
+        geo.p,
+        geo.q,
+        geo.s,
+        *x.stride(),
+        *weight.stride(),
+        *y.stride(),
+        bias.stride(0) if bias is not None else 0,
+        *_geometry_args(geo),
+    )
     flags = {
         "HAS_BIAS": bias is not None,
         "ACTIVATION": activation_flag("relu" if relu else None),
@@ -297,8 +325,24 @@ def conv2d_input_grad(dy, weight, geo: ConvGeometry, like: torch.Tensor) -> torc
     """dx = the transposed convolution of dy with the weight, stored in the input's memory format."""
     dx = empty_like_layout((geo.n, geo.c, geo.h, geo.w), like)
     m, red = geo.n * geo.h * geo.w, geo.k_per_group * geo.r * geo.s
-    args = (dy, weight, dx, m, geo.c_per_group, red, geo.k_per_group, geo.h, geo.w, geo.p, geo.q, geo.s,
-            *dy.stride(), *weight.stride(), *dx.stride(), *_geometry_args(geo))  # fmt: skip
+    args = (
+        dy,
+        weight,
+        dx,
+        m,
+        geo.c_per_group,
+        red,
+        geo.k_per_group,
+        geo.h,
+        geo.w,
+        geo.p,
+        geo.q,
+        geo.s,
+        *dy.stride(),
+        *weight.stride(),
+        *dx.stride(),
+        *_geometry_args(geo),
+    )
     flags = {"INPUT_PRECISION": _input_precision(dy)}
     tuned = _conv2d_bwd_input_kernel_tuned
     launch_gemm(_conv2d_bwd_input_kernel, tuned, m, geo.c_per_group, geo.groups, args, flags, *CONFIGS)
@@ -331,8 +375,25 @@ def conv2d_weight_grad(dy, x, geo: ConvGeometry, weight: torch.Tensor) -> torch.
     per_split = triton.cdiv(triton.cdiv(red, splits), SPLIT_QUANTUM) * SPLIT_QUANTUM
     splits = triton.cdiv(red, per_split)
     partial = torch.empty((splits, geo.k, geo.c_per_group, geo.r, geo.s), dtype=torch.float32, device=x.device)
-    args = (dy, x, partial, geo.k_per_group, cols, red, per_split, geo.c_per_group, geo.h, geo.w, geo.p, geo.q,
-            geo.s, *dy.stride(), *x.stride(), *partial.stride(), *_geometry_args(geo))  # fmt: skip
+    args = (
+        dy,
+        x,
+        partial,
+        geo.k_per_group,
+        cols,
+        red,
+        per_split,
+        geo.c_per_group,
+        geo.h,
+        geo.w,
+        geo.p,
+        geo.q,
+        geo.s,
+        *dy.stride(),
+        *x.stride(),
+        *partial.stride(),
+        *_geometry_args(geo),
+    )
     precision = _input_precision(x)
 
     def grid(meta):
@@ -384,15 +445,22 @@ UNFUSED_BLOCK = {
     "native_batch_norm": "the block's evaluation-mode batch norm, by PyTorch after the kernel",
     "_native_batch_norm_legit_no_training": "the block's evaluation-mode batch norm, by PyTorch after the kernel",
     "native_batch_norm_backward": "its gradient, by PyTorch's autograd",
-    "relu": "the block's relu, by PyTorch", "threshold_backward": "relu's gradient, by PyTorch's autograd",
-}  # fmt: skip
+    "relu": "the block's relu, by PyTorch",
+    "threshold_backward": "relu's gradient, by PyTorch's autograd",
+}
 
 
-@variant("conv2d", "triton_implicit_gemm", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops={**CONV_BACKWARD, **UNFUSED_BLOCK})  # fmt: skip
+@variant(
+    "conv2d",
+    "triton_implicit_gemm",
+    interpreted_on_cpu=True,
+    limit=interpreter_bf16_dot,
+    torch_ops={**CONV_BACKWARD, **UNFUSED_BLOCK},
+)
 @accepts_unbatched
-def triton_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5,
-                  activation=None) -> torch.Tensor:  # fmt: skip
+def triton_conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, bn=None, bn_eps=1e-5, activation=None
+) -> torch.Tensor:
     """Triton implicit-GEMM convolution with bias, forward and backward (dx, dw in Triton; dbias a torch sum);
     batch norm and relu after it by PyTorch."""
     op = "conv2d 'triton_implicit_gemm'"

@@ -100,6 +100,8 @@ class MatmulSpec(OpSpec):
     widths = {"quick": (512, 4096), "full": (256, 1024, 4096, 8192)}
     max_flops = {"cpu": 2**32, "cuda": 2**42}  # keep a CPU benchmark call near 0.03 s
     work_model = "flops 2*M*N*K (backward 4*M*N*K); bytes: A, B read once, C written once (backward: twice each)"
+    smoke_case = "small"
+    target_benchmarks = "4096x4096x4096"
 
     # Shapes are (M, K, N) or (batch, M, K, N). Layouts: contiguous, a_transposed (A stored as A^T), b_transposed,
     # sliced (every other column of a wider A and B), broadcast (3-D A with a 2-D B), vector (1-D B).

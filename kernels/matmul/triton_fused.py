@@ -64,8 +64,13 @@ FUSED_BACKWARD = {
 }
 
 
-@variant("matmul", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops={**FUSED_BACKWARD, **EMPTY_SUM, **BATCHED})  # fmt: skip
+@variant(
+    "matmul",
+    "triton_fused",
+    interpreted_on_cpu=True,
+    limit=interpreter_bf16_dot,
+    torch_ops={**FUSED_BACKWARD, **EMPTY_SUM, **BATCHED},
+)
 def triton_fused_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Triton matmul with bias + activation in the epilogue: one kernel, one write of C."""
     check_triton_args(a, b, bias, activation, "matmul 'triton_fused'")

@@ -23,7 +23,7 @@ import triton.language as tl
 
 from kernels.matmul.spec import as_matrices, check_args, epilogue
 from kernels.registry import variant
-from kernels.triton_support import AUTOTUNE, INTERPRET, activation_flag, check_triton_tensor
+from kernels.triton_support import INTERPRET, activation_flag, autotuned, check_triton_tensor
 
 # Without the autotuner. Under the interpreter: few, large programs, since each interpreted operation costs the
 # same whatever its size; on CUDA (DNNBENCH_AUTOTUNE=0): a tile that compiles without spills for every dtype.
@@ -34,9 +34,19 @@ FIXED_CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32, "GROUP_M": 8, 
 def _configs():
     # (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps): large tiles for throughput on big problems, smaller ones
     # so that small or skinny problems still fill the SMs.
-    shapes = [(128, 256, 64, 3, 8), (256, 128, 64, 3, 8), (128, 128, 64, 4, 4), (128, 128, 32, 4, 4),
-              (128, 64, 32, 4, 4), (64, 128, 32, 4, 4), (64, 64, 32, 4, 4), (128, 32, 32, 4, 4),
-              (32, 64, 32, 5, 2), (64, 32, 64, 5, 2), (32, 32, 64, 5, 2)]  # fmt: skip
+    shapes = [
+        (128, 256, 64, 3, 8),
+        (256, 128, 64, 3, 8),
+        (128, 128, 64, 4, 4),
+        (128, 128, 32, 4, 4),
+        (128, 64, 32, 4, 4),
+        (64, 128, 32, 4, 4),
+        (64, 64, 32, 4, 4),
+        (128, 32, 32, 4, 4),
+        (32, 64, 32, 5, 2),
+        (64, 32, 64, 5, 2),
+        (32, 32, 64, 5, 2),
+    ]
     return [
         triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k, "GROUP_M": 8}, num_stages=s, num_warps=w)
         for m, n, k, s, w in shapes
@@ -116,7 +126,7 @@ def _matmul_kernel(
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
 
 
-_matmul_kernel_tuned = triton.autotune(configs=_configs(), key=["M", "N", "K"])(_matmul_kernel) if AUTOTUNE else None
+_matmul_kernel_tuned = autotuned(_matmul_kernel, _configs(), key=["M", "N", "K"])
 
 
 def as_batched(a: torch.Tensor, b: torch.Tensor):
@@ -152,18 +162,36 @@ def matmul_launch(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) 
     c3 = c if batched else c.unsqueeze(0)
     allow_tf32 = torch.backends.cuda.matmul.allow_tf32 and a.dtype == torch.float32
     args = (
-        a, b, c, bias if bias is not None else c, m, n, k,
-        _batch_stride(a), a.stride(-2), a.stride(-1), _batch_stride(b), b.stride(-2), b.stride(-1),
-        c3.stride(0), c3.stride(1), c3.stride(2), bias.stride(0) if bias is not None else 0,
-    )  # fmt: skip
-    flags = {"HAS_BIAS": bias is not None, "ACTIVATION": activation_flag(activation),
-             "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee"}  # fmt: skip
+        a,
+        b,
+        c,
+        bias if bias is not None else c,
+        m,
+        n,
+        k,
+        _batch_stride(a),
+        a.stride(-2),
+        a.stride(-1),
+        _batch_stride(b),
+        b.stride(-2),
+        b.stride(-1),
+        c3.stride(0),
+        c3.stride(1),
+        c3.stride(2),
+        bias.stride(0) if bias is not None else 0,
+    )
+    flags = {
+        "HAS_BIAS": bias is not None,
+        "ACTIVATION": activation_flag(activation),
+        "INPUT_PRECISION": "tf32" if allow_tf32 else "ieee",
+    }
     launch_gemm(_matmul_kernel, _matmul_kernel_tuned, m, n, batch, args, flags, INTERPRETER_CONFIG, FIXED_CUDA_CONFIG)
     return c
 
 
-def launch_gemm(kernel, tuned, m: int, n: int, batch: int, args: tuple, flags: dict, interpreter_config: dict,
-                cuda_config: dict) -> None:  # fmt: skip
+def launch_gemm(
+    kernel, tuned, m: int, n: int, batch: int, args: tuple, flags: dict, interpreter_config: dict, cuda_config: dict
+) -> None:
     """Launch a grouped-ordering GEMM kernel over an m x n output for each of `batch` problems (grid axis 1: the
     batch of a matmul, the groups of a convolution): autotuned on CUDA (`tuned`), one fixed configuration under the
     interpreter or with DNNBENCH_AUTOTUNE=0 (`tuned` is None)."""
@@ -219,14 +247,22 @@ BATCHED = {"clone": "operands above 3-D whose broadcast batch dims do not merge 
 UNFUSED_EPILOGUE = {
     "add": "the bias, added by PyTorch after the kernel",
     "sum": "the bias gradient (autograd of the broadcast add); the gradient of an operand broadcast over a batch",
-    "relu": "the activation, by PyTorch", "threshold_backward": "relu's gradient, by PyTorch's autograd",
-    "sigmoid": "the activation, by PyTorch", "sigmoid_backward": "sigmoid's gradient, by PyTorch's autograd",
-    "tanh": "the activation, by PyTorch", "tanh_backward": "tanh's gradient, by PyTorch's autograd",
-}  # fmt: skip
+    "relu": "the activation, by PyTorch",
+    "threshold_backward": "relu's gradient, by PyTorch's autograd",
+    "sigmoid": "the activation, by PyTorch",
+    "sigmoid_backward": "sigmoid's gradient, by PyTorch's autograd",
+    "tanh": "the activation, by PyTorch",
+    "tanh_backward": "tanh's gradient, by PyTorch's autograd",
+}
 
 
-@variant("matmul", "triton_tiled", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops={**UNFUSED_EPILOGUE, **EMPTY_SUM, **BATCHED})  # fmt: skip
+@variant(
+    "matmul",
+    "triton_tiled",
+    interpreted_on_cpu=True,
+    limit=interpreter_bf16_dot,
+    torch_ops={**UNFUSED_EPILOGUE, **EMPTY_SUM, **BATCHED},
+)
 def triton_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """Tiled Triton matmul (grouped ordering, autotuned, fp32 accumulation); bias + activation by PyTorch."""
     check_triton_args(a, b, bias, activation, "matmul 'triton_tiled'")

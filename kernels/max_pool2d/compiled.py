@@ -12,8 +12,9 @@ _compiled = compile_static(eager_max_pool2d)
 
 @variant("max_pool2d", "compiled")
 @accepts_unbatched
-def compiled_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-                        activation=None):  # fmt: skip
+def compiled_max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, activation=None
+):
     """torch.compile of (relu +) max_pool2d, one graph per shape."""
     check_args(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation)
     return _compiled(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation)

@@ -8,8 +8,9 @@ from kernels.registry import variant
 
 
 @variant("max_pool2d", "eager", baseline=True)
-def eager_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-                     activation=None):  # fmt: skip
+def eager_max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, activation=None
+):
     """(relu, then) F.max_pool2d: the baseline."""
     if activation == "relu":
         x = torch.relu(x)

@@ -13,8 +13,9 @@ from kernels.spec import accepts_unbatched
 
 @variant("max_pool2d", "lesson")
 @accepts_unbatched
-def lesson_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-                      activation=None):  # fmt: skip
+def lesson_max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, activation=None
+):
     """(relu, then) unfold the windows, max over each: the lesson's picture of max pooling."""
     geo = check_args(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation)
     if activation == "relu":  # before the pool, as the lesson CNNs apply it (conv -> relu -> pool)

@@ -49,8 +49,17 @@ def pool_output_size(size: int, kernel: int, pad: int, stride: int, dilation: in
     return out
 
 
-def check_args(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-               activation=None, op: str = "max_pool2d") -> PoolGeometry:  # fmt: skip
+def check_args(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    return_indices=False,
+    activation=None,
+    op: str = "max_pool2d",
+) -> PoolGeometry:
     """Validate max-pool arguments the same way for every variant, naming the problem; return the geometry."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{op}: x must be a tensor, got {type(x).__name__}")
@@ -84,6 +93,8 @@ class MaxPool2dSpec(OpSpec):
     batch_sizes = {"quick": (128,), "full": (1, 16, 128, 1024)}
     max_elements = {"cpu": 1 << 24, "cuda": 1 << 30}
     work_model = "bytes: x read once, y written once (backward: dy read, dx written); argmax indices not counted"
+    smoke_case = "k2_stride1"
+    target_benchmarks = "forward and not lesson"
 
     # Shapes [N, C, H, W]. Params: the op's keyword arguments and activation. Fills: randn; ties (integers in
     # [-2, 2]: most windows hold their maximum twice, and the gradient must go to the first).
@@ -99,19 +110,32 @@ class MaxPool2dSpec(OpSpec):
             Case("k3_stride2_pad1", (2, 4, 11, 13), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1))),
             Case("dilation2", (2, 3, 10, 11), FP32, params=(("kernel_size", 3), ("stride", 1), ("dilation", 2))),
             Case("ceil_mode", (2, 3, 9, 10), FP32, params=(("kernel_size", 2), ("ceil_mode", True))),
-            Case("ceil_mode_pad", (1, 2, 6, 6), FP32,
-                 params=(("kernel_size", 3), ("stride", 2), ("padding", 1), ("ceil_mode", True))),
-            Case("non_square", (2, 3, 9, 12), FP32,
-                 params=(("kernel_size", (2, 3)), ("stride", (1, 2)), ("padding", (1, 1)))),
+            Case(
+                "ceil_mode_pad",
+                (1, 2, 6, 6),
+                FP32,
+                params=(("kernel_size", 3), ("stride", 2), ("padding", 1), ("ceil_mode", True)),
+            ),
+            Case(
+                "non_square",
+                (2, 3, 9, 12),
+                FP32,
+                params=(("kernel_size", (2, 3)), ("stride", (1, 2)), ("padding", (1, 1))),
+            ),
             Case("window_is_input", (2, 5, 7, 7), FP32, params=(("kernel_size", 7),)),
             Case("batch1", (1, 16, 16, 16), FP32, params=(("kernel_size", 2),)),
-            Case("channels_last", (2, 8, 9, 7), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1)),
-                 layout="channels_last"),
+            Case(
+                "channels_last",
+                (2, 8, 9, 7),
+                FP32,
+                params=(("kernel_size", 3), ("stride", 2), ("padding", 1)),
+                layout="channels_last",
+            ),
             Case("channels_last", (2, 8, 9, 7), FP16, params=(("kernel_size", 2),), layout="channels_last"),
             Case("sliced", (2, 3, 8, 8), FP32, params=(("kernel_size", 2),), layout="sliced"),
             Case("ties", (2, 3, 8, 8), FP32, params=(("kernel_size", 3), ("stride", 1)), fill="ties"),
             Case("ties_relu", (2, 3, 8, 8), FP32, params=(("kernel_size", 2), ("activation", "relu")), fill="ties"),
-        ]  # fmt: skip
+        ]
         return cases
 
     def bench_shapes(self, profile: str, batch: int, device: str) -> list[tuple[int, ...]]:

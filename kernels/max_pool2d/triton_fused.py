@@ -10,10 +10,12 @@ from kernels.spec import accepts_unbatched
 
 @variant("max_pool2d", "triton_fused", interpreted_on_cpu=True, torch_ops=INDICES)
 @accepts_unbatched
-def triton_fused_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-                            activation=None):  # fmt: skip
+def triton_fused_max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, activation=None
+):
     """Triton max pool with relu applied to each output inside the kernel: one pass over the input. Refuses
     return_indices together with relu (the kernel keeps no position where relu zeroes the output)."""
     op = "max_pool2d 'triton_fused'"
-    return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op,
-                           fuse=True)  # fmt: skip
+    return triton_max_pool(
+        x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op, fuse=True
+    )

@@ -137,9 +137,22 @@ def max_pool2d_launch(x, geo: PoolGeometry, relu: bool, save_index: bool):
         return y, where if save_index else None
     constants = {"KH": geo.kernel[0], "KW": geo.kernel[1], "CHANNELS_LAST": is_channels_last(y), "BLOCK": BLOCK}
     _max_pool2d_fwd_kernel[(triton.cdiv(y.numel(), BLOCK),)](
-        x, y, where, y.numel(), geo.c, geo.h, geo.w, geo.p, geo.q, *x.stride(), *y.stride(), *_geometry_args(geo),
-        ACTIVATION=activation_flag("relu" if relu else None), SAVE_INDEX=save_index, **constants,
-    )  # fmt: skip
+        x,
+        y,
+        where,
+        y.numel(),
+        geo.c,
+        geo.h,
+        geo.w,
+        geo.p,
+        geo.q,
+        *x.stride(),
+        *y.stride(),
+        *_geometry_args(geo),
+        ACTIVATION=activation_flag("relu" if relu else None),
+        SAVE_INDEX=save_index,
+        **constants,
+    )
     return y, where if save_index else None
 
 
@@ -150,9 +163,21 @@ def max_pool2d_grad(dy, where, geo: PoolGeometry, like: torch.Tensor) -> torch.T
         return dx
     constants = {"KH": geo.kernel[0], "KW": geo.kernel[1], "CHANNELS_LAST": is_channels_last(dx), "BLOCK": BLOCK}
     _max_pool2d_bwd_kernel[(triton.cdiv(dx.numel(), BLOCK),)](
-        dy, where, dx, dx.numel(), geo.c, geo.h, geo.w, geo.p, geo.q, *dy.stride(), *where.stride(), *dx.stride(),
-        *_geometry_args(geo), **constants,
-    )  # fmt: skip
+        dy,
+        where,
+        dx,
+        dx.numel(),
+        geo.c,
+        geo.h,
+        geo.w,
+        geo.p,
+        geo.q,
+        *dy.stride(),
+        *where.stride(),
+        *dx.stride(),
+        *_geometry_args(geo),
+        **constants,
+    )
     return dx
 
 
@@ -181,16 +206,19 @@ class TritonMaxPool2d(torch.autograd.Function):
 INDICES = {"_to_copy": "return_indices: the kernel's int32 positions widened to torch's int64 indices"}
 
 
-def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op: str,
-                    fuse: bool):  # fmt: skip
+def triton_max_pool(
+    x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op: str, fuse: bool
+):
     """Check, then pool through the Triton kernel; relu (when asked) inside it with `fuse`, else by PyTorch first."""
     geo = check_args(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op=op)
     check_triton_tensor(x, op)
     check_int32_offsets(op, x)
     relu = activation == "relu"
     if relu and fuse and return_indices:
-        raise ValueError(f"{op}: return_indices with activation='relu' is not supported: the fused kernel keeps no "
-                         "position where relu zeroes the output (torch's is the first zero); use 'triton'")  # fmt: skip
+        raise ValueError(
+            f"{op}: return_indices with activation='relu' is not supported: the fused kernel keeps no "
+            "position where relu zeroes the output (torch's is the first zero); use 'triton'"
+        )
     if relu and not fuse:
         x = torch.relu(x)
     save_index = return_indices or (torch.is_grad_enabled() and x.requires_grad)
@@ -198,13 +226,22 @@ def triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return
     return (y, where.long()) if return_indices else y
 
 
-@variant("max_pool2d", "triton_window", interpreted_on_cpu=True,
-         torch_ops={"relu": "relu before the pool, by PyTorch (triton_fused applies it inside)",
-                    "threshold_backward": "relu's gradient, by PyTorch's autograd", **INDICES})  # fmt: skip
+@variant(
+    "max_pool2d",
+    "triton_window",
+    interpreted_on_cpu=True,
+    torch_ops={
+        "relu": "relu before the pool, by PyTorch (triton_fused applies it inside)",
+        "threshold_backward": "relu's gradient, by PyTorch's autograd",
+        **INDICES,
+    },
+)
 @accepts_unbatched
-def triton_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
-                      activation=None):  # fmt: skip
+def triton_max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, activation=None
+):
     """Triton max pool (one output per lane, int32 argmax saved for the gather backward); relu by PyTorch first."""
     op = "max_pool2d 'triton_window'"
-    return triton_max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op,
-                           fuse=False)  # fmt: skip
+    return triton_max_pool(
+        x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, activation, op, fuse=False
+    )

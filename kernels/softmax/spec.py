@@ -38,6 +38,7 @@ class SoftmaxSpec(OpSpec):
     # Largest benchmark tensor per device (elements): big enough to leave the caches, small enough for the machine.
     max_elements = {"cpu": 1 << 25, "cuda": 1 << 28}
     work_model = "flops ~5 per element; bytes: forward reads x + writes y, backward reads y, dy + writes dx (minimum)"
+    smoke_case = "pow2"
 
     # Fills: randn (standard normal); large (normal * 1e4: exp overflows without max subtraction); near_fp16_max
     # (values in [6e4, 65504], the top of fp16's range); some_neg_inf (30% -inf, one finite value per row kept);

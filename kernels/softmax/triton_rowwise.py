@@ -102,9 +102,18 @@ def softmax_rows_bwd(y: torch.Tensor, dy4: torch.Tensor) -> torch.Tensor:
     block_m, block_n, num_warps = _config(n_rows, n_cols)
     grid = (triton.cdiv(n_rows, block_m),)
     _softmax_bwd_kernel[grid](
-        dx, y, dy4, n_rows, n_cols, y.stride(0), *row_strides(dy4), dx.stride(0),
-        BLOCK_M=block_m, BLOCK_N=block_n, num_warps=num_warps,
-    )  # fmt: skip
+        dx,
+        y,
+        dy4,
+        n_rows,
+        n_cols,
+        y.stride(0),
+        *row_strides(dy4),
+        dx.stride(0),
+        BLOCK_M=block_m,
+        BLOCK_N=block_n,
+        num_warps=num_warps,
+    )
     return dx
 
 
