@@ -61,6 +61,19 @@ def machine_name(machine: dict) -> str:
     return f"{host} ({cpu})"
 
 
+def measured(entry: dict, stats: dict) -> dict:
+    """The columns every kind of row takes from pytest-benchmark itself: its group and name, and the statistics."""
+    return {
+        "group": entry.get("group"),
+        "name": entry.get("name"),
+        "median_s": stats.get("median"),
+        "iqr_s": stats.get("iqr"),
+        "q1_s": stats.get("q1"),
+        "q3_s": stats.get("q3"),
+        "rounds": stats.get("rounds"),
+    }
+
+
 def entry_row(entry: dict, machine: str, source: str) -> dict | None:
     """One table row of a benchmark entry, or None for an entry without dnnbench fields."""
     info, stats = entry.get("extra_info") or {}, entry.get("stats") or {}
@@ -80,13 +93,7 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
         # the case's parameters without its shape ("eval", "bias-relu"; "" for the plain op): one curve per family
         family=(info.get("case") or "").removeprefix("x".join(map(str, shape))).lstrip("-"),
         elements=int(pd.Series(shape).prod()) if shape else None,
-        group=entry.get("group"),
-        name=entry.get("name"),
-        median_s=stats.get("median"),
-        iqr_s=stats.get("iqr"),
-        q1_s=stats.get("q1"),
-        q3_s=stats.get("q3"),
-        rounds=stats.get("rounds"),
+        **measured(entry, stats),
         intensity=flops / nbytes if flops and nbytes else None,
         noisy=bool(info.get("noisy", False)),
         source=source,
@@ -110,13 +117,7 @@ def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) 
         shape=f"b{info.get('batch')}" + (f"-{form}" if form else ""),
         elements=info.get("batch"),
         batch=info.get("batch"),
-        group=entry.get("group"),
-        name=entry.get("name"),
-        median_s=stats.get("median"),
-        iqr_s=stats.get("iqr"),
-        q1_s=stats.get("q1"),
-        q3_s=stats.get("q3"),
-        rounds=stats.get("rounds"),
+        **measured(entry, stats),
         flops=info.get("flops"),
         gflops=info.get("gflops"),
         compile_s=info.get("compile_s"),

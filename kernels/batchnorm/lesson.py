@@ -16,7 +16,7 @@ def lesson_batchnorm(
     x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
 ):
     """(x - mean) / sqrt(var + eps) * gamma + beta, from the mean and variance formulas."""
-    n = check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation)
+    n = check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation).per_channel
     dims = [0, *range(2, x.dim())]
     shape = (1, -1) + (1,) * (x.dim() - 2)
     if training:

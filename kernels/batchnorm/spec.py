@@ -16,6 +16,7 @@ bandwidth that rewards fewer passes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -24,8 +25,28 @@ from kernels.registry import register_spec
 from kernels.spec import RTOL, Case, Inputs, OpSpec, reduction_factor, relu_grad_reference
 
 
+@dataclass(frozen=True)
+class BatchNormArgs:
+    """A batch-norm call's arguments once checked, as the rungs pass them on (one object, not nine positionals)."""
+
+    x: torch.Tensor
+    running_mean: torch.Tensor | None
+    running_var: torch.Tensor | None
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+    training: bool
+    momentum: float
+    eps: float
+    activation: str | None
+
+    @property
+    def per_channel(self) -> int:
+        """Values per channel: N times the spatial size."""
+        return self.x.numel() // max(self.x.shape[1], 1)
+
+
 def check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op="batchnorm"):
-    """Validate batch-norm arguments the same way for every variant; return the number of values per channel."""
+    """Validate batch-norm arguments the same way for every variant, naming the problem; return them checked."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{op}: x must be a tensor, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
@@ -48,10 +69,10 @@ def check_args(x, running_mean, running_var, weight, bias, training, momentum, e
         )
     if activation not in (None, "relu"):
         raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
-    per_channel = x.numel() // max(c, 1)
-    if training and per_channel <= 1:
+    args = BatchNormArgs(x, running_mean, running_var, weight, bias, training, momentum, eps, activation)
+    if training and args.per_channel <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.size()}")
-    return per_channel
+    return args
 
 
 def apply_activation(y: torch.Tensor, activation: str | None) -> torch.Tensor:

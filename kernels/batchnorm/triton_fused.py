@@ -5,6 +5,7 @@ for relu and writes it again). Backward masks dy by y > 0 inside both backward k
 the saved statistics rather than storing it.
 """
 
+from kernels.batchnorm.spec import check_args
 from kernels.batchnorm.triton_twopass import triton_batchnorm_call
 from kernels.registry import variant
 
@@ -14,16 +15,6 @@ def triton_fused_batchnorm(
     x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
 ):
     """The Triton batch norm with relu inside its kernels (forward and backward)."""
-    return triton_batchnorm_call(
-        "batchnorm 'triton_fused'",
-        True,
-        x,
-        running_mean,
-        running_var,
-        weight,
-        bias,
-        training,
-        momentum,
-        eps,
-        activation,
-    )
+    op = "batchnorm 'triton_fused'"
+    args = check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op=op)
+    return triton_batchnorm_call(args, op, fuse=True)

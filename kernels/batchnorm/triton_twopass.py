@@ -29,7 +29,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.batchnorm.spec import apply_activation, check_args
+from kernels.batchnorm.spec import BatchNormArgs, apply_activation, check_args
 from kernels.registry import variant
 from kernels.triton_support import INTERPRET, activation_flag, check_triton_tensor, next_power_of_2
 
@@ -450,13 +450,14 @@ class TritonBatchNorm(torch.autograd.Function):
         return dx, None, None, dw, db, None, None, None, None
 
 
-def triton_batchnorm_call(name, fuse, x, running_mean, running_var, weight, bias, training, momentum, eps, activation):
-    """Check, then run the kernels; with `fuse` the activation runs inside them, else PyTorch applies it after."""
-    check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op=name)
-    check_triton_tensor(x, name)
-    inside = activation if fuse else None
-    y = TritonBatchNorm.apply(x, running_mean, running_var, weight, bias, training, momentum, eps, inside)
-    return y if fuse else apply_activation(y, activation)
+def triton_batchnorm_call(args: BatchNormArgs, op: str, *, fuse: bool) -> torch.Tensor:
+    """Run the kernels on checked arguments; with `fuse` the activation runs inside them, else PyTorch applies it
+    after. `op` names the variant in errors."""
+    check_triton_tensor(args.x, op)
+    inside = args.activation if fuse else None
+    y = TritonBatchNorm.apply(args.x, args.running_mean, args.running_var, args.weight, args.bias, args.training,
+                              args.momentum, args.eps, inside)  # fmt: skip
+    return y if fuse else apply_activation(y, args.activation)
 
 
 @variant(
@@ -472,16 +473,6 @@ def triton_batchnorm(
     x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5, activation=None
 ):
     """Two passes, split per channel: Welford statistics, then normalize; relu (if asked) by PyTorch."""
-    return triton_batchnorm_call(
-        "batchnorm 'triton_twopass'",
-        False,
-        x,
-        running_mean,
-        running_var,
-        weight,
-        bias,
-        training,
-        momentum,
-        eps,
-        activation,
-    )
+    op = "batchnorm 'triton_twopass'"
+    args = check_args(x, running_mean, running_var, weight, bias, training, momentum, eps, activation, op=op)
+    return triton_batchnorm_call(args, op, fuse=False)
