@@ -67,28 +67,13 @@ def _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT: tl.constexpr, HAS_B
 
 @triton.jit
 def _x_hat_and_grad(
-    x_ptr,
-    dy_ptr,
-    c,
-    e,
-    total,
-    S,
-    W,
-    stride_xn,
-    stride_xc,
-    stride_xh,
-    stride_xw,
-    stride_dyn,
-    stride_dyc,
-    stride_dyh,
-    stride_dyw,
-    chunk_end,
-    mean,
-    rstd,
-    w,
-    b,
+    x_ptr, dy_ptr,  # pointers
+    c, e, total, S, W,  # the channel, the flat indices of its values, its value count, the spatial sizes
+    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_dyn, stride_dyc, stride_dyh, stride_dyw,
+    chunk_end, mean, rstd, w, b,  # the program's chunk end, the channel's statistics and affine
     ACTIVATION: tl.constexpr,
-):
+):  # fmt: skip
     """x_hat and dy of values e of channel c; with relu, dy only where the output x_hat * w + b was positive."""
     x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, chunk_end)
     dy_offs = _offsets(e, c, S, W, stride_dyn, stride_dyc, stride_dyh, stride_dyw)
@@ -204,28 +189,10 @@ def _bn_bwd_reduce_kernel(
     acc_dyx = tl.zeros([BLOCK], tl.float32)
     for off in range(0, chunk, BLOCK):
         x_hat, dy, _ = _x_hat_and_grad(
-            x_ptr,
-            dy_ptr,
-            c,
-            start + off + lanes,
-            total,
-            S,
-            W,
-            stride_xn,
-            stride_xc,
-            stride_xh,
-            stride_xw,
-            stride_dyn,
-            stride_dyc,
-            stride_dyh,
-            stride_dyw,
-            start + chunk,
-            mean,
-            rstd,
-            w,
-            b,
-            ACTIVATION,
-        )
+            x_ptr, dy_ptr, c, start + off + lanes, total, S, W,
+            stride_xn, stride_xc, stride_xh, stride_xw, stride_dyn, stride_dyc, stride_dyh, stride_dyw,
+            start + chunk, mean, rstd, w, b, ACTIVATION,
+        )  # fmt: skip
         acc_dy += dy
         acc_dyx += dy * x_hat
     nsplits = tl.num_programs(1)
@@ -259,28 +226,10 @@ def _bn_bwd_kernel(
     for off in range(0, chunk, BLOCK):
         e = start + off + lanes
         x_hat, dy, mask = _x_hat_and_grad(
-            x_ptr,
-            dy_ptr,
-            c,
-            e,
-            total,
-            S,
-            W,
-            stride_xn,
-            stride_xc,
-            stride_xh,
-            stride_xw,
-            stride_dyn,
-            stride_dyc,
-            stride_dyh,
-            stride_dyw,
-            start + chunk,
-            mean,
-            rstd,
-            w,
-            b,
-            ACTIVATION,
-        )
+            x_ptr, dy_ptr, c, e, total, S, W,
+            stride_xn, stride_xc, stride_xh, stride_xw, stride_dyn, stride_dyc, stride_dyh, stride_dyw,
+            start + chunk, mean, rstd, w, b, ACTIVATION,
+        )  # fmt: skip
         if TRAINING:  # the batch statistics depend on x: two more terms
             dx = w * rstd * (dy - sum_dy / total - x_hat * (sum_dyx / total))
         else:
