@@ -4,18 +4,12 @@ from bench.calibration import ceiling_cases
 from bench.harness import bench_cases
 from bench.lessons import lab_cases, lesson_cases
 
+# fixture name -> the function that lists its cases from the run's options
+CASES = {"bench_case": bench_cases, "lesson_case": lesson_cases, "lab_case": lab_cases, "ceiling_case": ceiling_cases}
+
 
 def pytest_generate_tests(metafunc):
-    options = metafunc.config.dnnbench
-    if "bench_case" in metafunc.fixturenames:
-        cases = bench_cases(options)
-        metafunc.parametrize("bench_case", cases, ids=[c.id for c in cases])
-    if "lesson_case" in metafunc.fixturenames:
-        cases = lesson_cases(options)
-        metafunc.parametrize("lesson_case", cases, ids=[c.id for c in cases])
-    if "lab_case" in metafunc.fixturenames:
-        cases = lab_cases(options)
-        metafunc.parametrize("lab_case", cases, ids=[c.id for c in cases])
-    if "ceiling_case" in metafunc.fixturenames:
-        cases = ceiling_cases(options)
-        metafunc.parametrize("ceiling_case", cases, ids=[c.id for c in cases])
+    for name, make in CASES.items():
+        if name in metafunc.fixturenames:
+            cases = make(metafunc.config.dnnbench)
+            metafunc.parametrize(name, cases, ids=[c.id for c in cases])

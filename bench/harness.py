@@ -8,7 +8,9 @@ first call apart, check that nothing recompiles while timing, synchronize CUDA i
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -85,22 +87,27 @@ def precision_case(spec, name: str) -> tuple[torch.dtype, bool] | None:
     return (dtype, False) if dtype in spec.dtypes else None
 
 
+def spec_cases(spec, options, device: str) -> Iterator[Case]:
+    """An op's benchmark cases on `device` for the run's options: precisions x batch sizes x shapes x parameters x
+    layouts, each from the op's spec."""
+    names = options.dtypes or default_dtypes(spec, options.profile, device)
+    for dtype, tf32 in filter(None, (precision_case(spec, n) for n in names)):
+        for batch in options.batch_sizes or spec.batch_sizes[options.profile]:
+            for shape in spec.bench_shapes(options.profile, batch, device):
+                for params, layout in itertools.product(spec.bench_params(shape), spec.bench_layouts(shape, device)):
+                    yield Case("bench", shape, dtype, params, layout=layout, tf32=tf32)
+
+
 def bench_cases(options) -> list[BenchCase]:
-    cases = []
-    for op in registry.ops():
-        spec = registry.spec(op)
-        for device in options.devices:
-            names = options.dtypes or default_dtypes(spec, options.profile, device)
-            precisions = [p for p in (precision_case(spec, n) for n in names) if p]
-            for dtype, tf32 in precisions:
-                for batch in options.batch_sizes or spec.batch_sizes[options.profile]:
-                    for shape in spec.bench_shapes(options.profile, batch, device):
-                        for params in spec.bench_params(shape):
-                            for layout in spec.bench_layouts(shape, device):
-                                case = Case("bench", shape, dtype, params, layout=layout, tf32=tf32)
-                                for mode in MODES:
-                                    cases += [BenchCase(op, v.name, mode, device, case) for v in registry.variants(op)]
-    return cases
+    """Every (op, device, case, mode, variant) the options select, in that order."""
+    return [
+        BenchCase(op, v.name, mode, device, case)
+        for op in registry.ops()
+        for device in options.devices
+        for case in spec_cases(registry.spec(op), options, device)
+        for mode in MODES
+        for v in registry.variants(op)
+    ]
 
 
 def run_case(benchmark, bc: BenchCase, seed: int) -> None:
@@ -118,39 +125,79 @@ def run_case(benchmark, bc: BenchCase, seed: int) -> None:
         _time_case(benchmark, bc, variant, spec, seed)
 
 
+class GradientCall:
+    """The timed call of a backward case: the input gradients of the forward's latest output, through its graph
+    (retained, so that every round differentiates the same graph). `forward()` runs the op again and keeps its
+    output for the next calls."""
+
+    def __init__(self, forward: Callable[[], torch.Tensor], wrt: list[torch.Tensor]):
+        self._forward, self.wrt = forward, wrt
+        self.out: torch.Tensor | None = None
+        self.grad_out: torch.Tensor | None = None
+
+    def forward(self) -> None:
+        self.out = self._forward()
+
+    def __call__(self):
+        return torch.autograd.grad(self.out, self.wrt, self.grad_out, retain_graph=True)
+
+
+def make_call(bc: BenchCase, variant, inputs, seed: int) -> tuple[Callable, Callable, float]:
+    """(the call to time, one forward of the op, seconds of the first call): the first call pays Triton's JIT,
+    Inductor's compilation and autotuning; for a backward case it is the first forward (which compiles the backward
+    too) and the first gradient."""
+    if bc.mode == "forward":
+
+        def forward():
+            return variant.fn(*inputs.args, **inputs.kwargs)
+
+        return forward, forward, timed_call(forward, bc.device)
+    inputs = inputs.with_grad()
+    call = GradientCall(lambda: variant.fn(*inputs.args, **inputs.kwargs), inputs.differentiable())
+    first_s = timed_call(call.forward, bc.device)
+    call.grad_out = random_like(call.out, seed + 1)
+    return call, call.forward, first_s + timed_call(call, bc.device)
+
+
+def record(bc: BenchCase, variant, spec, checks, first_s: float, steady_s: float, peak: int | None) -> dict:
+    """The fields of a case's result row known before timing (reports/schema.py lists them)."""
+    return {
+        "op": bc.op,
+        "variant": bc.variant,
+        "rung": variant.rung,
+        "baseline": variant.baseline,
+        "mode": bc.mode,
+        "device": bc.device,
+        "dtype": bc.case.precision,
+        "shape": list(bc.case.shape),
+        "case": bc.shape_id,  # the shape with its parameters (e.g. 256x1024x1024-bias-relu)
+        "params": dict(bc.case.params),
+        "batch": spec.batch_of(bc.case.shape),
+        "flops": spec.flops(bc.case, bc.mode),
+        "bytes": spec.bytes(bc.case, bc.mode),
+        "work_model": spec.work_model,
+        # The same inputs are used by every call: they stay in cache when they fit (2 MB L2 per core here, 50 MB on
+        # an H100), and a GB/s figure of such a case is a cache figure, above the memory's.
+        "cache": "warm",
+        "rel_error": max(c.error for c in checks),
+        "tolerance": min(c.tolerance for c in checks),
+        "first_call_s": first_s,
+        "compile_s": max(0.0, first_s - steady_s),
+        "peak_memory_bytes": peak,
+        "threads": torch.get_num_threads(),
+        **precision_flags(),
+    }
+
+
 def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
     inputs = spec.make_inputs(bc.case, bc.device, seed)
     try:
-        if bc.mode == "forward":
-            args, kwargs = inputs.args, inputs.kwargs
-
-            def forward():
-                return variant.fn(*args, **kwargs)
-
-            first_s = timed_call(forward, bc.device)  # pays JIT / compilation / autotuning
-            call = forward
-        else:
-            inputs = inputs.with_grad()
-            box = []
-
-            def forward():
-                box[:] = [variant.fn(*inputs.args, **inputs.kwargs)]
-
-            # The first forward with gradients compiles the backward too (torch.compile): count it in the first call.
-            first_forward_s = timed_call(forward, bc.device)
-            out, wrt = box[0], inputs.differentiable()
-            grad_out = random_like(out, seed + 1)
-
-            def call():
-                return torch.autograd.grad(out, wrt, grad_out, retain_graph=True)
-
-            first_s = first_forward_s + timed_call(call, bc.device)
+        call, forward, first_s = make_call(bc, variant, inputs, seed)
         for _ in range(WARMUP_CALLS):
             call()
         steady_s = timed_call(call, bc.device)
         if bc.mode == "backward":
             steady_s += timed_call(forward, bc.device)  # first_s holds one forward and one backward
-            out = box[0]
         peak = _peak_memory(call, bc.device)
     except torch.cuda.OutOfMemoryError:
         pytest.skip(f"out of memory at {bc.case.shape} {dtype_name(bc.case.dtype)}")
@@ -158,35 +205,8 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
     checks = spec.compare(variant.fn, bc.case, bc.device, seed, grads=bc.mode == "backward")
     if bc.mode == "backward":  # the timed work is the gradient: its error is what this row reports
         checks = [c for c in checks if c.what.startswith("grad")]
-    flops, nbytes = spec.flops(bc.case, bc.mode), spec.bytes(bc.case, bc.mode)
-    benchmark.extra_info.update(
-        {
-            "op": bc.op,
-            "variant": bc.variant,
-            "rung": variant.rung,
-            "baseline": variant.baseline,
-            "mode": bc.mode,
-            "device": bc.device,
-            "dtype": bc.case.precision,
-            "shape": list(bc.case.shape),
-            "case": bc.shape_id,  # the shape with its parameters (e.g. 256x1024x1024-bias-relu)
-            "params": dict(bc.case.params),
-            "batch": spec.batch_of(bc.case.shape),
-            "flops": flops,
-            "bytes": nbytes,
-            "work_model": spec.work_model,
-            # The same inputs are used by every call: they stay in cache when they fit (2 MB L2 per core here,
-            # 50 MB on an H100), and a GB/s figure of such a case is a cache figure, above the memory's.
-            "cache": "warm",
-            "rel_error": max(c.error for c in checks),
-            "tolerance": min(c.tolerance for c in checks),
-            "first_call_s": first_s,
-            "compile_s": max(0.0, first_s - steady_s),
-            "peak_memory_bytes": peak,
-            "threads": torch.get_num_threads(),
-            **precision_flags(),
-        }
-    )
+    info = benchmark.extra_info
+    info.update(record(bc, variant, spec, checks, first_s, steady_s, peak))
 
     graphs = compiled_graphs()
     benchmark(call)
@@ -195,14 +215,10 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
 
     stats = benchmark.stats.stats
     median = stats.median
-    benchmark.extra_info.update(
-        {
-            "gflops": flops / median / 1e9 if median > 0 else math.nan,
-            "gbps": nbytes / median / 1e9 if median > 0 else math.nan,
-            "noisy": bool(stats.iqr > NOISY_IQR * median),
-        }
-    )
-    schema.check("op", benchmark.extra_info)
+    info["gflops"] = info["flops"] / median / 1e9 if median > 0 else math.nan
+    info["gbps"] = info["bytes"] / median / 1e9 if median > 0 else math.nan
+    info["noisy"] = bool(stats.iqr > NOISY_IQR * median)
+    schema.check("op", info)
 
 
 def _peak_memory(call, device: str) -> int | None:

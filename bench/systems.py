@@ -207,6 +207,23 @@ def _row(study: str, version: str, lesson: str, ex: Execution, device: str, batc
     }
 
 
+# torch's error for a batch norm that trains on one value per channel (a lesson with batch norm at batch 1): such a
+# batch is a skipped row; any other error is the study's own and propagates
+ONE_VALUE_PER_CHANNEL = "Expected more than 1 value per channel"
+
+
+def _first_calls(ex: Execution, lesson: str, device: str, batch: int) -> tuple[Callable, float]:
+    """The execution's training step, built and called once (its first call timed apart: compilation, JIT, cuDNN
+    search) and warmed up."""
+    torch.manual_seed(0)
+    with _running(ex, device):
+        step = _train_step(ex, lesson, device, batch)
+        first = timed_call(step, device)
+        for _ in range(WARMUP_CALLS):
+            step()
+    return step, first
+
+
 def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, device: str) -> list[dict]:
     """The rows of one (lesson, batch): a timing row per execution and round, a skipped row per execution that
     cannot run here."""
@@ -222,17 +239,13 @@ def time_executions(study: SystemsStudy, version: str, lesson: str, batch: int, 
                 if flops > MAX_CPU_FLOPS:
                     reason = f"{flops / 1e9:,.0f} GFLOP per step: beyond a CPU study's budget"
             if reason is None:
-                torch.manual_seed(0)
-                with _running(ex, where):
-                    step = _train_step(ex, lesson, where, batch)
-                    first = timed_call(step, where)
-                    for _ in range(WARMUP_CALLS):
-                        step()
-                steps[ex.label] = (ex, step, first)
-                continue
-        except ValueError as e:  # batch norm cannot train on one value per channel: torch's error says so
+                steps[ex.label] = (ex, *_first_calls(ex, lesson, where, batch))
+        except ValueError as e:
+            if ONE_VALUE_PER_CHANNEL not in str(e):
+                raise
             reason = f"lesson {lesson} cannot train at batch {batch}: {e}"
-        rows.append(_row(study.name, version, lesson, ex, device, batch, kind="skipped", reason=reason))
+        if reason is not None:
+            rows.append(_row(study.name, version, lesson, ex, device, batch, kind="skipped", reason=reason))
     for r in range(study.rounds[version]):
         for ex, step, first in steps.values():
             where = _device(ex, device)

@@ -21,10 +21,19 @@ def _relu(z: torch.Tensor) -> torch.Tensor:
     return torch.where(z < 0, torch.zeros_like(z), z)  # NaN stays NaN, as torch.relu keeps it
 
 
+def _sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + exp(-z)) for z >= 0 and exp(z) / (1 + exp(z)) below, so that no exp overflows. Each branch reads an
+    input clamped to its own side: torch.where passes the gradient of both branches (times 0 for the one not taken),
+    and exp(1030) = inf would make that 0 * inf = NaN (a saturated sigmoid's gradient is 0, not NaN)."""
+    positive = z >= 0
+    up, down = torch.where(positive, z, 0.0), torch.where(positive, 0.0, z)
+    return torch.where(positive, 1 / (1 + torch.exp(-up)), torch.exp(down) / (1 + torch.exp(down)))
+
+
 ACTIVATIONS = {
     None: lambda z: z,
     "relu": _relu,
-    "sigmoid": lambda z: 1 / (1 + torch.exp(-z)),
+    "sigmoid": _sigmoid,
     "tanh": torch.tanh,
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports.ceilings import measured_roof
-from reports.plots import largest_cases
+from reports.frame import largest_cases
 
 
 def fmt_rate(value: float, unit: str) -> str:

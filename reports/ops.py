@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports import plots
+from reports.frame import matching, variant_order
 from reports.narrative import op_sentences
 from reports.section import ReportContext, Section
 
@@ -40,7 +41,7 @@ def overview(ctx: ReportContext) -> list[Section]:
 
 def speedup_table(ops: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """One row per case, one column per variant: 'median (speedup)', '~' where noisy."""
-    order = plots.variant_order(ops)
+    order = variant_order(ops)
     cell = ops.assign(
         cell=[
             f"{m * 1e6:,.1f} us ({s:.2f}x){noisy_mark(n)}" if pd.notna(s) else f"{m * 1e6:,.1f} us{noisy_mark(n)}"
@@ -110,7 +111,7 @@ def device_pairs(ops: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         times = d.pivot_table(index="elements", columns="device", values="median_s").sort_index()
         faster = times[times["cuda"] < times["cpu"]]
         if not faster.empty:
-            rows = plots.matching(pairs, ["op", "variant", "dtype", "mode"], key).index
+            rows = matching(pairs, ["op", "variant", "dtype", "mode"], key).index
             pairs.loc[rows, "crossover"] = faster.index[0]
     return pairs, where
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reports.ceilings import attainable, measured_roof  # noqa: E402
+from reports.frame import largest_cases, matching, variant_order  # noqa: E402
 
 # Colours by rung (kernels/registry.py RUNGS: lesson, eager, compiled, triton, triton_fused), so a variant keeps its
 # colour whatever it is called; a second variant on a rung (softmax's triton_online) takes the next EXTRA colour.
@@ -21,11 +22,6 @@ COMPILED_COLOUR = RUNG_COLOURS[2]
 EXTRA = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 DTYPE_MARKERS = {"fp32": "o", "tf32": "D", "fp16": "s", "bf16": "^", "fp64": "v"}
 DTYPE_LEGEND = ", ".join(f"{marker} {dtype}" for dtype, marker in DTYPE_MARKERS.items())
-
-
-def variant_order(df: pd.DataFrame) -> list[str]:
-    rungs = df.groupby("variant")["rung"].min().fillna(9)
-    return sorted(rungs.index, key=lambda v: (rungs[v], v))
 
 
 def variant_colours(df: pd.DataFrame) -> dict[str, str]:
@@ -64,14 +60,6 @@ def _scatter_line(ax, x, y, noisy, c, label, marker="o"):
         s=30,
         zorder=3,
     )
-
-
-def matching(df: pd.DataFrame, columns: list[str], key: tuple) -> pd.DataFrame:
-    """The rows of df whose `columns` equal `key`, element by element."""
-    mask = pd.Series(True, index=df.index)
-    for column, value in zip(columns, key, strict=True):
-        mask &= df[column] == value
-    return df[mask]
 
 
 PANEL = ["machine", "device", "dtype", "mode", "family"]
@@ -158,13 +146,6 @@ def time_vs_size(ops: pd.DataFrame, path: Path, title: str) -> Path:
 def speedup_vs_size(ops: pd.DataFrame, path: Path, title: str, baseline: str) -> Path:
     """Speedup over the baseline against size; above 1 is faster than the baseline."""
     return by_size(ops, path, title, "speedup", f"speedup over {baseline}", reference=1.0)
-
-
-def largest_cases(ops: pd.DataFrame) -> pd.DataFrame:
-    """The largest size of each (machine, device, variant, dtype, mode, family): the case furthest from launch
-    overhead and caches, the one a roofline should place."""
-    idx = ops.groupby(["machine", "device", "variant", "dtype", "mode", "family"])["elements"].idxmax()
-    return ops.loc[idx]
 
 
 def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) -> Path | None:

@@ -128,22 +128,34 @@ def test_statistics_split_over_programs_merge_exactly(name, splits, device, monk
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_evaluation_gradients_with_sliced_running_statistics(name, device):
-    """Running statistics that are every other element of a larger tensor: torch's own CPU batch-norm backward
-    (2.14) reads them as contiguous in evaluation mode for [N, C] inputs (BatchNorm1d's) and gives NaN; every
-    variant, the baseline included, must give the float64 gradients."""
+@pytest.mark.parametrize("sliced", ["running_stats", "weight", "bias"])
+def test_evaluation_gradients_with_sliced_per_channel_vectors(name, sliced, device):
+    """Per-channel vectors that are every other element of a larger, NaN-filled tensor: torch's own CPU batch-norm
+    backward (2.14) reads the running statistics and the weight as contiguous in evaluation mode for [N, C] inputs
+    (BatchNorm1d's) and gives NaN; every variant, the baseline included, must give the float64 gradients."""
     fn = runnable(name, device)
     g = torch.Generator().manual_seed(5)
-    x, w, b = (
-        t.to(device).requires_grad_(True)
-        for t in (torch.randn(3, 4, generator=g), torch.rand(4) + 0.5, torch.randn(4, generator=g))
-    )
-    wide = torch.full((2, 8), float("nan"))
-    wide[0], wide[1] = torch.randn(8, generator=g), torch.rand(8, generator=g) + 0.5
-    rm, rv = (t.to(device) for t in (wide[0, ::2], wide[1, ::2]))
+
+    def every_other(values: torch.Tensor) -> torch.Tensor:
+        wide = torch.full((2 * len(values),), float("nan"))
+        wide[::2] = values
+        return wide[::2]
+
+    x = torch.randn(3, 4, generator=g)
+    rm, rv, w, b = torch.randn(4, generator=g), torch.rand(4, generator=g) + 0.5, torch.rand(4) + 0.5, torch.randn(4)
+    if sliced == "running_stats":
+        rm, rv = every_other(rm), every_other(rv)
+    leaves = [t.to(device).requires_grad_(True) for t in (x, w, b)]
+    # the view of a NaN-filled leaf, so that autograd differentiates through the slice as a layer's weight would
+    if sliced in ("weight", "bias"):
+        i = 1 if sliced == "weight" else 2
+        wide = torch.full((8,), float("nan"), device=device)
+        wide[::2] = leaves[i].detach()
+        leaves[i] = wide.requires_grad_(True)[::2]
+    x_, w_, b_ = leaves
     dy = torch.randn(3, 4, generator=g).to(device)
-    got = torch.autograd.grad(fn(x, rm, rv, w, b, training=False), (x, w, b), dy)
-    leaves = [t.detach().double().cpu().requires_grad_(True) for t in (x, w, b)]
-    want = F.batch_norm(leaves[0], rm.double().cpu().contiguous(), rv.double().cpu().contiguous(), *leaves[1:])
-    for a, e in zip(got, torch.autograd.grad(want, leaves, dy.double().cpu()), strict=True):
+    got = torch.autograd.grad(fn(x_, rm.to(device), rv.to(device), w_, b_, training=False), (x_, w_, b_), dy)
+    ref_leaves = [t.detach().double().cpu().contiguous().requires_grad_(True) for t in (x_, w_, b_)]
+    want = F.batch_norm(ref_leaves[0], rm.double().contiguous(), rv.double().contiguous(), *ref_leaves[1:])
+    for a, e in zip(got, torch.autograd.grad(want, ref_leaves, dy.double().cpu()), strict=True):
         torch.testing.assert_close(a.double().cpu(), e, rtol=1e-5, atol=1e-6)

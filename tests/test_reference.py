@@ -56,3 +56,18 @@ def test_a_broken_shared_helper_fails_the_eager_baseline(op, helper, case_name, 
     case = next(c for c in spec.test_cases() if c.name == case_name and c.dtype == torch.float32)
     results = spec.compare(registry.baseline(op).fn, case, device, seed, grads=False)
     assert not results[0].ok, f"a broken {helper.__name__} still passes: the reference moved with it"
+
+
+def test_the_oracle_s_activations_keep_their_values_and_gradients_where_they_saturate():
+    """Found by the long layout fuzz: a sigmoid written as 1 / (1 + exp(-z)) is right forward at z = -1000 but its
+    gradient is inf / inf = NaN there, and every rung's correct 0 was judged wrong against it."""
+    from kernels.reference import ACTIVATIONS
+
+    z = torch.tensor([-1e4, -1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0, 1e4], dtype=torch.float64)
+    for name, torch_fn in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh)):
+        mine, theirs = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+        out, want = ACTIVATIONS[name](mine), torch_fn(theirs)
+        torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-20)  # exact but for the last bits of exp
+        (g,), (w,) = torch.autograd.grad(out.sum(), mine), torch.autograd.grad(want.sum(), theirs)
+        assert torch.isfinite(g).all(), name
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-20, msg=name)

@@ -17,13 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def launched_kernel_names() -> set[str]:
-    """Names of the module-level @triton.jit kernels (`*_kernel`) of every Triton variant module."""
+    """Names of the @triton.jit kernels (`*_kernel`; the helpers they call compile inside them) of every module of
+    every op's variants, found as the objects Triton's decorator made."""
+    import importlib
+
+    import triton
+
+    from kernels import registry
+
     names = set()
-    for path in (ROOT / "kernels").glob("*/triton_*.py"):
-        text = path.read_text()
-        names |= {
-            line.split("(")[0][4:] for line in text.splitlines() if line.startswith("def _") and "_kernel(" in line
-        }
+    for op in registry.ops():
+        for v in registry.variants(op):
+            module = importlib.import_module(v.fn.__module__)
+            for name, obj in vars(module).items():
+                fn = getattr(obj, "fn", None)  # a JITFunction (or the interpreter's stand-in) wraps the Python function
+                if name.endswith("_kernel") and isinstance(obj, triton.runtime.KernelInterface) and fn is not None:
+                    names.add(fn.__name__)
     return names
 
 

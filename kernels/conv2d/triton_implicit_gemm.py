@@ -77,6 +77,15 @@ def _pixels(offs, H, W):
 
 
 @triton.jit
+def _tap(kk, CH, S):
+    """(channel, kernel row r, kernel column s) of flat reduction indices ordered (r, s) outer, channel inner: the
+    GEMM's reduction axis over CH channels and an R x S kernel."""
+    rs = kk // CH
+    r = rs // S
+    return kk % CH, r, rs - r * S
+
+
+@triton.jit
 def _conv2d_fwd_kernel(
     # pointers: x [N, C, H, W], w [K, C/g, R, S], y [N, K, P, Q], bias [K]
     x_ptr, w_ptr, y_ptr, bias_ptr,
@@ -109,10 +118,7 @@ def _conv2d_fwd_kernel(
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, RED, BLOCK_K):
         kk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (r, s) outer, channel c inner
-        c = kk % C_G
-        rs = kk // C_G
-        r = rs // S
-        s = rs - r * S
+        c, r, s = _tap(kk, C_G, S)
         ih = h_start[:, None] + (r * DIL_H)[None, :]
         iw = w_start[:, None] + (s * DIL_W)[None, :]
         k_ok = kk < RED
@@ -164,10 +170,7 @@ def _conv2d_bwd_input_kernel(
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, RED, BLOCK_K):
         kk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (r, s) outer, output channel k inner
-        k = kk % K_G
-        rs = kk // K_G
-        r = rs // S
-        s = rs - r * S
+        k, r, s = _tap(kk, K_G, S)
         # output pixel (p, q) whose window puts kernel tap (r, s) on input pixel (h, w), if there is one
         ph = h[:, None] + PAD_H - (r * DIL_H)[None, :]
         pw = w[:, None] + PAD_W - (s * DIL_W)[None, :]
@@ -217,10 +220,7 @@ def _conv2d_bwd_weight_kernel(
     split = tl.program_id(2)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # output channels of this group
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)  # weight columns (r, s, c)
-    c = offs_n % C_G
-    rs = offs_n // C_G
-    r = rs // S
-    s = rs - r * S
+    c, r, s = _tap(offs_n, C_G, S)
     m_ok = offs_m < K_G
     n_ok = offs_n < COLS
     dy_rows = dy_ptr + (group * K_G + offs_m) * stride_dyk
@@ -369,7 +369,8 @@ def weight_grad_config(geo: ConvGeometry) -> dict:
 def conv2d_weight_grad(dy, x, geo: ConvGeometry, weight: torch.Tensor) -> torch.Tensor:
     """dw = dy^T times the im2col of x, split over programs along the N*P*Q reduction; fp32 partial sums."""
     cols, red = geo.c_per_group * geo.r * geo.s, geo.n * geo.p * geo.q
-    tiles = triton.cdiv(geo.k_per_group, 64) * triton.cdiv(cols, 64) * geo.groups  # at the typical tile
+    tile_m, tile_n = FIXED_CUDA_WEIGHT_CONFIG["BLOCK_M"], FIXED_CUDA_WEIGHT_CONFIG["BLOCK_N"]  # the typical tile
+    tiles = triton.cdiv(geo.k_per_group, tile_m) * triton.cdiv(cols, tile_n) * geo.groups
     splits = _weight_grad_splits(tiles, red, x.device)
     # each split's share is a multiple of every BLOCK_K, so any configuration walks it in whole steps
     per_split = triton.cdiv(triton.cdiv(red, splits), SPLIT_QUANTUM) * SPLIT_QUANTUM
