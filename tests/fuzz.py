@@ -108,6 +108,16 @@ class FuzzExample:
         return [i for i, a in enumerate(made.args) if isinstance(a, torch.Tensor)]
 
 
+def torch_bug(variant: str, example: FuzzExample, device: str) -> str | None:
+    """Why torch's own op (the eager baseline, and Inductor's code that keeps it) is wrong on `example`, for the
+    torch bugs the long fuzz found and the suite cannot work around inside the variant; None otherwise. Each has a
+    test that it is still there (tests/test_torch_bugs.py), so that its exclusion goes once torch fixes it."""
+    if (example.op == "batchnorm" and variant == "eager" and device == "cpu" and example.case.dtype == torch.float16
+            and example.grad_layout != "contiguous" and example.values == "huge"):  # fmt: skip
+        return "torch's CPU fp16 batch-norm backward with a non-contiguous output gradient accumulates in fp16: inf"
+    return None
+
+
 def check_example(variant: str, example: FuzzExample, device: str = "cpu") -> list[str]:
     """Compare variant `variant` with the float64 reference on `example`; the failed comparisons, as text."""
     v = registry.get(example.op, variant)

@@ -16,8 +16,9 @@ def line(outcome: str | None, worker: str = "normal", diff: str = "") -> str:
 
 
 def test_a_sampled_score_carries_its_interval_and_every_survivor():
-    dump = "\n".join([line("killed")] * 3 + [line("survived", diff=DIFF)] + [line(None, "skipped")] * 6
-                     + [line("incompetent")])  # fmt: skip
+    dump = "\n".join(
+        [line("killed")] * 3 + [line("survived", diff=DIFF)] + [line(None, "skipped")] * 6 + [line("incompetent")]
+    )
     text = summary("m.py", dump)
     low, high = wilson(3, 4)
     interval = f"{100 * low:.0f}-{100 * high:.0f}%"
