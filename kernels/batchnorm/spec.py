@@ -175,25 +175,36 @@ class BatchNormSpec(OpSpec):
     def grad_reference(self, ref_inputs, ref_out, out, grad_out):
         return relu_grad_reference(self, ref_inputs, ref_out, out, grad_out)
 
+    @staticmethod
+    def _normalization(ref_inputs):
+        """(x, mean, 1/sigma, weight) of the reference call, each shaped to broadcast over x."""
+        x, running_mean, running_var, weight, _ = ref_inputs.args
+        kw = ref_inputs.kwargs
+        x = x.detach()
+        dims, shape = [0, *range(2, x.dim())], (1, -1) + (1,) * (x.dim() - 2)
+        mean = x.mean(dims) if kw["training"] else running_mean
+        var = x.var(dims, unbiased=False) if kw["training"] else running_var
+        w = weight.detach().reshape(shape) if weight is not None else 1.0
+        return x, mean.reshape(shape), (var + kw["eps"]).rsqrt().reshape(shape), w
+
+    def output_scale(self, ref_inputs):
+        """y = (x - mean)/sigma * w + b: x_hat is a difference, exactly 0 in float64 for a constant channel but
+        rounding times 1/sqrt(eps) in the variant's dtype; y is measured against ||(|x| + |mean|)/sigma * w||, the
+        size of the two terms before they cancel (about ||y|| for random inputs)."""
+        x, mean, rstd, w = self._normalization(ref_inputs)
+        return ((x.abs() + mean.abs()) * rstd * w).norm().item()
+
     def grad_scale(self, ref_inputs, ref_out, grad_out):
         """The size of the terms each gradient is made of, against which a gradient that cancels is measured. In
         training, dx = w/sigma * (dy - mean(dy) - x_hat * mean(dy * x_hat)) cancels to 0 when dy is constant over a
         channel (an expanded output gradient): its floor is ||w/sigma * dy||. dw = sum(dy * x_hat) cancels with it,
-        and x_hat = (x - mean)/sigma is itself a difference: in a constant channel it is exactly 0 in float64 but
-        rounding times 1/sqrt(eps) in the variant's dtype, so dw's floor is ||dy * (|x| + |mean|)/sigma||, the size
-        of the two terms before they cancel. db's is ||dy||. Random inputs give gradients of about these sizes."""
-        x, running_mean, running_var, weight, bias = ref_inputs.args
-        kw = ref_inputs.kwargs
-        dims = [0, *range(2, x.dim())]
-        xd = x.detach()
-        mean = xd.mean(dims) if kw["training"] else running_mean
-        var = xd.var(dims, unbiased=False) if kw["training"] else running_var
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        rstd = (var + kw["eps"]).rsqrt().reshape(shape)
-        w = weight.detach().reshape(shape) if weight is not None else 1.0
-        scales = {id(x): (grad_out * w * rstd).norm().item()}
+        and x_hat is itself a difference (see output_scale), so dw's floor is ||dy * (|x| + |mean|)/sigma||. db's is
+        ||dy||. Random inputs give gradients of about these sizes."""
+        x, mean, rstd, w = self._normalization(ref_inputs)
+        _, _, _, weight, bias = ref_inputs.args
+        scales = {id(ref_inputs.args[0]): (grad_out * w * rstd).norm().item()}
         if weight is not None:
-            scales[id(weight)] = (grad_out * (xd.abs() + mean.abs().reshape(shape)) * rstd).norm().item()
+            scales[id(weight)] = (grad_out * (x.abs() + mean.abs()) * rstd).norm().item()
         if bias is not None:
             scales[id(bias)] = grad_out.norm().item()
         return [scales.get(id(t), 0.0) for t in ref_inputs.differentiable()]
