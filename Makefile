@@ -5,13 +5,14 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 PROFILE   ?= quick
-MAX_TIME  ?= 0.5
+MAX_TIME  ?=
 DEVICE    ?= cuda
 RESULTS   := results
 RUN_ID    := $(shell date +%Y%m%d-%H%M%S)
 SYSTEM_PY ?= python3
 GPU_ARGS  ?=
 STUDIES   ?= all
+BUDGET    ?=
 
 .PHONY: test bench gpu-check lint clean fuzz mutation
 
@@ -46,10 +47,11 @@ mutation: $(STAMP)
 	$(PY) -m tests.mutation $(MODULE) $(SAMPLE)
 
 # The benchmarks (pytest-benchmark) and the quick trade-off studies, then the report of the run; prints the paths of
-# the results and of index.html.
+# the results and of index.html. MAX_TIME= seconds of timed rounds per benchmark (default: the profile's), BUDGET=10m
+# fits the run into a time budget (README: A time budget).
 bench: $(STAMP)
-	$(VENV)/bin/dnnbench run --profile $(PROFILE) --max-time $(MAX_TIME) $(if $(STUDIES),--studies $(STUDIES)) \
-		-o $(RESULTS)/bench-$(RUN_ID)
+	$(VENV)/bin/dnnbench run --profile $(PROFILE) $(if $(MAX_TIME),--max-time $(MAX_TIME)) \
+		$(if $(STUDIES),--studies $(STUDIES)) $(if $(BUDGET),--budget $(BUDGET)) -o $(RESULTS)/bench-$(RUN_ID)
 
 gpu-check:
 	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m dnnbench.gpu_check --device $(DEVICE) $(GPU_ARGS)

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from bench.machine import precision_flags
+from bench.profiles import profile
 from bench.timers import timed_call
 from kernels import registry
 from kernels.check import precision_mode, random_like
@@ -47,6 +48,7 @@ class BenchCase:
     mode: str
     device: str
     case: Case
+    skip: str | None = None  # why the profile does not time this case (its reason is the benchmark's skip)
 
     @property
     def shape_id(self) -> str:
@@ -99,22 +101,45 @@ def spec_cases(spec, options, device: str) -> Iterator[Case]:
 
 
 def bench_cases(options) -> list[BenchCase]:
-    """Every (op, device, case, mode, variant) the options select, in that order."""
-    return [
-        BenchCase(op, v.name, mode, device, case)
-        for op in registry.ops()
-        for device in options.devices
-        for case in spec_cases(registry.spec(op), options, device)
-        for mode in MODES
-        for v in registry.variants(op)
-    ]
+    """Every (op, device, case, mode, variant) the options select, in that order. Where the profile compiles only
+    the largest size (quick: an Inductor compile costs seconds on a CPU), the compiled rung at the other sizes is a
+    case skipped with that reason."""
+    cases, compile_largest = [], profile(options.profile).compile_sizes == "largest"
+    for op in registry.ops():
+        spec = registry.spec(op)
+        for device in options.devices:
+            op_cases = list(spec_cases(spec, options, device))
+            largest = _largest_shapes(spec, op_cases)
+            for case, mode, v in itertools.product(op_cases, MODES, registry.variants(op)):
+                smaller = case.shape != largest[(case.precision, case.params, case.layout)]
+                skip = COMPILED_LARGEST_ONLY if v.name == "compiled" and smaller and compile_largest else None
+                cases.append(BenchCase(op, v.name, mode, device, case, skip))
+    return cases
+
+
+COMPILED_LARGEST_ONLY = (
+    "the quick profile compiles each op at its largest size only (an Inductor compile costs seconds on a CPU); "
+    "--profile full compiles every size"
+)
+
+
+def _largest_shapes(spec, cases: list[Case]) -> dict[tuple, tuple[int, ...]]:
+    """(precision, params, layout) -> the shape of most forward FLOPs (then bytes) among `cases`."""
+    largest: dict[tuple, Case] = {}
+    for case in cases:
+        key = (case.precision, case.params, case.layout)
+        size = (spec.flops(case, "forward"), spec.bytes(case, "forward"))
+        best = largest.get(key)
+        if best is None or size > (spec.flops(best, "forward"), spec.bytes(best, "forward")):
+            largest[key] = case
+    return {k: c.shape for k, c in largest.items()}
 
 
 def run_case(benchmark, bc: BenchCase, seed: int) -> None:
     """Time one case with pytest-benchmark and record what a result row holds (README: What a benchmark records)."""
     variant = registry.get(bc.op, bc.variant)
     spec = registry.spec(bc.op)
-    reason = variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case, bc.device)
+    reason = bc.skip or variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case, bc.device)
     if bc.mode == "backward" and not variant.differentiable:
         reason = f"{bc.op}/{bc.variant} has no backward"
     if reason:

@@ -20,6 +20,7 @@ import torch
 
 from bench.harness import NOISY_IQR, WARMUP_CALLS
 from bench.machine import precision_flags
+from bench.profiles import profile
 from bench.timers import timed_call
 from kernels.dtypes import dtype_name, parse_dtype
 from models import LESSONS
@@ -29,7 +30,6 @@ from models.train import train_step
 from reports import schema
 
 MODES = ("forward", "train_step")
-BATCH_SIZES = {"quick": (1, 64, 1024), "full": (1, 4, 16, 64, 256, 1024, 4096)}
 PROFILED_STEPS = 3
 MAX_CPU_FLOPS = 2**36  # ~0.5 s per call on a CPU doing 140 GFLOP/s: larger cases are skipped on the CPU
 # op-name fragments -> the hot op they belong to (first match wins; profiler names are aten::<op>)
@@ -53,6 +53,7 @@ class LessonCase:
     dtype: str
     batch: int
     form: str = "plain"  # or one of the workload's forms: channels_last, autocast
+    skip: str | None = None  # why the profile does not time this case (its reason is the benchmark's skip)
 
     @property
     def id(self) -> str:
@@ -72,7 +73,7 @@ LAB_SIZES = {
     "1.1": ("n", {"quick": (100, 10_000, 1_000_000), "full": (100, 10**4, 10**6, 10**7, 10**8)}),
     "1.2": ("n", {"quick": (16, 256, 1024), "full": (16, 64, 256, 1024, 4096)}),
     "1.3": ("n", {"quick": (1000, 1_000_000), "full": (1000, 10**5, 10**7)}),
-    "1.4": ("length", {"quick": (100, 10_000), "full": (100, 10_000, 1_000_000)}),
+    "1.4": ("length", {"quick": (100, 1000), "full": (100, 10_000, 1_000_000)}),
     "1.5": ("images", {"quick": (256,), "full": (256, 2048)}),
 }
 
@@ -100,13 +101,16 @@ class LabCase:
 
 
 def lab_cases(options) -> list[LabCase]:
+    """Every lab without training per setting and device, at each size of the profile (the quick one: its largest)."""
+    largest_only = profile(options.profile).lab_sizes == "largest"
     cases = []
     for lesson_id, lesson in LESSONS.items():
         if lesson.trains:
             continue
         _, sizes = LAB_SIZES.get(lesson_id, (None, {}))
+        sizes = sizes.get(options.profile, (None,))
         for device in options.devices:
-            for size in sizes.get(options.profile, (None,)):
+            for size in sizes[-1:] if largest_only else sizes:
                 cases += [LabCase(lesson_id, s, device, size) for s in (lesson.settings or (None,))]
     return cases
 
@@ -148,19 +152,26 @@ def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
 
 
 def lesson_cases(options) -> list[LessonCase]:
+    """The training lessons the profile times (quick: one per family at its lab's batch size; full: all of them at
+    every batch size), per device, dtype, form, batch size, mode and backend; --batch-sizes overrides the batches."""
+    prof = profile(options.profile)
     cases = []
     for lesson_id, lesson in LESSONS.items():
-        if lesson.workload is None:
+        if lesson.workload is None or (prof.lessons is not None and lesson_id not in prof.lessons):
             continue
+        batches = options.batch_sizes or (prof.lessons[lesson_id] if prof.lessons is not None else prof.lesson_batches)
         for device in options.devices:
             dtypes = options.dtypes or (("fp32", "bf16") if device == "cuda" else ("fp32",))
             for dtype in (d for d in dtypes if d in ("fp32", "fp16", "bf16")):
                 # autocast runs an fp32 model in bf16 where it pays: it is a form of the fp32 case only
-                forms = ("plain", *(f for f in lesson.workload.forms if f != "autocast" or dtype == "fp32"))
-                for batch in options.batch_sizes or BATCH_SIZES[options.profile]:
+                others = lesson.workload.forms if prof.lesson_forms else ()
+                forms = ("plain", *(f for f in others if f != "autocast" or dtype == "fp32"))
+                for batch in batches:
                     for mode in MODES:
                         cases += [
-                            LessonCase(lesson_id, b, mode, device, dtype, batch, form)
+                            LessonCase(
+                                lesson_id, b, mode, device, dtype, batch, form, prof.lesson_skips.get((lesson_id, b))
+                            )
                             for form in forms
                             for b in BACKENDS
                         ]
@@ -207,7 +218,7 @@ def count_flops(call) -> int:
 
 def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
     dtype = parse_dtype(lc.dtype)
-    reason = timing_skip_reason(lc.backend, lc.device, dtype, autocast=lc.form == "autocast")
+    reason = lc.skip or timing_skip_reason(lc.backend, lc.device, dtype, autocast=lc.form == "autocast")
     if reason:
         pytest.skip(reason)
     work = LESSONS[lc.lesson].workload

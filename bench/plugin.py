@@ -7,8 +7,16 @@ Options shared by tests and benchmarks:
   --profile quick|full   benchmark sweep size
   --seed N               seed of the random inputs (default: a new one each run, printed in the header)
   --stream PATH          JSON-lines file that receives each finished benchmark at once
+  --budget 10m           plan the benchmarks to fit this time (bench/budget.py): most informative first, the rest
+                         left out, the run stopped on time
+  --budget-from PATH     an earlier run's stream (or its folder) whose wall seconds the plan uses
+  --budget-reserve 40s   of the budget, what is kept for the studies and the report after the benchmarks
+  --progress PATH        JSON-lines file of the plan and of each benchmark's start and end (read by dnnbench run)
 It also stores the machine's software and hardware in pytest-benchmark's machine_info, sets TF32 explicitly, and
-appends every finished benchmark to the run's stream file, so a killed run keeps what it finished.
+appends every finished benchmark to the run's stream file, so a killed run keeps what it finished. The stream also
+gets every benchmark that was skipped, failed or left out by the budget, with its reason, and each benchmark's wall
+seconds (`wall_s`, from setup to the end of its call): the report says what a run covers from it, and a later
+budget plans from it.
 """
 
 from __future__ import annotations
@@ -23,10 +31,13 @@ from pathlib import Path
 import pytest
 
 import kernels  # noqa: F401  (chooses the Triton interpreter before triton is imported)
+from bench import budget
+from bench.calibration import Ceiling
+from bench.harness import BenchCase
+from bench.lessons import LabCase, LessonCase
 from bench.machine import machine_info as dnnbench_machine_info
 from bench.machine import set_precision_defaults
-
-PROFILES = ("quick", "full")
+from bench.profiles import PROFILES, profile
 
 
 @dataclass
@@ -94,15 +105,40 @@ def pytest_addoption(parser):
     )
     group.addoption("--dtypes", dest="dnnbench_dtypes", default=None, help="comma-separated: fp32,tf32,fp16,bf16")
     group.addoption("--batch-sizes", dest="dnnbench_batch_sizes", default=None, help="comma-separated batch sizes")
-    group.addoption("--profile", dest="dnnbench_profile", default="quick", choices=PROFILES, help="sweep size")
+    group.addoption("--profile", dest="dnnbench_profile", default="quick", choices=tuple(PROFILES), help="sweep size")
     group.addoption("--seed", dest="dnnbench_seed", type=int, default=None, help="seed of the random inputs")
     group.addoption("--stream", dest="dnnbench_stream", default=None, help="JSON-lines file of finished benchmarks")
+    group.addoption(
+        "--budget", dest="dnnbench_budget", default=None, help="time budget of the benchmarks: 300, 10m, 1h"
+    )
+    group.addoption(
+        "--budget-from", dest="dnnbench_budget_from", default=None, help="earlier run's stream (or folder) to plan from"
+    )
+    group.addoption(
+        "--budget-reserve",
+        dest="dnnbench_budget_reserve",
+        default=None,
+        help="of the budget, the seconds kept for what runs after the benchmarks (dnnbench run: studies, report)",
+    )
+    group.addoption("--progress", dest="dnnbench_progress", default=None, help="JSON-lines file of progress events")
+
+
+def _given(config, flag: str) -> bool:
+    """Whether `flag` was set on the command line, in PYTEST_ADDOPTS or in the ini file's addopts."""
+    args = [*config.invocation_params.args, *os.environ.get("PYTEST_ADDOPTS", "").split(), *config.getini("addopts")]
+    return any(a == flag or a.startswith(flag + "=") for a in map(str, args))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.dnnbench = parse_options(config)
     set_precision_defaults()
+    # The profile's timing, unless given: pytest-benchmark reads these in its own pytest_configure, which runs last.
+    prof = profile(config.dnnbench.profile)
+    if not _given(config, "--benchmark-max-time"):
+        config.option.benchmark_max_time = prof.max_time
+    if not _given(config, "--benchmark-warmup-iterations"):
+        config.option.benchmark_warmup_iterations = prof.warmup_iterations
 
 
 def pytest_report_header(config):
@@ -128,24 +164,166 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     }
 
 
-_machine_line: dict | None = None
+CASE_TYPES = (Ceiling, BenchCase, LessonCase, LabCase)
+
+
+def case_of(item):
+    """The benchmark case (op, lesson, lab or ceiling) an item is parametrized with, or None for a test."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return next((v for v in params.values() if isinstance(v, CASE_TYPES)), None)
+
+
+def case_id(case) -> str:
+    return f"ceiling {case.id}" if isinstance(case, Ceiling) else case.id
+
+
+class Sweep:
+    """The benchmark items of this run: their expected seconds, the budget's plan, the progress file, the clock."""
+
+    def __init__(self, config):
+        self.config = config
+        # the budget's clock starts with the command that started this run (dnnbench run sets DNNBENCH_RUN_STARTED,
+        # the epoch seconds of its own start), else with this session
+        since = time.time() - float(os.environ.get("DNNBENCH_RUN_STARTED") or time.time())
+        self.started = time.monotonic() - max(since, 0.0)
+        option = config.getoption
+        try:
+            self.budget_s = budget.parse_duration(option("dnnbench_budget")) if option("dnnbench_budget") else None
+            reserve = option("dnnbench_budget_reserve")
+            self.reserve_s = budget.parse_duration(reserve) if reserve else 0.0
+            self.history = (
+                budget.read_wall_seconds([option("dnnbench_budget_from")]) if option("dnnbench_budget_from") else {}
+            )
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+        self.max_time = float(config.option.benchmark_max_time)
+        self.expected: dict[str, float] = {}
+        self.progress = Path(option("dnnbench_progress")) if option("dnnbench_progress") else None
+        self.walls: dict[str, float] = {}
+
+    def seconds(self, case) -> float:
+        """Expected wall seconds: the earlier run's (--budget-from) where it had the case, else the work model's."""
+        return self.history[case.id] if case.id in self.history else budget.model_seconds(case, self.max_time)
+
+    def plan(self, items) -> list:
+        """Order (and, with a budget, trim) the benchmark items; returns those left out."""
+        cases = {item.nodeid: case_of(item) for item in items}
+        benched = [item for item in items if cases[item.nodeid] is not None]
+        if not benched:
+            return []
+        for item in benched:
+            self.expected[item.nodeid] = self.seconds(cases[item.nodeid])
+        if self.budget_s is None:
+            self.write_progress({"plan": [[case_id(cases[i.nodeid]), self.expected[i.nodeid]] for i in benched]})
+            return []
+        left = self.budget_s - self.reserve_s - (time.monotonic() - self.started)
+        chosen, left_out = budget.plan(
+            [(i.nodeid, budget.priority(cases[i.nodeid]), self.expected[i.nodeid]) for i in benched], left
+        )
+        rank = {nodeid: n for n, nodeid in enumerate(chosen)}
+        keep = [i for i in items if cases[i.nodeid] is None] + sorted(
+            (i for i in benched if i.nodeid in rank), key=lambda i: rank[i.nodeid]
+        )
+        dropped = [i for i in benched if i.nodeid not in rank]
+        items[:] = keep
+        for item in dropped:
+            self.left_out(item, f"left out by the budget of {budget_text(self.budget_s)}: it did not fit the plan")
+        self.write_progress(
+            {
+                "plan": [[case_id(cases[i.nodeid]), self.expected[i.nodeid]] for i in keep if cases[i.nodeid]],
+                "left_out": len(dropped),
+                "budget_s": self.budget_s,
+            }
+        )
+        return dropped
+
+    def out_of_time(self, item) -> bool:
+        """With a budget: would this item carry the run past it? (then it is left out, not run)"""
+        if self.budget_s is None or item.nodeid not in self.expected:
+            return False
+        return time.monotonic() - self.started + self.expected[item.nodeid] > self.budget_s - self.reserve_s
+
+    def left_out(self, item, reason: str) -> None:
+        case = case_of(item)
+        append_stream(self.config, {"left_out": {"test": item.originalname, "param": case.id, "reason": reason}})
+
+    def write_progress(self, event: dict) -> None:
+        if self.progress is not None:
+            self.progress.parent.mkdir(parents=True, exist_ok=True)
+            with self.progress.open("a") as f:
+                f.write(json.dumps(event) + "\n")
+
+
+def budget_text(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def pytest_sessionstart(session):
+    session.config.dnnbench_sweep = Sweep(session.config)
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected theirs: the plan is of what was selected
+def pytest_collection_modifyitems(session, config, items):
+    dropped = config.dnnbench_sweep.plan(items)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+
+
+_STARTED = pytest.StashKey[float]()
+_LEFT_OUT = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    case = case_of(item)
+    if case is None:
+        return
+    sweep = item.config.dnnbench_sweep
+    item.stash[_STARTED] = time.monotonic()
+    if sweep.out_of_time(item):  # the next item may be shorter: it is checked in turn
+        item.stash[_LEFT_OUT] = f"left out by the budget of {budget_text(sweep.budget_s)}: the run reached it"
+        pytest.skip(item.stash[_LEFT_OUT])
+    sweep.write_progress({"start": case_id(case)})
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if call.when != "call" or not report.passed:
+    case = case_of(item)
+    if case is None or call.when == "teardown" and not report.failed:
         return
-    fixture = getattr(item, "funcargs", {}).get("benchmark")
-    if fixture is None or getattr(fixture, "stats", None) is None or fixture.has_error:
-        return
-    append_stream(item.config, fixture.stats.as_dict(include_data=False))
+    wall = time.monotonic() - item.stash.get(_STARTED, time.monotonic())
+    where = {"test": item.originalname, "param": case.id, "wall_s": wall}
+    sweep = item.config.dnnbench_sweep
+    if _LEFT_OUT in item.stash:
+        sweep.left_out(item, item.stash[_LEFT_OUT])
+        outcome_name = "left out"
+    elif report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        append_stream(item.config, {"skipped": {**where, "reason": reason.removeprefix("Skipped: ")}})
+        outcome_name = "skipped"
+    elif report.failed:
+        error = str(report.longrepr).strip().splitlines()
+        append_stream(item.config, {"failed": {**where, "when": call.when, "error": error[-1] if error else ""}})
+        outcome_name = "failed"
+    elif call.when == "call":
+        fixture = getattr(item, "funcargs", {}).get("benchmark")
+        if fixture is not None and getattr(fixture, "stats", None) is not None and not fixture.has_error:
+            append_stream(item.config, {**fixture.stats.as_dict(include_data=False), "wall_s": wall})
+        outcome_name = "passed"
+    else:
+        return  # a setup that passed: the call reports
+    sweep.write_progress({"done": case_id(case), "outcome": outcome_name})
+
+
+_machine_line: dict | None = None
 
 
 def append_stream(config, entry: dict) -> None:
-    """Append one finished benchmark (pytest-benchmark's own JSON entry) to the run's JSON-lines stream; the first
-    line of a stream holds the machine info."""
+    """Append one record to the run's JSON-lines stream: a finished benchmark (pytest-benchmark's own JSON entry with
+    its wall seconds), or a benchmark skipped, failed or left out, with its reason. The first line of a stream holds
+    the machine info and the run's profile (what it covers, what only the full profile adds) and budget."""
     global _machine_line
     path = config.dnnbench.stream
     if path is None:
@@ -153,9 +331,17 @@ def append_stream(config, entry: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         if _machine_line is None:
+            o, sweep = config.dnnbench, getattr(config, "dnnbench_sweep", None)
+            prof = profile(o.profile)
             _machine_line = {
                 "machine_info": {"dnnbench": dnnbench_machine_info()},
-                "dnnbench": {"seed": config.dnnbench.seed},
+                "dnnbench": {
+                    "seed": o.seed,
+                    "profile": o.profile,
+                    "covers": prof.covers,
+                    "leaves_out": prof.leaves_out,
+                    "budget_s": sweep.budget_s if sweep else None,
+                },
             }
             f.write(json.dumps(_machine_line) + "\n")
         f.write(json.dumps(entry, default=str) + "\n")

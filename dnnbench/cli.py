@@ -1,7 +1,8 @@
 """The `dnnbench` command.
 
     dnnbench list                              ops with their variants (ladder order, baseline marked)
-    dnnbench run [--device ...] [-o DIR]       run the benchmarks (pytest-benchmark), then write the report
+    dnnbench run [--device ...] [-o DIR]       run the benchmarks (pytest-benchmark), then write the report;
+                 [--budget 10m] [--quiet]  within a time budget, with a progress display (done/total, ETA)
     dnnbench report RESULTS... -o DIR          report of results from any runs, machines and devices
     dnnbench compare BASE NEW [--fail-above P] the change per benchmark between two runs, noise taken into account
     dnnbench calibrate [--device ...]          measure this machine's ceilings (copy GB/s, matmul GFLOP/s)
@@ -15,7 +16,7 @@ Bad arguments and unusable files get one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import subprocess
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -57,13 +58,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from reports.build import build_report
-    from reports.load import ResultsError
+    from dnnbench.progress import Progress, choose_mode
 
-    try:
-        index = build_report(args.results, args.output, args.baseline)
-    except ResultsError as e:
-        return fail(str(e))
+    index = report(args, args.results, args.output, Progress(choose_mode(args.quiet, sys.stdout)))
+    if index is None:
+        return 2
     print(f"report: {index}")
     return 0
 
@@ -92,33 +91,44 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from reports.build import build_report
-    from reports.load import ResultsError
+REPORT_S = 20.0  # what a quick sweep's report takes here; kept free at the end of a budget
 
+
+def cmd_run(args) -> int:
+    from bench.budget import parse_duration
+    from dnnbench.progress import Progress, choose_mode
+    from dnnbench.sweep import follow_benchmarks, left_out_record, study_seconds
+
+    started, epoch = time.monotonic(), time.time()
+    try:
+        budget_s = parse_duration(args.budget) if args.budget else None
+    except ValueError as e:
+        return fail(str(e))
     out = args.output or Path("results") / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
     studies = study_names(args.studies) if args.studies else []
     if isinstance(studies, str):
         return fail(studies)
+    if args.budget_from is not None and not args.budget_from.exists():
+        return fail(f"--budget-from {args.budget_from}: no such file or folder")
     out.mkdir(parents=True, exist_ok=True)
-    results, stream = out / "results.json", out / "results.stream.jsonl"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "bench",
-        "--benchmark-only",
-        "-rs",
-        "--profile",
-        args.profile,
-        "--benchmark-max-time",
-        str(args.max_time),
-        "--benchmark-json",
-        str(results),
-        "--stream",
-        str(stream),
-    ]
+    results, stream, log = out / "results.json", out / "results.stream.jsonl", out / "pytest.log"
+    progress_file = out / "progress.jsonl"
+    progress_file.unlink(missing_ok=True)
+    progress = Progress(choose_mode(args.quiet, sys.stdout))
+    import torch
+
+    on_cuda = torch.cuda.is_available() and "cuda" in (args.device or "cuda")
+    device, full = ("cuda" if on_cuda else "cpu"), args.profile == "full"
+    expected_studies = {n: study_seconds(n, full, device, args.budget_from) for n in studies}
+    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-rs", "--profile", args.profile]
+    cmd += ["--benchmark-json", str(results), "--stream", str(stream), "--progress", str(progress_file)]
+    if budget_s is not None:
+        # the benchmarks get what the studies and the report leave, and at least half of the budget
+        reserve = min(sum(expected_studies.values()) + REPORT_S, budget_s / 2)
+        cmd += ["--budget", f"{budget_s:g}s", "--budget-reserve", f"{reserve:.1f}s"]
     for flag, value in (
+        ("--benchmark-max-time", args.max_time),
+        ("--budget-from", args.budget_from),
         ("--device", args.device),
         ("--dtypes", args.dtypes),
         ("--batch-sizes", args.batch_sizes),
@@ -127,22 +137,50 @@ def cmd_run(args) -> int:
     ):
         if value is not None:
             cmd += [flag, str(value)]
-    print("$ " + " ".join(cmd), flush=True)
-    rc = subprocess.run(cmd).returncode
-    # A run that failed or was cut short still has its stream: report what finished.
-    source = results if results.exists() and results.stat().st_size else stream
-    if not source.exists():
-        return fail(f"the benchmark run wrote no results (pytest exit status {rc})")
-    import torch
-
-    on_cuda = torch.cuda.is_available() and "cuda" in (args.device or "cuda")
-    study_files, failed = run_studies(studies, args.profile == "full", "cuda" if on_cuda else "cpu", out)
+    if not args.quiet:
+        print("$ " + shlex.join(cmd) + f"  > {log}", flush=True)
     try:
-        index = build_report([source, *study_files], out / "report", args.baseline)
-    except ResultsError as e:
-        return fail(str(e))
+        with log.open("w") as sink:
+            rc, counts = follow_benchmarks(cmd, sink, progress_file, progress, {"DNNBENCH_RUN_STARTED": repr(epoch)})
+    except KeyboardInterrupt:  # the benchmark run was stopped: report what finished
+        rc, counts, studies = 130, {"interrupted": 1}, []
+    progress.end()
+    if not args.quiet:
+        print("benchmarks: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" (pytest output: {log})")
+    source = stream if stream.exists() and stream.stat().st_size else results
+    if not source.exists():
+        return fail(f"the benchmark run wrote no results (pytest exit status {rc}; see {log})")
+    run = []
+    for name in studies:
+        elapsed = time.monotonic() - started
+        if budget_s is not None and elapsed + expected_studies[name] + REPORT_S > budget_s:
+            left_out_record(stream, "study", name, f"left out by the budget of {budget_s:g} s: the run reached it")
+        else:
+            run.append(name)
+    study_files, failed = run_studies(run, full, device, out, progress, {n: expected_studies[n] for n in run})
+    index = report(args, [source, *study_files], out / "report", progress)
+    if index is None:
+        return 2
     print(f"results: {source}\nreport: {index.resolve()}")
+    if budget_s is not None and not args.quiet:
+        print(f"budget {budget_s:g} s, used {time.monotonic() - started:.0f} s")
     return rc or (1 if failed else 0)
+
+
+def report(args, paths, out: Path, progress) -> Path | None:
+    """Build the report with a progress line per section; None (the error printed) for unusable results."""
+    from reports.build import SECTIONS, build_report
+    from reports.load import ResultsError
+
+    progress.phase("report", {**{b.__name__: 1.0 for b in SECTIONS}, "figures": 1.0})
+    try:
+        index = build_report(paths, out, args.baseline, on_section=progress.start, section_done=progress.done)
+    except ResultsError as e:
+        progress.end()
+        fail(str(e))
+        return None
+    progress.end()
+    return index
 
 
 def cmd_calibrate(args) -> int:
@@ -192,9 +230,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("-k", dest="select", help="pytest -k expression, e.g. 'softmax and forward'")
     p.add_argument("--seed", type=int)
-    p.add_argument("--max-time", type=float, default=0.5, help="seconds of timing per benchmark (default 0.5)")
+    p.add_argument(
+        "--max-time",
+        type=float,
+        help="seconds of timed rounds per benchmark (default: the profile's, quick 0.1, full 0.5)",
+    )
     p.add_argument("--baseline", default="eager")
     p.add_argument("--studies", help="also run these studies (comma-separated names, or all) into the run's report")
+    p.add_argument(
+        "--budget",
+        help="time budget of the whole run (300, 10m, 1h30m): most informative benchmarks first, the rest left out "
+        "and listed in the report",
+    )
+    p.add_argument(
+        "--budget-from", type=Path, help="an earlier run's folder or stream: its wall seconds plan the budget and ETA"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("-o", "--output", type=Path, help="output folder (default: results/run-<time>)")
     p.set_defaults(func=cmd_run)
 
@@ -202,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", type=Path, help="pytest-benchmark JSON files or dnnbench .jsonl streams")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--baseline", default="eager", help="the variant speedups are measured against")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="compare two runs, benchmark by benchmark")
@@ -226,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="the lab's own epochs, more seeds, lessons and batch sizes")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where it runs (the device study: both)")
     p.add_argument("-o", "--output", type=Path, default=Path("results"), help="folder of study-NAME.jsonl")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_study)
     return parser
 
@@ -242,26 +295,37 @@ def study_names(name: str) -> list[str] | str:
     return names
 
 
-def run_studies(names: list[str], full: bool, device: str, out: Path) -> tuple[list[Path], list[str]]:
-    """Run each study, write out/study-NAME.jsonl and print its summary and conclusion. A study that fails is
-    reported and the others still run: returns the files written and the names that failed."""
+def run_studies(
+    names: list[str], full: bool, device: str, out: Path, progress=None, expected: dict[str, float] | None = None
+) -> tuple[list[Path], list[str]]:
+    """Run each study, write out/study-NAME.jsonl (its header carries the study's wall seconds, which later budgets
+    plan from) and print its summary and conclusion. A study that fails is reported and the others still run:
+    returns the files written and the names that failed."""
     import json
     import traceback
 
     import pandas as pd
 
     from dnnbench import studies
+    from dnnbench.progress import Progress
     from reports.study_analysis import outcome
 
+    progress = progress or Progress("none")
     written, failed = [], []
+    if names:
+        progress.phase("studies", expected or dict.fromkeys(names, 1.0))
     for name in names:
+        progress.start(name)
+        started = time.monotonic()
         try:
             header, rows = studies.run(name, full, device)
             summary, text = outcome(header, pd.DataFrame(rows))
         except Exception:  # one study's failure must not lose the others' results
             print(f"dnnbench: study {name} failed:\n{traceback.format_exc()}", file=sys.stderr)
             failed.append(name)
+            progress.done(name)
             continue
+        header = {**header, "wall_s": time.monotonic() - started}
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"study-{name}.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in [{"header": header}, *rows]))
@@ -270,18 +334,25 @@ def run_studies(names: list[str], full: bool, device: str, out: Path) -> tuple[l
         print(text)
         print(f"rows: {path}", flush=True)
         written.append(path)
+        progress.done(name)
+    progress.end()
     return written, failed
 
 
 def cmd_study(args) -> int:
     import torch
 
+    from dnnbench.progress import Progress, choose_mode
+    from dnnbench.sweep import study_seconds
+
     names = study_names(args.name)
     if isinstance(names, str):
         return fail(names)
     if args.device == "cuda" and not torch.cuda.is_available():
         return fail("study: --device cuda was asked for, but no CUDA device is available")
-    _, failed = run_studies(names, args.full, args.device, args.output)
+    expected = {n: study_seconds(n, args.full, args.device, None) for n in names}
+    progress = Progress(choose_mode(args.quiet, sys.stdout))
+    _, failed = run_studies(names, args.full, args.device, args.output, progress, expected)
     return 1 if failed else 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import lessons, ops, studies
+from reports import coverage, lessons, ops, plots, studies
 from reports.load import ResultsError, load
 from reports.section import ReportContext, Section
 from reports.summary import markdown_table, speedups
@@ -18,6 +18,7 @@ from reports.summary import markdown_table, speedups
 # The report's sections, in order: each builder takes the ReportContext and returns its Sections (none when its
 # data is absent). A new section is one function and one entry here.
 SECTIONS = (
+    coverage.coverage_section,
     ops.overview,
     ops.op_sections,
     ops.cpu_vs_gpu,
@@ -38,11 +39,14 @@ figure { margin: 1em 0; } figcaption { font-size: .9em; color: #555; } img { max
 """
 
 
-def build_report(paths, out: Path, baseline: str = "eager") -> Path:
-    """Write the report of `paths` into `out`; return the path of index.html. Raises ResultsError for unusable input."""
+def build_report(paths, out: Path, baseline: str = "eager", on_section=None, section_done=None) -> Path:
+    """Write the report of `paths` into `out`; return the path of index.html. Raises ResultsError for unusable input.
+    `on_section(name)` and `section_done(name)`, when given, are told each section builder's start and end, then
+    those of "figures", the wait for the last figures (the progress display)."""
     df = load(paths)
-    if df.empty and not df.attrs["studies"]:
-        skipped = df.attrs.get("skipped", 0)
+    meta, df.attrs = dict(df.attrs), {}  # see ReportContext.meta
+    if df.empty and not meta["studies"]:
+        skipped = meta.get("skipped", 0)
         raise ResultsError(
             f"nothing to report: no dnnbench measurements in {len(paths)} file(s)"
             f" ({skipped} other benchmark entries skipped)"
@@ -55,14 +59,25 @@ def build_report(paths, out: Path, baseline: str = "eager") -> Path:
         )
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "results.csv", index=False)
-    ctx = ReportContext(df, ops, df[df["kind"] == "ceiling"], out, baseline)
-    sections = [s for build in SECTIONS for s in build(ctx)]
+    ctx = ReportContext(df, ops, df[df["kind"] == "ceiling"], out, baseline, meta)
+    sections = []
+    with plots.rendering():  # figures are drawn in worker processes while the next sections build
+        for build in SECTIONS:
+            if on_section:
+                on_section(build.__name__)
+            sections += build(ctx)
+            if section_done:
+                section_done(build.__name__)
+        if on_section:
+            on_section("figures")  # leaving the block waits for the last figures
+    if section_done:
+        section_done("figures")
     title = "dnnbench report"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     sources = ", ".join(Path(p).name for p in paths)
     note = f"Generated {stamp} from {sources}."
-    if df.attrs.get("skipped"):
-        note += f" {df.attrs['skipped']} entries without dnnbench fields were skipped."
+    if meta.get("skipped"):
+        note += f" {meta['skipped']} entries without dnnbench fields were skipped."
     (out / "report.md").write_text(to_markdown(title, note, sections))
     index = out / "index.html"
     index.write_text(to_html(title, note, sections))

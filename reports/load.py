@@ -20,27 +20,44 @@ class ResultsError(ValueError):
     """A results file that cannot be used; the message names the file and the reason."""
 
 
-def read_entries(path: Path) -> tuple[dict, list[dict]]:
-    """(machine_info, benchmark entries) of one pytest-benchmark JSON file or dnnbench stream (.jsonl)."""
+COVERAGE = ("skipped", "failed", "left_out")  # stream records of benchmarks that did not give a measurement
+
+
+def read_records(path: Path) -> list[dict]:
+    """The JSON records of a dnnbench stream (.jsonl), one per line; a run killed while writing its last line keeps
+    the lines before it."""
+    text = _read_text(path)
+    records, lines = [], text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            if number == len(lines):
+                break
+            raise ResultsError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text()
+        return path.read_text()
     except OSError as e:
         raise ResultsError(f"{path}: cannot be read ({e.strerror or e})") from None
     except UnicodeDecodeError:
         raise ResultsError(f"{path}: not a text file, so not pytest-benchmark output") from None
+
+
+def read_entries(path: Path) -> tuple[dict, list[dict]]:
+    """(machine_info, benchmark entries) of one pytest-benchmark JSON file or dnnbench stream (.jsonl)."""
     if path.suffix == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                if number == len(text.splitlines()):
-                    break  # a run killed while writing its last line: keep the lines before it
-                raise ResultsError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
-        machine = next((r["machine_info"] for r in records if isinstance(r, dict) and "machine_info" in r), {})
-        return machine, [r for r in records if isinstance(r, dict) and "stats" in r]
+        records = read_records(path)
+        machine = next((r["machine_info"] for r in records if "machine_info" in r), {})
+        return machine, [r for r in records if "stats" in r]
+    text = _read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -48,6 +65,30 @@ def read_entries(path: Path) -> tuple[dict, list[dict]]:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise ResultsError(f"{path}: not pytest-benchmark output (no 'benchmarks' list)")
     return data.get("machine_info") or {}, data["benchmarks"]
+
+
+def read_coverage(path: Path) -> tuple[dict, list[dict]]:
+    """(the run's profile line, what did not give a measurement) of a dnnbench stream: the profile, what it covers
+    and what only the full profile adds, the budget; and each benchmark or study skipped, failed or left out by the
+    budget, as {status, test, param, reason}. A pytest-benchmark JSON file has neither: ({}, [])."""
+    if path.suffix != ".jsonl":
+        return {}, []
+    records = read_records(path)
+    run = next((r.get("dnnbench") or {} for r in records if "machine_info" in r), {})
+    out = []
+    for r in records:
+        for status in COVERAGE:
+            if isinstance(r.get(status), dict):
+                e = r[status]
+                out.append(
+                    {
+                        "status": status.replace("_", " "),
+                        "test": e.get("test"),
+                        "param": e.get("param"),
+                        "reason": e.get("reason") or e.get("error") or "",
+                    }
+                )
+    return run, out
 
 
 def machine_name(machine: dict) -> str:
@@ -136,7 +177,7 @@ def load(paths) -> pd.DataFrame:
 
     Entries without dnnbench fields (another project's pytest-benchmark file) are left out and counted in
     attrs['skipped']. A run's JSON and its stream hold the same measurements: duplicates are kept once."""
-    rows, skipped, studies, headers = [], 0, [], {}
+    rows, skipped, studies, headers, runs, coverage = [], 0, [], {}, [], []
     for p in map(Path, paths):
         if p.name.startswith("study-") and p.suffix == ".jsonl":  # `dnnbench study` rows, one table of their own
             header, study_rows = read_study(p)
@@ -145,6 +186,10 @@ def load(paths) -> pd.DataFrame:
             continue
         machine, entries = read_entries(p)
         name = machine_name(machine)
+        run, missing = read_coverage(p)
+        if run:
+            runs.append({**run, "machine": name, "source": p.name})
+        coverage += [{**m, "machine": name} for m in missing]
         for entry in entries:
             row = entry_row(entry, name, p.name) if isinstance(entry, dict) else None
             if row is None:
@@ -156,6 +201,8 @@ def load(paths) -> pd.DataFrame:
     df.attrs["skipped"] = skipped
     df.attrs["studies"] = studies  # rows as dicts: a DataFrame in attrs breaks pandas' concat
     df.attrs["study_headers"] = headers
+    df.attrs["runs"] = runs  # each stream's profile line: profile, covers, leaves_out, budget_s
+    df.attrs["coverage"] = coverage  # benchmarks and studies skipped, failed or left out, with their reasons
     return df
 
 

@@ -4,6 +4,11 @@ measurements (IQR above 10% of the median) drawn as hollow markers."""
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 from reports.ceilings import attainable, measured_roof  # noqa: E402
 from reports.frame import largest_cases, matching, variant_order  # noqa: E402
@@ -77,7 +83,27 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2):
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
+    _fixed_layout(fig, rows, cols)
     return fig, list(axes.flat)
+
+
+def _fixed_layout(fig, rows: int, cols: int) -> None:
+    """Margins and gaps in inches, room for two-line panel titles, axis labels, the legend row and the note: a grid
+    of panels needs no tight_layout (which lays every tick label out twice, a third of a figure's drawing time), and
+    savefig's tight bounding box keeps anything that still overflows."""
+    w, h = fig.get_size_inches()
+    left, right, top, bottom, gap_x, gap_y = 0.8, 0.2, 0.95, 0.6, 0.85, 1.0
+    axis_w = (w - left - right - (cols - 1) * gap_x) / cols
+    axis_h = (h - top - bottom - (rows - 1) * gap_y) / rows
+    fig.subplots_adjust(
+        left=left / w,
+        right=1 - right / w,
+        top=1 - top / h,
+        bottom=bottom / h,
+        wspace=gap_x / axis_w,
+        hspace=gap_y / axis_h,
+    )
+    fig.dnnbench_fixed_layout = True
 
 
 def _title(key: tuple, machines: int) -> str:
@@ -95,13 +121,78 @@ def _legend(fig, axes) -> None:
     fig.legend(seen.values(), seen.keys(), loc="upper right", fontsize=8, ncol=min(len(seen), 6))
 
 
+def _tick(x: float, _pos=None) -> str:
+    """A log axis' tick label as plain text (1e6, 300, 0.01): matplotlib's default writes each as math text, whose
+    layout was most of a report's drawing time."""
+    if x == 0:
+        return "0"
+    text = f"{x:.0e}" if abs(x) >= 1e4 or abs(x) < 1e-3 else f"{x:g}"
+    return text.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+
+
+def _plain_log_ticks(fig) -> None:
+    """Plain-text labels on every log axis; minor ticks only where an axis spans a decade and a half or less
+    (elsewhere their dozens of tick artists per axis cost more drawing time than the rest of the panel)."""
+    for ax in fig.axes:
+        for axis, lim in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
+            if axis.get_scale() != "log":
+                continue
+            lo, hi = sorted(lim())
+            axis.set_major_formatter(FuncFormatter(_tick))
+            if lo > 0 and hi / lo < 30:  # a decade and a half or less: 2 and 5 times each power of ten, labelled
+                axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+                axis.set_minor_formatter(FuncFormatter(_tick))
+            else:
+                axis.set_minor_locator(NullLocator())
+
+
 def _save(fig, path: Path, note: str | None = None) -> Path:
+    """Write `fig` to `path` (in a worker process while `rendering()` is active) and close it; returns the path."""
     if note:
         fig.text(0.01, 0.005, note, fontsize=7, color="#555555", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.025 * (note.count("\n") + 1) if note else 0, 1, 0.95))
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    if _RENDER["pool"] is None:
+        _render(fig, path, note)
+    else:  # a figure pickles in milliseconds; laying it out and drawing it takes most of a second
+        _RENDER["pending"].append(_RENDER["pool"].submit(_render_pickled, pickle.dumps(fig), path, note))
+        plt.close(fig)
     return path
+
+
+def _render(fig, path: Path, note: str | None) -> None:
+    _plain_log_ticks(fig)
+    if getattr(fig, "dnnbench_fixed_layout", False):
+        fig.savefig(path, dpi=90, bbox_inches="tight", pad_inches=0.1)
+    else:
+        fig.tight_layout(rect=(0, 0.025 * (note.count("\n") + 1) if note else 0, 1, 0.95))
+        fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _render_pickled(blob: bytes, path: Path, note: str | None) -> None:
+    _render(pickle.loads(blob), path, note)
+
+
+_RENDER: dict = {"pool": None, "pending": []}
+
+
+@contextmanager
+def rendering(workers: int | None = None):
+    """While active, figures are drawn and written by `workers` processes (default: one per core) as the report's
+    sections go on building the next ones; on exit every figure is on disk (a drawing error is raised here). One
+    worker, or a platform without fork, draws them in this process."""
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods() or _RENDER["pool"] is not None:
+        yield
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    _RENDER.update(pool=pool, pending=[])
+    try:
+        yield
+        for future in _RENDER["pending"]:
+            future.result()
+    finally:
+        _RENDER.update(pool=None, pending=[])
+        pool.shutdown(cancel_futures=True)
 
 
 NOISY_NOTE = "hollow marker: noisy (IQR > 10% of the median)"
@@ -305,6 +396,7 @@ def study_curves(rows: pd.DataFrame, metrics: list[str], path: Path, title: str)
     by = "group" if "group" in rows and rows["group"].notna().all() else "lesson"
     panels = [(g, m) for g in dict.fromkeys(rows[by]) for m in metrics if rows.loc[rows[by] == g, m].notna().any()]
     fig, grid = plt.subplots(len(panels), 2, figsize=(10.4, 3.3 * len(panels)), squeeze=False)
+    _fixed_layout(fig, len(panels), 2)
     for (group, metric), axes in zip(panels, grid, strict=True):
         of_group = rows[rows[by] == group]
         for ax, x in zip(axes, ("epoch", "seconds"), strict=True):

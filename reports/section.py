@@ -25,3 +25,6 @@ class ReportContext:
     ceilings: pd.DataFrame  # calibration rows
     out: Path
     baseline: str
+    # what load() put in the frame's attrs (studies, study_headers, runs, coverage, skipped), kept here: pandas
+    # deep-copies a frame's attrs into every frame derived from it, which made each operation copy every study row
+    meta: dict = field(default_factory=dict)

@@ -32,11 +32,11 @@ def summary_table(summary: pd.DataFrame, also: tuple[str, ...] = ()) -> pd.DataF
 
 
 def study_sections(ctx: ReportContext) -> list[Section]:
-    rows = pd.DataFrame(ctx.df.attrs.get("studies") or [])
+    rows = pd.DataFrame(ctx.meta.get("studies") or [])
     if rows.empty:
         return []
     out = []
-    for name, header in ctx.df.attrs["study_headers"].items():
+    for name, header in ctx.meta["study_headers"].items():
         d = rows[rows["study"] == name]
         if d.empty:
             out.append(Section(f"Study: {name}", [f"{header['question']} (its file holds no rows: nothing ran)"]))

@@ -16,7 +16,7 @@ from reports.build import build_report
 ROOT = Path(__file__).resolve().parents[1]
 SELECT = (
     "lesson4.3 and b64 or lesson6.4 and train_step and b64 and eager or lesson5.5 and train_step and b1 "
-    "or lesson1.4-lab-cpu-n100"
+    "or lesson1.4-lab-cpu-n100-"
 )
 
 
@@ -38,6 +38,10 @@ def run(tmp_path_factory):
         "no:cacheprovider",
         "--benchmark-max-time",
         "0.02",
+        "--profile",
+        "full",
+        "--batch-sizes",
+        "1,64",
         "--benchmark-json",
         str(tmp / "out.json"),
     ]
@@ -48,7 +52,7 @@ def run(tmp_path_factory):
 
 
 def test_every_training_lesson_has_a_workload_and_cases_per_backend_and_mode():
-    options = RunOptions(("cpu",), (), (), "quick", 0, None)
+    options = RunOptions(("cpu",), (), (), "full", 0, None)
     cases = lesson_bench.lesson_cases(options)
     assert len({c.id for c in cases}) == len(cases)
     training = {k for k, lesson in LESSONS.items() if lesson.trains}
@@ -60,7 +64,10 @@ def test_every_training_lesson_has_a_workload_and_cases_per_backend_and_mode():
         ("autocast", "fp32"),
     }
     assert {(c.backend, c.mode, c.batch) for c in cases if c.lesson == "6.4"} == {
-        (b, m, n) for b in ("eager", "compiled", "triton") for m in ("forward", "train_step") for n in (1, 64, 1024)
+        (b, m, n)
+        for b in ("eager", "compiled", "triton")
+        for m in ("forward", "train_step")
+        for n in (1, 4, 16, 64, 256, 1024, 4096)
     }
 
 
@@ -179,5 +186,8 @@ def test_the_gpu_crossover_is_found_for_a_lessons_sweep(tmp_path):
 def test_the_stream_lands_beside_the_benchmark_json_when_not_named(run):
     # the run fixture passes --benchmark-json tmp/out.json and no --stream
     tmp, _, benchmarks = run
-    lines = (tmp / "out.stream.jsonl").read_text().splitlines()
-    assert len(lines) == 1 + len(benchmarks)  # the header, then one line per finished benchmark
+    records = [json.loads(line) for line in (tmp / "out.stream.jsonl").read_text().splitlines()]
+    assert "machine_info" in records[0]  # the header, then one line per finished benchmark and per skipped one
+    assert sorted(r["name"] for r in records if "stats" in r) == sorted(benchmarks)
+    skipped = {r["skipped"]["param"] for r in records if "skipped" in r}
+    assert "lesson5.5-train_step-cpu-fp32-b1-eager" in skipped and len(records) == 1 + len(benchmarks) + len(skipped)

@@ -117,7 +117,15 @@ def test_the_section_order_does_not_depend_on_which_module_is_imported_first():
         orders.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert orders[0] == orders[1] == orders[2]
     assert orders[0].strip() == str(
-        ["overview", "op_sections", "cpu_vs_gpu", "compile_break_even", "lesson_sections", "study_sections"]
+        [
+            "coverage_section",
+            "overview",
+            "op_sections",
+            "cpu_vs_gpu",
+            "compile_break_even",
+            "lesson_sections",
+            "study_sections",
+        ]
     )
 
 

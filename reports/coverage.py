@@ -1,0 +1,70 @@
+"""The report's first section: what the results cover. The profile each run used (what it times, and what only the
+full profile adds), its time budget, how many benchmarks gave a measurement, and every benchmark or study that did not,
+grouped by its reason: skipped (cannot be timed here: a Triton rung on the CPU's interpreter, a case beyond the CPU's
+budget ...), failed (with its error), left out by the budget. Read from the streams' records (reports/load.py)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reports.section import ReportContext, Section
+
+KIND = {"test_op": "op", "test_lesson": "lesson", "test_lesson_lab": "lab", "test_ceiling": "ceiling"}
+EXAMPLES = 3
+
+
+def budget_text(seconds) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def profile_sentences(runs: list[dict]) -> list[str]:
+    """One sentence per profile the runs used (what it covers, what only the full one adds), one per budget."""
+    out, seen = [], set()
+    for run in runs:
+        name = run.get("profile")
+        if name and name not in seen:
+            seen.add(name)
+            text = f"The {name} profile times {run.get('covers') or 'its sweep'}."
+            if run.get("leaves_out"):
+                text += f" Only the full profile times {run['leaves_out']}."
+            out.append(text)
+    budgets = sorted({r["budget_s"] for r in runs if r.get("budget_s")})
+    out += [f"The benchmarks ran within a time budget of {budget_text(b)}." for b in budgets]
+    return out
+
+
+def missing_table(coverage: list[dict]) -> pd.DataFrame:
+    """One row per (status, kind, reason): how many benchmarks, and the first few of them."""
+    df = pd.DataFrame(coverage)
+    df["kind"] = [KIND.get(t, t) for t in df["test"]]
+    groups = df.groupby(["status", "kind", "reason"], sort=False)["param"]
+    table = groups.agg(
+        count="size", benchmarks=lambda p: ", ".join(p.iloc[:EXAMPLES]) + (" ..." if len(p) > EXAMPLES else "")
+    )
+    return table.reset_index()[["status", "kind", "count", "reason", "benchmarks"]]
+
+
+def coverage_section(ctx: ReportContext) -> list[Section]:
+    runs, coverage = ctx.meta.get("runs", []), ctx.meta.get("coverage", [])
+    if not runs and not coverage:
+        return []
+    measured = ctx.df["kind"].value_counts()
+    counts = ", ".join(f"{n} {kind}" for kind, n in measured.items()) or "no benchmark"
+    studies = len(ctx.meta.get("study_headers", {}))
+    text = profile_sentences(runs)
+    text.append(f"Measured: {counts}" + (f", and {studies} studies." if studies else "."))
+    tables = []
+    if coverage:
+        by_status = pd.Series([c["status"] for c in coverage]).value_counts()
+        text.append(
+            "Not measured: "
+            + ", ".join(f"{n} {status}" for status, n in by_status.items())
+            + " (each with its reason below)."
+        )
+        if "left out" in by_status:
+            text.append(
+                "A budget's plan runs the ceilings first, then the baselines, then the other rungs from the top of the "
+                "ladder down, and leaves out what comes last in that order: a longer budget times it."
+            )
+        tables.append(("Benchmarks and studies without a measurement, by reason", missing_table(coverage)))
+    return [Section("What these results cover", text, [], tables)]

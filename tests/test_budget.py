@@ -1,0 +1,123 @@
+"""The budget planner (bench/budget.py) and the quick profile's selection (bench/profiles.py), on the real cases."""
+
+import json
+
+import pytest
+
+from bench import budget
+from bench.calibration import ceiling_cases
+from bench.harness import COMPILED_LARGEST_ONLY, bench_cases
+from bench.lessons import lab_cases, lesson_cases
+from bench.plugin import RunOptions
+from bench.profiles import FAMILIES, PROFILES
+from kernels import registry
+from models import LESSONS
+
+
+def options(profile="quick", devices=("cpu",)):
+    return RunOptions(devices, None, None, profile, 0, None)
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("300", 300), ("90s", 90), ("10m", 600), ("1.5h", 5400), ("1h30m", 5400), ("2m 30s", 150)]
+)
+def test_durations_read_as_people_write_them(text, seconds):
+    assert budget.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten minutes", "10x", "0", "-5m", "m"])
+def test_a_bad_duration_is_an_error_naming_it(text):
+    with pytest.raises(ValueError, match="budget"):
+        budget.parse_duration(text)
+
+
+def test_ceilings_then_baselines_then_the_ladder_from_the_top():
+    cases = bench_cases(options())
+    by_variant = {c.variant: budget.priority(c) for c in cases if c.op == "matmul"}
+    assert by_variant["eager"] == 1
+    assert by_variant["triton_fused"] < by_variant["triton_tiled"] < by_variant["compiled"] < by_variant["lesson"]
+    assert {budget.priority(c) for c in ceiling_cases(options())} == {0}
+    lessons = {c.backend: budget.priority(c) for c in lesson_cases(options())}
+    assert lessons["eager"] == 1 and lessons["triton"] < lessons["compiled"]
+    labs = [c for c in lab_cases(options()) if c.lesson == "1.1"]
+    assert sorted(budget.priority(c) for c in labs) == [1, 2]  # its first setting is the lab's baseline
+
+
+def test_the_plan_takes_cases_by_priority_while_they_fit():
+    cases = [("lesson", 6, 1.0), ("eager", 1, 3.0), ("ceiling", 0, 2.0), ("compiled", 4, 4.0), ("fused", 2, 1.0)]
+    assert budget.plan(cases, 6.0) == (["ceiling", "eager", "fused"], ["compiled", "lesson"])
+    # a case that does not fit is left out, and a smaller one after it still runs
+    assert budget.plan(cases, 7.0) == (["ceiling", "eager", "fused", "lesson"], ["compiled"])
+    assert budget.plan(cases, 100.0)[1] == []
+    assert budget.plan(cases, 0.5) == ([], ["ceiling", "eager", "fused", "compiled", "lesson"])
+
+
+def test_the_work_model_prices_compiles_sizes_and_skips():
+    cases = {(c.op, c.variant, c.mode, c.case.shape): c for c in bench_cases(options())}
+    small = cases[("softmax", "eager", "forward", (1024, 16))]
+    large = cases[("softmax", "eager", "forward", (1024, 4096))]
+    compiled = cases[("softmax", "compiled", "forward", (1024, 4096))]
+    triton = cases[("softmax", "triton_online", "forward", (1024, 4096))]
+    seconds = {k: budget.model_seconds(c, 0.1) for k, c in {"s": small, "l": large, "c": compiled, "t": triton}.items()}
+    assert seconds["t"] < 0.1 < seconds["s"] <= seconds["l"] < seconds["c"]  # the interpreted Triton rung is a skip
+    assert budget.model_seconds(large, 1.0) > budget.model_seconds(large, 0.1)
+    lessons = {(c.lesson, c.backend, c.mode): c for c in lesson_cases(options())}
+    resnet, mlp = lessons[("6.5", "eager", "train_step")], lessons[("4.3", "eager", "train_step")]
+    assert budget.model_seconds(resnet, 0.1) > budget.model_seconds(mlp, 0.1)
+    assert budget.model_seconds(lessons[("4.3", "compiled", "train_step")], 0.1) > budget.model_seconds(mlp, 0.1)
+
+
+def test_wall_seconds_of_an_earlier_stream_replace_the_model(tmp_path):
+    stream = tmp_path / "results.stream.jsonl"
+    lines = [
+        {"machine_info": {}, "dnnbench": {"profile": "quick"}},
+        {"param": "softmax-forward-cpu-fp32-1024x16-eager", "stats": {"median": 1e-5}, "wall_s": 0.25},
+        {"skipped": {"param": "softmax-forward-cpu-fp32-1024x16-triton_online", "reason": "x", "wall_s": 0.01}},
+        {"left_out": {"param": "softmax-forward-cpu-fp32-1024x16-compiled", "reason": "budget"}},
+    ]
+    stream.write_text("\n".join(json.dumps(x) for x in lines) + "\n{trunc")
+    seconds = budget.read_wall_seconds([stream])
+    assert seconds == {
+        "softmax-forward-cpu-fp32-1024x16-eager": 0.25,
+        "softmax-forward-cpu-fp32-1024x16-triton_online": 0.01,
+    }
+    assert budget.read_wall_seconds([tmp_path]) == seconds  # the run's folder
+    with pytest.raises(ValueError, match="results.json"):
+        budget.read_wall_seconds([tmp_path / "results.json"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no .* in that folder"):
+        budget.read_wall_seconds([empty])
+
+
+def test_quick_times_one_lesson_per_family_at_its_lab_batch_and_full_times_all():
+    quick = lesson_cases(options())
+    assert {(c.lesson, c.batch) for c in quick} == {(k, b) for k, batches in FAMILIES.items() for b in batches}
+    assert {(c.backend, c.mode, c.form) for c in quick if c.lesson == "4.3"} == {
+        (b, m, "plain") for b in ("eager", "compiled", "triton") for m in ("forward", "train_step")
+    }
+    # each family of the course is there: weeks 2 to 6
+    assert {k.split(".")[0] for k in FAMILIES} == {"2", "3", "4", "5", "6"}
+    skipped = {(c.lesson, c.backend) for c in quick if c.skip}
+    assert skipped == set(PROFILES["quick"].lesson_skips)
+    full = lesson_cases(options("full"))
+    assert {c.lesson for c in full} == {k for k, lesson in LESSONS.items() if lesson.trains}
+    assert {c.batch for c in full} == set(PROFILES["full"].lesson_batches) and not any(c.skip for c in full)
+    assert {c.form for c in full if c.lesson == "6.5"} == {"plain", "channels_last", "autocast"}
+
+
+def test_quick_compiles_each_op_at_its_largest_size_and_keeps_every_other_rung():
+    quick, full = bench_cases(options()), bench_cases(options("full"))
+    for op in registry.ops():
+        timed = {c.case.shape for c in quick if c.op == op and c.variant == "compiled" and not c.skip}
+        shapes = {c.case.shape for c in quick if c.op == op}
+        spec = registry.spec(op)
+        flops = {c.case.shape: spec.flops(c.case, "forward") for c in quick if c.op == op}
+        assert timed and all(flops[s] == max(flops.values()) for s in timed), op
+        assert {c.variant for c in quick if c.op == op and not c.skip} == {v.name for v in registry.variants(op)}
+        assert len(shapes) >= 1
+    assert all(c.skip == COMPILED_LARGEST_ONLY for c in quick if c.skip)
+    assert not any(c.skip for c in full)
+    labs = lab_cases(options())
+    assert {c.lesson for c in labs} == {c.lesson for c in lab_cases(options("full"))}
+    assert len({(c.lesson, c.setting) for c in labs}) == len(labs)  # each lab once per setting
