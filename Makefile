@@ -4,6 +4,7 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 PROFILE   ?= quick
 MAX_TIME  ?=
 DEVICE    ?= cuda
@@ -16,15 +17,20 @@ BUDGET    ?=
 
 .PHONY: test bench gpu-check lint clean fuzz mutation
 
+# make bench needs the project and its dependencies; make test (and lint, fuzz, mutation) the dev tools too.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(SYSTEM_PY) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch 2.14.1 and torchvision 0.29.1 are the newest this project allows (pyproject.toml caps torch below 2.15)
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e .
 	touch $(STAMP)
 
-lint: $(STAMP)
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(DEV_STAMP)
+
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -34,7 +40,7 @@ test: lint
 # The layout fuzz with a long, random budget (make test runs a short, fixed one); failures are replayed first next
 # time from .hypothesis/. FUZZ_K narrows it (pytest -k).
 FUZZ_K ?=
-fuzz: $(STAMP)
+fuzz: $(DEV_STAMP)
 	DNNBENCH_FUZZ=long $(PY) -m pytest tests/test_layout_fuzz.py -q -rs $(if $(FUZZ_K),-k "$(FUZZ_K)")
 
 # Mutation testing of one module (cosmic-ray, in a scratch copy of the tree): each mutant reruns the tests that cover
@@ -42,7 +48,7 @@ fuzz: $(STAMP)
 # random sample of N mutants (with its 95% interval) where a module has too many to run them all.
 MODULE ?=
 SAMPLE ?=
-mutation: $(STAMP)
+mutation: $(DEV_STAMP)
 	@test -n "$(MODULE)" || { echo "usage: make mutation MODULE=reports/compare.py [SAMPLE=120]"; exit 2; }
 	$(PY) -m tests.mutation $(MODULE) $(SAMPLE)
 

@@ -101,38 +101,38 @@ def spec_cases(spec, options, device: str) -> Iterator[Case]:
 
 
 def bench_cases(options) -> list[BenchCase]:
-    """Every (op, device, case, mode, variant) the options select, in that order. Where the profile compiles only
-    the largest size (quick: an Inductor compile costs seconds on a CPU), the compiled rung at the other sizes is a
-    case skipped with that reason."""
-    cases, compile_largest = [], profile(options.profile).compile_sizes == "largest"
+    """Every (op, device, case, mode, variant) the options select, in that order. Where the profile compiles one case
+    per op (quick: an Inductor compile costs seconds on a CPU), the compiled rung of the other cases is a case
+    skipped with that reason."""
+    cases, compile_one = [], profile(options.profile).compile_cases == "one"
     for op in registry.ops():
         spec = registry.spec(op)
         for device in options.devices:
             op_cases = list(spec_cases(spec, options, device))
-            largest = _largest_shapes(spec, op_cases)
+            chosen = _compiled_case(spec, op_cases)
             for case, mode, v in itertools.product(op_cases, MODES, registry.variants(op)):
-                smaller = case.shape != largest[(case.precision, case.params, case.layout)]
-                skip = COMPILED_LARGEST_ONLY if v.name == "compiled" and smaller and compile_largest else None
+                other = (case.shape, case.params, case.layout) != chosen[case.precision]
+                skip = COMPILED_ONE_CASE if v.name == "compiled" and other and compile_one else None
                 cases.append(BenchCase(op, v.name, mode, device, case, skip))
     return cases
 
 
-COMPILED_LARGEST_ONLY = (
-    "the quick profile compiles each op at its largest size only (an Inductor compile costs seconds on a CPU); "
-    "--profile full compiles every size"
+COMPILED_ONE_CASE = (
+    "the quick profile compiles one case per op, its largest with its fused block (an Inductor compile costs "
+    "seconds on a CPU); --profile full compiles every case"
 )
 
 
-def _largest_shapes(spec, cases: list[Case]) -> dict[tuple, tuple[int, ...]]:
-    """(precision, params, layout) -> the shape of most forward FLOPs (then bytes) among `cases`."""
-    largest: dict[tuple, Case] = {}
-    for case in cases:
-        key = (case.precision, case.params, case.layout)
-        size = (spec.flops(case, "forward"), spec.bytes(case, "forward"))
-        best = largest.get(key)
-        if best is None or size > (spec.flops(best, "forward"), spec.bytes(best, "forward")):
-            largest[key] = case
-    return {k: c.shape for k, c in largest.items()}
+def _compiled_case(spec, cases: list[Case]) -> dict[str, tuple]:
+    """precision -> (shape, params, layout) of the case the quick profile compiles: the most forward FLOPs (then
+    bytes), and at that shape the parameter set with the most parameters (bias + relu, batch norm + relu: where
+    Inductor's fusion shows), the last one listed on a tie."""
+    best: dict[str, tuple] = {}
+    for i, case in enumerate(cases):
+        rank = (spec.flops(case, "forward"), spec.bytes(case, "forward"), len(case.params), i)
+        if case.precision not in best or rank > best[case.precision][0]:
+            best[case.precision] = (rank, (case.shape, case.params, case.layout))
+    return {precision: key for precision, (_, key) in best.items()}
 
 
 def run_case(benchmark, bc: BenchCase, seed: int) -> None:

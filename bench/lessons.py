@@ -169,13 +169,26 @@ def lesson_cases(options) -> list[LessonCase]:
                 for batch in batches:
                     for mode in MODES:
                         cases += [
-                            LessonCase(
-                                lesson_id, b, mode, device, dtype, batch, form, prof.lesson_skips.get((lesson_id, b))
-                            )
+                            LessonCase(lesson_id, b, mode, device, dtype, batch, form, _skip(prof, lesson_id, b, mode))
                             for form in forms
                             for b in BACKENDS
                         ]
     return cases
+
+
+COMPILED_TRAINING_ONLY = (
+    "the quick profile compiles the training step only (a compile costs seconds on a CPU); --profile full times the "
+    "compiled forward"
+)
+
+
+def _skip(prof, lesson: str, backend: str, mode: str) -> str | None:
+    """Why the profile does not time this lesson case, or None."""
+    if (lesson, backend) in prof.lesson_skips:
+        return prof.lesson_skips[(lesson, backend)]
+    if backend == "compiled" and mode not in prof.compiled_lesson_modes:
+        return COMPILED_TRAINING_ONLY
+    return None
 
 
 def hot_op(name: str) -> str:

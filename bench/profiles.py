@@ -24,7 +24,8 @@ class Profile:
     lesson_batches: tuple[int, ...]
     lesson_forms: bool  # the workloads' other forms (6.5 in channels_last and under bf16 autocast)
     lab_sizes: str  # "largest": each lab at its largest size of this profile; "all": every size
-    compile_sizes: str  # "largest": the compiled op rung at each op's largest size only; "all": every size
+    compile_cases: str  # "one": the compiled op rung on one case per op (bench/harness.py); "all": every case
+    compiled_lesson_modes: tuple[str, ...]  # the lesson modes the compiled backend is timed in
     # (lesson, backend) -> why the profile does not time that backend on that lesson (a skip with this reason)
     lesson_skips: dict[tuple[str, str], str]
     covers: str  # what the profile times, one sentence for the report
@@ -45,22 +46,24 @@ PROFILES = {
         lesson_batches=(),
         lesson_forms=False,
         lab_sizes="largest",
-        compile_sizes="largest",
+        compile_cases="one",
+        compiled_lesson_modes=("train_step",),
         lesson_skips={
             ("6.5", "compiled"): "the quick profile does not compile ResNet-18 (about 50 s on a 2-core CPU for the "
             "forward and the training step); the other lessons time the compiled backend, --profile full times it here"
         },
         covers=(
             "every op at one small and one large size, forward and backward, with every rung that can be timed on "
-            "the device (the compiled rung at the largest size); one training lesson per family (2.8, 3.3, 4.3, "
-            "5.5, 6.4, 6.5) at its lab's batch size, forward and training step, on every backend; every lab without "
-            "training once, at its largest quick size; every study in its quick form; 0.1 s of timed rounds per "
-            "benchmark"
+            "the device (the compiled rung on the op's largest case with its fused block); one training lesson per "
+            "family (2.8, 3.3, 4.3, 5.5, 6.4, 6.5) at its lab's batch size, forward and training step, on every "
+            "backend (compiled: the training step); every lab without training once, at its largest quick size; "
+            "every study in its quick form; 0.1 s of timed rounds per benchmark"
         ),
         leaves_out=(
             "the other training lessons, batch sizes 1 to 4096 per lesson, 6.5 compiled, in channels_last and under "
-            "autocast, the compiled rung at every size, the ops' other sizes and dtypes, every lab size, the studies' "
-            "full grids and seeds, and longer timing (make bench PROFILE=full)"
+            "autocast, the compiled forward of the lessons, the compiled rung on the ops' other cases, the ops' "
+            "other sizes and dtypes, every lab size, the studies' full grids and seeds, and longer timing "
+            "(make bench PROFILE=full)"
         ),
     ),
     "full": Profile(
@@ -71,7 +74,8 @@ PROFILES = {
         lesson_batches=(1, 4, 16, 64, 256, 1024, 4096),
         lesson_forms=True,
         lab_sizes="all",
-        compile_sizes="all",
+        compile_cases="all",
+        compiled_lesson_modes=("forward", "train_step"),
         lesson_skips={},
         covers=(
             "every op at every size and dtype of its spec; every training lesson at batch 1 to 4096 in every form, "

@@ -6,8 +6,8 @@ import pytest
 
 from bench import budget
 from bench.calibration import ceiling_cases
-from bench.harness import COMPILED_LARGEST_ONLY, bench_cases
-from bench.lessons import lab_cases, lesson_cases
+from bench.harness import COMPILED_ONE_CASE, bench_cases
+from bench.lessons import COMPILED_TRAINING_ONLY, lab_cases, lesson_cases
 from bench.plugin import RunOptions
 from bench.profiles import FAMILIES, PROFILES
 from kernels import registry
@@ -98,25 +98,30 @@ def test_quick_times_one_lesson_per_family_at_its_lab_batch_and_full_times_all()
     }
     # each family of the course is there: weeks 2 to 6
     assert {k.split(".")[0] for k in FAMILIES} == {"2", "3", "4", "5", "6"}
-    skipped = {(c.lesson, c.backend) for c in quick if c.skip}
-    assert skipped == set(PROFILES["quick"].lesson_skips)
+    skipped = {(c.lesson, c.backend, c.mode): c.skip for c in quick if c.skip}
+    assert {(lesson, b) for lesson, b, _ in skipped} == {(k, "compiled") for k in FAMILIES}
+    assert skipped[("6.5", "compiled", "train_step")] == PROFILES["quick"].lesson_skips[("6.5", "compiled")]
+    assert {m for (lesson, _, m), r in skipped.items() if r == COMPILED_TRAINING_ONLY} == {"forward"}
     full = lesson_cases(options("full"))
     assert {c.lesson for c in full} == {k for k, lesson in LESSONS.items() if lesson.trains}
     assert {c.batch for c in full} == set(PROFILES["full"].lesson_batches) and not any(c.skip for c in full)
     assert {c.form for c in full if c.lesson == "6.5"} == {"plain", "channels_last", "autocast"}
 
 
-def test_quick_compiles_each_op_at_its_largest_size_and_keeps_every_other_rung():
+def test_quick_compiles_one_case_per_op_its_largest_with_its_fused_block_and_keeps_every_other_rung():
     quick, full = bench_cases(options()), bench_cases(options("full"))
     for op in registry.ops():
-        timed = {c.case.shape for c in quick if c.op == op and c.variant == "compiled" and not c.skip}
-        shapes = {c.case.shape for c in quick if c.op == op}
         spec = registry.spec(op)
-        flops = {c.case.shape: spec.flops(c.case, "forward") for c in quick if c.op == op}
-        assert timed and all(flops[s] == max(flops.values()) for s in timed), op
-        assert {c.variant for c in quick if c.op == op and not c.skip} == {v.name for v in registry.variants(op)}
-        assert len(shapes) >= 1
-    assert all(c.skip == COMPILED_LARGEST_ONLY for c in quick if c.skip)
+        mine = [c for c in quick if c.op == op]
+        timed = {(c.case.shape, c.case.params, c.mode) for c in mine if c.variant == "compiled" and not c.skip}
+        flops = {c.case.shape: spec.flops(c.case, "forward") for c in mine}
+        shapes = {s for s, _, _ in timed}
+        assert len(timed) == 2 and {m for *_, m in timed} == {"forward", "backward"}, op
+        assert len(shapes) == 1 and flops[shapes.pop()] == max(flops.values()), op
+        most = max(len(c.case.params) for c in mine)
+        assert all(len(p) == most for _, p, _ in timed), op  # the fused block: bias + relu, bn + relu ...
+        assert {c.variant for c in mine if not c.skip} == {v.name for v in registry.variants(op)}
+    assert all(c.skip == COMPILED_ONE_CASE for c in quick if c.skip)
     assert not any(c.skip for c in full)
     labs = lab_cases(options())
     assert {c.lesson for c in labs} == {c.lesson for c in lab_cases(options("full"))}
