@@ -125,11 +125,11 @@ COMPILED_ONE_CASE = (
 
 def _compiled_case(spec, cases: list[Case]) -> dict[str, tuple]:
     """precision -> (shape, params, layout) of the case the quick profile compiles: the most forward FLOPs (then
-    bytes), and at that shape the parameter set with the most parameters (bias + relu, batch norm + relu: where
-    Inductor's fusion shows), the last one listed on a tie."""
+    bytes), and at that shape the last parameter set the spec lists (the specs list the plain op first and the
+    fused block last: bias + relu, batch norm + relu, where Inductor's fusion shows)."""
     best: dict[str, tuple] = {}
     for i, case in enumerate(cases):
-        rank = (spec.flops(case, "forward"), spec.bytes(case, "forward"), len(case.params), i)
+        rank = (spec.flops(case, "forward"), spec.bytes(case, "forward"), i)
         if case.precision not in best or rank > best[case.precision][0]:
             best[case.precision] = (rank, (case.shape, case.params, case.layout))
     return {precision: key for precision, (_, key) in best.items()}

@@ -136,7 +136,7 @@ def pytest_configure(config):
     # The profile's timing, unless given: pytest-benchmark reads these in its own pytest_configure, which runs last.
     prof = profile(config.dnnbench.profile)
     if not _given(config, "--benchmark-max-time"):
-        config.option.benchmark_max_time = prof.max_time
+        config.option.benchmark_max_time = str(prof.max_time)  # as its own option parser gives it
     if not _given(config, "--benchmark-warmup-iterations"):
         config.option.benchmark_warmup_iterations = prof.warmup_iterations
 

@@ -1,6 +1,9 @@
 """The budget planner (bench/budget.py) and the quick profile's selection (bench/profiles.py), on the real cases."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +129,19 @@ def test_quick_compiles_one_case_per_op_its_largest_with_its_fused_block_and_kee
     labs = lab_cases(options())
     assert {c.lesson for c in labs} == {c.lesson for c in lab_cases(options("full"))}
     assert len({(c.lesson, c.setting) for c in labs}) == len(labs)  # each lab once per setting
+
+
+def benchmark_header(*args: str) -> str:
+    """pytest-benchmark's line of defaults in the header of a bench run with `args` (nothing is run)."""
+    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "--collect-only", "-k", "copy-cpu", *args]
+    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return next(line for line in proc.stdout.splitlines() if line.startswith("benchmark:"))
+
+
+def test_the_profile_sets_the_timing_unless_the_command_line_does():
+    quick, full = benchmark_header("--profile", "quick"), benchmark_header("--profile", "full")
+    assert "max_time=0.1 " in quick and "warmup_iterations=1)" in quick
+    assert "max_time=0.5 " in full and "warmup_iterations=100000)" in full
+    given = benchmark_header("--profile", "quick", "--benchmark-max-time", "0.3", "--benchmark-warmup-iterations=7")
+    assert "max_time=0.3 " in given and "warmup_iterations=7)" in given
