@@ -51,10 +51,11 @@ def _read_text(path: Path) -> str:
         raise ResultsError(f"{path}: not a text file, so not pytest-benchmark output") from None
 
 
-def read_entries(path: Path) -> tuple[dict, list[dict]]:
-    """(machine_info, benchmark entries) of one pytest-benchmark JSON file or dnnbench stream (.jsonl)."""
+def read_entries(path: Path, records: list[dict] | None = None) -> tuple[dict, list[dict]]:
+    """(machine_info, benchmark entries) of one pytest-benchmark JSON file or dnnbench stream (.jsonl; its records
+    when already read)."""
     if path.suffix == ".jsonl":
-        records = read_records(path)
+        records = read_records(path) if records is None else records
         machine = next((r["machine_info"] for r in records if "machine_info" in r), {})
         return machine, [r for r in records if "stats" in r]
     text = _read_text(path)
@@ -67,13 +68,10 @@ def read_entries(path: Path) -> tuple[dict, list[dict]]:
     return data.get("machine_info") or {}, data["benchmarks"]
 
 
-def read_coverage(path: Path) -> tuple[dict, list[dict]]:
-    """(the run's profile line, what did not give a measurement) of a dnnbench stream: the profile, what it covers
-    and what only the full profile adds, the budget; and each benchmark or study skipped, failed or left out by the
-    budget, as {status, test, param, reason}. A pytest-benchmark JSON file has neither: ({}, [])."""
-    if path.suffix != ".jsonl":
-        return {}, []
-    records = read_records(path)
+def read_coverage(records: list[dict]) -> tuple[dict, list[dict]]:
+    """(the run's profile line, what did not give a measurement) of a dnnbench stream's records: the profile, what it
+    covers and what only the full profile adds, the budget; and each benchmark or study skipped, failed or left out
+    by the budget, as {status, test, param, reason}. A pytest-benchmark JSON file has neither: pass []."""
     run = next((r.get("dnnbench") or {} for r in records if "machine_info" in r), {})
     out = []
     for r in records:
@@ -184,9 +182,10 @@ def load(paths) -> pd.DataFrame:
             headers.setdefault(header["study"], header)  # the same study from several machines: the first header
             studies += study_rows
             continue
-        machine, entries = read_entries(p)
+        records = read_records(p) if p.suffix == ".jsonl" else []  # a stream is read once
+        machine, entries = read_entries(p, records or None)
         name = machine_name(machine)
-        run, missing = read_coverage(p)
+        run, missing = read_coverage(records)
         if run:
             runs.append({**run, "machine": name, "source": p.name})
         coverage += [{**m, "machine": name} for m in missing]
