@@ -34,8 +34,9 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# one pytest-xdist worker per core (tests/conftest.py gives each worker's torch its share of the cores)
 test: lint
-	$(PY) -m pytest tests -q -rs
+	$(PY) -m pytest tests -q -rs -n auto
 
 # The layout fuzz with a long, random budget (make test runs a short, fixed one); failures are replayed first next
 # time from .hypothesis/. FUZZ_K narrows it (pytest -k).

@@ -55,7 +55,7 @@ def shares_table(rows: pd.DataFrame) -> pd.DataFrame:
             "device": r["device"],
             "dtype": r["dtype"],
             "batch": r["batch"],
-            **{op: round(100 * share, 1) for op, share in r["op_shares"].items()},
+            **{op: 100 * share for op, share in r["op_shares"].items()},
         }
         for _, r in profiled.iterrows()
     ]
@@ -161,7 +161,7 @@ def lesson_sections(ctx: ReportContext) -> list[Section]:
                 "Lessons: where a training step's time goes",
                 [note, *shares_sentences(shares)],
                 [],
-                [("share of an eager training step, %", shares)],
+                [("share of an eager training step, %", shares.round(1))],  # sentences from the unrounded shares
             )
         )
     return sections

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -34,6 +35,31 @@ def correctness_cases(options) -> list[CorrectnessCase]:
     return out
 
 
+# On the CPU torch.compile generates C++ (on a GPU, Triton): every case x dtype is a C++ compile of its own, about
+# 2 s each on a 2-core machine with a cold cache, the largest share of make test's time. make test checks the
+# compiled rung in fp32 (and TF32) on every case and in each other dtype on the op's largest case of that dtype.
+COMPILED_ON_CPU = (
+    "the compiled rung on the CPU is checked in fp32 on every case and in this dtype on the op's largest case (each "
+    "case x dtype is a ~2 s C++ compile here); make gpu-check and DNNBENCH_TESTS=all make test check every case"
+)
+
+
+def sampled_out(cases: list[CorrectnessCase]) -> set[str]:
+    """Ids of the compiled-on-CPU cases make test leaves out (none with DNNBENCH_TESTS=all)."""
+    if os.environ.get("DNNBENCH_TESTS") == "all":
+        return set()
+    sampled = [c for c in cases if c.variant == "compiled" and c.device == "cpu" and c.case.precision not in KEPT]
+    kept = {}  # (op, dtype) -> its largest case: the one that exercises the vectorized C++ most
+    for c in sampled:
+        key = (c.op, c.case.precision)
+        if key not in kept or math.prod(c.case.shape) > math.prod(kept[key].case.shape):
+            kept[key] = c
+    return {c.id for c in sampled} - {c.id for c in kept.values()}
+
+
+KEPT = ("fp32", "tf32")
+
+
 def interpreted(c: CorrectnessCase) -> bool:
     return c.device == "cpu" and registry.get(c.op, c.variant).interpreted_on_cpu
 
@@ -41,9 +67,16 @@ def interpreted(c: CorrectnessCase) -> bool:
 def pytest_generate_tests(metafunc):
     options = metafunc.config.dnnbench
     if "correctness_case" in metafunc.fixturenames:
+        cases = correctness_cases(options)
+        left = sampled_out(cases)
         params = [
-            pytest.param(c, id=c.id, marks=[pytest.mark.interpreted] if interpreted(c) else [])
-            for c in correctness_cases(options)
+            pytest.param(
+                c,
+                id=c.id,
+                marks=([pytest.mark.interpreted] if interpreted(c) else [])
+                + ([pytest.mark.skip(reason=COMPILED_ON_CPU)] if c.id in left else []),
+            )
+            for c in cases
         ]
         metafunc.parametrize("correctness_case", params)
     if "device" in metafunc.fixturenames:
@@ -77,3 +110,27 @@ def _hypothesis_profiles() -> None:
 
 
 _hypothesis_profiles()
+
+
+def _share_the_cores() -> None:
+    """`make test` runs the suite in pytest-xdist workers, one per core: each worker's torch (and each process a
+    test starts) gets its share of the cores, so that their intra-op threads do not fight over the same cores."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        share = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(share)
+        os.environ["OMP_NUM_THREADS"] = str(share)  # and the pytest or dnnbench runs a test starts
+
+
+_share_the_cores()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_are_not_xdist_workers():
+    """A pytest or dnnbench run that a test starts must not inherit the worker's PYTEST_XDIST_* variables:
+    pytest-benchmark takes them for an xdist worker of its own and turns its timing off."""
+    inherited = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PYTEST_XDIST_")}
+    yield
+    os.environ.update(inherited)

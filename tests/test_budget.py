@@ -1,9 +1,6 @@
 """The budget planner (bench/budget.py) and the quick profile's selection (bench/profiles.py), on the real cases."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +12,8 @@ from bench.plugin import RunOptions
 from bench.profiles import FAMILIES, PROFILES
 from kernels import registry
 from models import LESSONS
+
+pytest_plugins = ["pytester"]  # the profile test runs a pytest session in this process
 
 
 def options(profile="quick", devices=("cpu",)):
@@ -131,17 +130,20 @@ def test_quick_compiles_one_case_per_op_its_largest_with_its_fused_block_and_kee
     assert len({(c.lesson, c.setting) for c in labs}) == len(labs)  # each lab once per setting
 
 
-def benchmark_header(*args: str) -> str:
-    """pytest-benchmark's line of defaults in the header of a bench run with `args` (nothing is run)."""
-    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "--collect-only", "-k", "copy-cpu", *args]
-    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return next(line for line in proc.stdout.splitlines() if line.startswith("benchmark:"))
+def benchmark_header(pytester, *args: str) -> str:
+    """pytest-benchmark's line of defaults in the header of a session with the dnnbench plugin and `args` (in this
+    process: nothing is run)."""
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "bench.plugin", "--collect-only", *args)
+    assert result.ret == 0, "\n".join(result.outlines[-20:] + result.errlines[-20:])
+    return next(line for line in result.outlines if line.startswith("benchmark:"))
 
 
-def test_the_profile_sets_the_timing_unless_the_command_line_does():
-    quick, full = benchmark_header("--profile", "quick"), benchmark_header("--profile", "full")
+def test_the_profile_sets_the_timing_unless_the_command_line_does(pytester):
+    quick, full = benchmark_header(pytester, "--profile", "quick"), benchmark_header(pytester, "--profile", "full")
     assert "max_time=0.1 " in quick and "warmup_iterations=1)" in quick
     assert "max_time=0.5 " in full and "warmup_iterations=100000)" in full
-    given = benchmark_header("--profile", "quick", "--benchmark-max-time", "0.3", "--benchmark-warmup-iterations=7")
+    given = benchmark_header(
+        pytester, "--profile", "quick", "--benchmark-max-time", "0.3", "--benchmark-warmup-iterations=7"
+    )
     assert "max_time=0.3 " in given and "warmup_iterations=7)" in given

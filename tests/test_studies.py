@@ -35,7 +35,9 @@ def test_dnnbench_study_writes_the_rows_and_prints_the_conclusion(tmp_path, caps
     assert main(["study", "batchnorm", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     header, *rows = [json.loads(line) for line in (tmp_path / "study-batchnorm.jsonl").read_text().splitlines()]
+    wall = header["header"].pop("wall_s")  # the study's own seconds, which a later --budget plans from
     assert header == {"header": json.loads(json.dumps(STUDIES["batchnorm"].header()))}
+    assert isinstance(wall, float) and wall > 0
     assert {(r["lesson"], r["setting"]) for r in rows} == {(a.lesson, a.label) for a in STUDIES["batchnorm"].arms}
     assert all(r["study"] == "batchnorm" for r in rows)
     assert "batchnorm on 5.5: batchnorm reaches the best final val_loss" in out

@@ -55,13 +55,18 @@ def small(name: str, lessons: tuple[str, ...], monkeypatch) -> SystemsStudy:
 
 
 def test_the_threads_study_runs_on_one_thread_and_on_all(observed, monkeypatch):
+    before = torch.get_num_threads()
+    # "all cores" is torch's setting when the study starts; under pytest-xdist a worker may hold one core's share
+    # (tests/conftest.py), so the test gives torch two threads: one and all must be different executions
+    torch.set_num_threads(max(before, 2))
     default = torch.get_num_threads()
-    if default < 2:
-        pytest.skip("this machine runs torch on one thread: one and all cores are the same execution")
-    run_systems_study(small("threads", ("4.3",), monkeypatch))
+    try:
+        run_systems_study(small("threads", ("4.3",), monkeypatch))
+        assert torch.get_num_threads() == default
+    finally:
+        torch.set_num_threads(before)
     counts = shares(observed, "threads")
     assert set(counts) == {1, default} and counts[1] == counts[default]
-    assert torch.get_num_threads() == default
 
 
 def test_the_precision_study_turns_autocast_on_and_off(observed, monkeypatch):
