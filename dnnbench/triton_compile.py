@@ -136,7 +136,7 @@ def quick_selection(launches: list[dict]) -> list[dict]:
             for k, v in e["constexprs"].items()
             if not k.startswith("BLOCK")
             and not isinstance(v, int)
-            or k in ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT")
+            or k in ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT", "SMOOTHING", "REDUCTION")
         }
         pointers = sorted(t for t in e["signature"].values() if t[0] == "*")
         key = json.dumps([e["module"], e["kernel"], pointers, flags], sort_keys=True, default=str)

@@ -108,3 +108,29 @@ def max_pool2d(
 ):
     """The activation (relu), then torch's max pooling (ties to the first maximum, NaN wins)."""
     return F.max_pool2d(ACTIVATIONS[activation](x), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Per row, lse - x[target] and the smoothing term sum_c w[c] * (lse - x[c]), from a max-shifted log-sum-exp
+    (the shift is a constant: its gradient is left out); ignored rows count 0 in the sum and in the mean's weight."""
+    out_shape = () if x.dim() == 1 else (x.shape[0], *x.shape[2:])
+    if x.dim() == 1:
+        x, target = x.unsqueeze(0), target.unsqueeze(0)
+    n_classes = x.shape[1]
+    rows = x.movedim(1, -1).reshape(-1, n_classes)
+    target = target.reshape(-1)
+    w = torch.ones(n_classes, dtype=rows.dtype) if weight is None else weight.to(rows.dtype)
+    shift = rows.amax(1, keepdim=True).detach()
+    lse = (shift + torch.log(torch.exp(rows - shift).sum(1, keepdim=True))).squeeze(1)
+    kept = target != ignore_index
+    safe = torch.where(kept, target, torch.zeros_like(target))
+    picked = rows.gather(1, safe.unsqueeze(1)).squeeze(1)
+    w_row = torch.where(kept, w[safe], torch.zeros_like(lse))
+    smooth = (w * (lse.unsqueeze(1) - rows)).sum(1)
+    eps = label_smoothing
+    loss = torch.where(kept, (1 - eps) * w_row * (lse - picked) + eps / n_classes * smooth, torch.zeros_like(lse))
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / w_row.sum()
+    return loss.reshape(out_shape)

@@ -50,10 +50,9 @@ def restride(t: torch.Tensor, layout: str) -> torch.Tensor:
             order.reverse()
         inverse = sorted(range(t.dim()), key=order.__getitem__)
         return t.permute(order).contiguous().permute(inverse)
-    if layout == "sliced":
-        big = torch.full(
-            [d + 1 for d in t.shape[:-1]] + [2 * t.shape[-1] + 1], float("nan"), dtype=t.dtype, device=t.device
-        )
+    if layout == "sliced":  # the gaps: NaN, or for indices (cross-entropy's targets) the largest integer
+        gap = float("nan") if t.is_floating_point() else torch.iinfo(t.dtype).max
+        big = torch.full([d + 1 for d in t.shape[:-1]] + [2 * t.shape[-1] + 1], gap, dtype=t.dtype, device=t.device)
         view = big[(slice(1, None),) * (t.dim() - 1) + (slice(1, None, 2),)]
         view.copy_(t)
         return view
@@ -68,7 +67,7 @@ def restride(t: torch.Tensor, layout: str) -> torch.Tensor:
 
 VALUES = ("as_made", "ties", "huge", "tiny")
 # softmax's large logits come from its spec's own fill, named so that the variants that overflow on them say so
-VALUES_OF = {"softmax": ("as_made", "ties", "tiny")}
+VALUES_OF = {"softmax": ("as_made", "ties", "tiny"), "cross_entropy": ("as_made", "ties", "tiny")}
 
 
 def transform_values(t: torch.Tensor, values: str) -> torch.Tensor:
@@ -244,12 +243,29 @@ def max_pool2d_cases(draw, dtypes):
     return Case("fuzz", shape, draw(st.sampled_from(dtypes)), params=tuple(params), fill=fill)
 
 
+@st.composite
+def cross_entropy_cases(draw, dtypes):
+    n, c = draw(st.sampled_from((1, 2, 7, 33))), draw(st.sampled_from((1, 2, 10, 33, 257, 1030)))
+    shape = (n, c, *draw(st.sampled_from(((), (3,), (2, 3)))))
+    if math.prod(shape) > 20000:  # the interpreter's time
+        shape = (n, 33, *shape[2:])
+    params = [("reduction", draw(st.sampled_from(("mean", "sum", "none"))))]
+    if draw(st.booleans()):
+        params.append(("weight", True))
+    if draw(st.booleans()):
+        params.append(("label_smoothing", 0.1))
+    fill = draw(st.sampled_from(("randn", "ignored", "large")))
+    name = "large_logits" if fill == "large" else "fuzz"
+    return Case(name, shape, draw(st.sampled_from(dtypes)), params=tuple(params), fill=fill)
+
+
 CASES = {
     "softmax": softmax_cases,
     "matmul": matmul_cases,
     "batchnorm": batchnorm_cases,
     "conv2d": conv2d_cases,
     "max_pool2d": max_pool2d_cases,
+    "cross_entropy": cross_entropy_cases,
 }
 
 
@@ -282,6 +298,9 @@ TEMPLATES = {  # a case per op with every optional tensor present (bias, affine,
     ),
     "max_pool2d": Case(
         "fuzz", (2, 3, 9, 8), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1)), fill="ties"
+    ),
+    "cross_entropy": Case(
+        "fuzz", (2, 5, 3, 4), FP32, params=(("weight", True), ("label_smoothing", 0.1)), fill="ignored"
     ),
 }
 

@@ -25,12 +25,14 @@ OPINFO = {
     "conv2d": "nn.functional.conv2d",
     "batchnorm": "nn.functional.batch_norm",
     "max_pool2d": "nn.functional.max_pool2d",
+    "cross_entropy": "nn.functional.cross_entropy",
 }
 BY_DESIGN = {  # error message -> why the rung refuses it
     r"Triton kernels take float32, float16 or bfloat16, got torch.float64": "Triton rungs compute in fp32 inside",
     r"x must be \[N, C, \.\.\.\] with at least 2 dimensions, got \(0,\)": "a 1-D batch norm has no channel dim "
     "(torch accepts only an empty one)",
     r"return_indices with activation='relu' is not supported": "the fused relu keeps no position for zeroed outputs",
+    r"class-probability targets \(a float target\) are not supported": "cross-entropy's ladder takes class indices",
 }
 MAX_SAMPLES = {"compiled": 3}  # torch.compile compiles each sample's shapes (seconds each): the first few
 SAMPLE_STRIDE = {"max_pool2d": 40}  # 1,440 samples, a grid of the same few arguments: every 40th

@@ -38,6 +38,7 @@ LADDERS = {
     "batchnorm": ["lesson", "eager", "compiled", "triton_twopass", "triton_fused"],
     "conv2d": ["lesson", "eager", "compiled", "triton_implicit_gemm", "triton_fused"],
     "max_pool2d": ["lesson", "eager", "compiled", "triton_window", "triton_fused"],
+    "cross_entropy": ["lesson", "eager", "compiled", "triton_online"],
 }
 
 
@@ -111,7 +112,7 @@ def test_ops_come_in_package_order_whatever_was_imported_first():
         "import kernels.batchnorm.module, kernels.max_pool2d.spec; from kernels import registry; print(*registry.ops())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d"]
+    assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d", "cross_entropy"]
 
 
 @pytest.mark.parametrize("op", registry.ops())
