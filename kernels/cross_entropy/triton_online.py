@@ -2,15 +2,15 @@
 
 Forward: one program per row streams the row's C logits in blocks of BLOCK_N, keeping per lane the running max m
 and the running sum d of exp(x - m) (the online log-sum-exp: a lane's sum is rescaled by exp(m_old - m_new) when its
-max grows) and, for label smoothing, the sums of w[c] * x_c and w[c]; the row's loss, its log-sum-exp (saved for the
-backward) and its weight w[y] (the mean's denominator) are written as three floats. Unlike eager (log_softmax, then
-nll_loss), the [N, C] log-probabilities are never written: forward traffic is N*C*s read against eager's 3*N*C*s.
-The reduction over the rows ("sum", "mean") adds N floats in torch.
+max grows) and, for label smoothing, the sums of w[c] * x_c and w[c]. Per row it writes four floats: the loss, the
+log-sum-exp as its two terms m and log(d) (for the backward) and the weight w[y] (the mean's denominator). Unlike
+eager (log_softmax, then nll_loss), the [N, C] log-probabilities are never written: forward traffic is N*C*s read
+against eager's 3*N*C*s. The reduction over the rows ("sum", "mean") adds N floats in torch.
 
 Backward: one program per row reads the row's logits once more and writes
-    dx_c = g_i * ((1 - eps) * w[y] * (p_c - [c == y]) + eps / C * (W * p_c - w[c])),   p_c = exp(x_c - lse),
-with the saved lse, so no second pass over the row is needed; g_i is the upstream gradient (per row for "none",
-divided by the mean's denominator for "mean", read in the kernel from its one-element tensor).
+    dx_c = g_i * ((1 - eps) * w[y] * (p_c - [c == y]) + eps / C * (W * p_c - w[c])),   p_c = exp((x_c - m) - log d),
+so no second pass over the row is needed; g_i is the upstream gradient (per row for "none", divided by the mean's
+denominator for "mean", read in the kernel from its one-element tensor).
 
 A target outside [0, C) that is not ignore_index is an error the arguments' check raises where the targets are on
 the CPU; on a GPU (where reading them would wait for the GPU, as torch's own kernel does not) the kernel clamps the
@@ -44,7 +44,7 @@ TORCH_OPS = {
 
 @triton.jit
 def _cross_entropy_fwd_kernel(
-    loss_ptr, lse_ptr, w_row_ptr, x_ptr, target_ptr, weight_ptr,
+    loss_ptr, max_ptr, logd_ptr, w_row_ptr, x_ptr, target_ptr, weight_ptr,
     n_cols, stride_x_row, stride_x_col, stride_t, ignore_index, smoothing,
     HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, BLOCK_N: tl.constexpr,
 ):  # fmt: skip
@@ -72,8 +72,10 @@ def _cross_entropy_fwd_kernel(
             wx_i += tl.where(mask, w * x, 0.0)
             w_i += w
     m = tl.max(m_i, axis=0)
-    d = tl.sum(d_i * tl.exp(m_i - m), axis=0)
-    lse = m + tl.log(d)
+    # lse = m + log(d), kept as its two terms: x - m is exact for the logits near the max (the ones with weight), so
+    # (x - m) - log(d) keeps p and the loss accurate where m + log(d), rounded at the logits' size, would not (logits
+    # of 1e4 in fp32: 5e-4 off in every exponent)
+    logd = tl.log(tl.sum(d_i * tl.exp(m_i - m), axis=0))
     y = tl.load(target_ptr + row * stride_t)
     kept = y != ignore_index
     y_safe = tl.minimum(tl.maximum(tl.where(kept, y, 0), 0), n_cols - 1)  # never read outside the row
@@ -83,18 +85,20 @@ def _cross_entropy_fwd_kernel(
     else:
         w_y = 1.0
     w_y = tl.where(kept, w_y, 0.0)
-    loss = w_y * (lse - x_y)
+    loss = w_y * ((m - x_y) + logd)
     if SMOOTHING:
-        smooth = tl.sum(w_i, axis=0) * lse - tl.sum(wx_i, axis=0)
+        w_sum = tl.sum(w_i, axis=0)
+        smooth = (w_sum * m - tl.sum(wx_i, axis=0)) + w_sum * logd
         loss = (1.0 - smoothing) * loss + smoothing / n_cols * smooth
     tl.store(loss_ptr + row, tl.where(kept, loss, 0.0))
-    tl.store(lse_ptr + row, lse)
+    tl.store(max_ptr + row, m)
+    tl.store(logd_ptr + row, logd)
     tl.store(w_row_ptr + row, w_y)
 
 
 @triton.jit
 def _cross_entropy_bwd_kernel(
-    dx_ptr, x_ptr, target_ptr, weight_ptr, lse_ptr, g_ptr, denom_ptr,
+    dx_ptr, x_ptr, target_ptr, weight_ptr, max_ptr, logd_ptr, g_ptr, denom_ptr,
     n_cols, stride_x_row, stride_x_col, stride_t, stride_g, stride_dx_row, ignore_index, smoothing,
     HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, REDUCTION: tl.constexpr, BLOCK_N: tl.constexpr,
 ):  # fmt: skip
@@ -119,12 +123,13 @@ def _cross_entropy_bwd_kernel(
     if REDUCTION == 2:
         g = g / tl.load(denom_ptr).to(tl.float32)
     g = tl.where(kept, g, 0.0)  # an ignored row has no gradient
-    lse = tl.load(lse_ptr + row)
+    m = tl.load(max_ptr + row)
+    logd = tl.load(logd_ptr + row)
     for start in range(0, n_cols, BLOCK_N):
         cols = start + offs
         mask = cols < n_cols
         x = tl.load(x_row + cols * stride_x_col, mask=mask, other=0.0).to(tl.float32)
-        p = tl.exp(x - lse)
+        p = tl.exp((x - m) - logd)
         grad = (1.0 - smoothing) * w_y * (p - tl.where(cols == y_safe, 1.0, 0.0))
         if HAS_WEIGHT:
             w = tl.load(weight_ptr + cols, mask=mask, other=0.0).to(tl.float32)
@@ -155,11 +160,11 @@ class CrossEntropyRows(torch.autograd.Function):
         rows, t = _as_rows(x, target)
         n_rows, n_cols = rows.shape
         loss = torch.empty(n_rows, dtype=torch.float32, device=x.device)
-        lse, w_row = torch.empty_like(loss), torch.empty_like(loss)
+        row_max, logd, w_row = torch.empty_like(loss), torch.empty_like(loss), torch.empty_like(loss)
         block_n, num_warps = _config(n_cols)
         if n_rows:
             _cross_entropy_fwd_kernel[(n_rows,)](
-                loss, lse, w_row, rows, t, weight if weight is not None else loss,
+                loss, row_max, logd, w_row, rows, t, weight if weight is not None else loss,
                 n_cols, rows.stride(0), rows.stride(1), t.stride(0), ignore_index, float(label_smoothing),
                 HAS_WEIGHT=weight is not None, SMOOTHING=label_smoothing > 0, BLOCK_N=block_n, num_warps=num_warps,
             )  # fmt: skip
@@ -169,13 +174,13 @@ class CrossEntropyRows(torch.autograd.Function):
         else:
             total = loss.sum()
             out = (total / denom if reduction == "mean" else total).to(x.dtype)
-        ctx.save_for_backward(rows, t, lse, denom if denom is not None else lse, weight)
+        ctx.save_for_backward(rows, t, row_max, logd, denom if denom is not None else logd, weight)
         ctx.settings = (ignore_index, reduction, float(label_smoothing), x.shape)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        rows, t, lse, denom, weight = ctx.saved_tensors
+        rows, t, row_max, logd, denom, weight = ctx.saved_tensors
         ignore_index, reduction, label_smoothing, shape = ctx.settings
         n_rows, n_cols = rows.shape
         dx = torch.empty((n_rows, n_cols), dtype=rows.dtype, device=rows.device)
@@ -183,7 +188,7 @@ class CrossEntropyRows(torch.autograd.Function):
         block_n, num_warps = _config(n_cols)
         if n_rows:
             _cross_entropy_bwd_kernel[(n_rows,)](
-                dx, rows, t, weight if weight is not None else lse, lse, g_rows, denom,
+                dx, rows, t, weight if weight is not None else logd, row_max, logd, g_rows, denom,
                 n_cols, rows.stride(0), rows.stride(1), t.stride(0), g_rows.stride(0) if reduction == "none" else 0,
                 dx.stride(0), ignore_index, label_smoothing, HAS_WEIGHT=weight is not None,
                 SMOOTHING=label_smoothing > 0, REDUCTION=REDUCTION[reduction], BLOCK_N=block_n, num_warps=num_warps,
