@@ -5,7 +5,8 @@ and the running sum d of exp(x - m) (the online log-sum-exp: a lane's sum is res
 max grows) and, for label smoothing, the sums of w[c] * x_c and w[c]. Per row it writes four floats: the loss, the
 log-sum-exp as its two terms m and log(d) (for the backward) and the weight w[y] (the mean's denominator). Unlike
 eager (log_softmax, then nll_loss), the [N, C] log-probabilities are never written: forward traffic is N*C*s read
-against eager's 3*N*C*s. The reduction over the rows ("sum", "mean") adds N floats in torch.
+against eager's 2*N*C*s (log_softmax reads x and writes them; with label smoothing a third pass reads them all
+back). The reduction over the rows ("sum", "mean") adds N floats in torch.
 
 Backward: one program per row reads the row's logits once more and writes
     dx_c = g_i * ((1 - eps) * w[y] * (p_c - [c == y]) + eps / C * (W * p_c - w[c])),   p_c = exp((x_c - m) - log d),
