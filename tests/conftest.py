@@ -44,6 +44,9 @@ COMPILED_ON_CPU = (
 )
 
 
+KEPT = ("fp32", "tf32")  # the precisions in which make test checks the compiled rung on every CPU case
+
+
 def sampled_out(cases: list[CorrectnessCase]) -> set[str]:
     """Ids of the compiled-on-CPU cases make test leaves out (none with DNNBENCH_TESTS=all)."""
     if os.environ.get("DNNBENCH_TESTS") == "all":
@@ -55,9 +58,6 @@ def sampled_out(cases: list[CorrectnessCase]) -> set[str]:
         if key not in kept or math.prod(c.case.shape) > math.prod(kept[key].case.shape):
             kept[key] = c
     return {c.id for c in sampled} - {c.id for c in kept.values()}
-
-
-KEPT = ("fp32", "tf32")
 
 
 def interpreted(c: CorrectnessCase) -> bool:

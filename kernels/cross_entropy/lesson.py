@@ -5,7 +5,7 @@ smoothing and reductions are composed from torch operations the way nn.CrossEntr
 
 import torch
 
-from kernels.cross_entropy.spec import check_args
+from kernels.cross_entropy.spec import as_rows, check_args, class_count
 from kernels.registry import variant
 
 OVERFLOW = "the lesson's softmax has no max subtraction: exp overflows and the loss is NaN (test_cross_entropy_edges)"
@@ -21,10 +21,8 @@ def lesson_cross_entropy(
 ) -> torch.Tensor:
     """-log(exp(z) / sum(exp(z)))[y], weighted, smoothed and reduced as nn.CrossEntropyLoss."""
     check_args(x, target, weight, ignore_index, reduction, label_smoothing)
-    out_shape = target.shape
-    n_classes = x.shape[0] if x.dim() == 1 else x.shape[1]
-    z = x.reshape(1, n_classes) if x.dim() == 1 else x.movedim(1, -1).reshape(-1, n_classes)
-    y = target.reshape(-1)
+    n_classes = class_count(x.shape)
+    z, y = as_rows(x, target)
     e = torch.exp(z)
     log_p = torch.log(e / e.sum(1, keepdim=True))
     w = torch.ones(n_classes, dtype=x.dtype, device=x.device) if weight is None else weight
@@ -39,4 +37,4 @@ def lesson_cross_entropy(
         return loss.sum()
     if reduction == "mean":
         return loss.sum() / w_row.sum()
-    return loss.reshape(out_shape)
+    return loss.reshape(target.shape)

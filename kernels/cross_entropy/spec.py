@@ -29,6 +29,24 @@ from kernels.spec import RTOL, Case, Inputs, OpSpec, make_layout, reduction_fact
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def class_count(shape) -> int:
+    """C of logits shaped [C], [N, C] or [N, C, d1, ...]."""
+    return shape[0] if len(shape) == 1 else shape[1]
+
+
+def target_shape(shape) -> tuple[int, ...]:
+    """The class-index target's shape for logits of `shape`: () for one sample, [N, d1, ...] otherwise."""
+    return () if len(shape) == 1 else (shape[0], *shape[2:])
+
+
+def as_rows(x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x as [rows, C] (a view for [C] and [N, C]; a copy for [N, C, d1, ...], the class dim moved last) and the
+    targets as [rows], one row per loss."""
+    if x.dim() <= 2:
+        return x.reshape(-1, class_count(x.shape)), target.reshape(-1)
+    return x.movedim(1, -1).reshape(-1, x.shape[1]), target.reshape(-1)
+
+
 def check_args(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, op="cross_entropy"):
     """Validate F.cross_entropy's arguments the same way for every variant, naming the problem. Targets are
     checked against the class count where they are on the CPU (reading them on a GPU would wait for the GPU)."""
@@ -43,12 +61,12 @@ def check_args(x, target, weight=None, ignore_index=-100, reduction="mean", labe
         raise TypeError(f"{op}: target must hold class indices as int64 or int32, got {target.dtype}")
     if x.dim() == 0:
         raise ValueError(f"{op}: x must be [C], [N, C] or [N, C, d1, ...], got a 0-d tensor")
-    want = () if x.dim() == 1 else (x.shape[0], *x.shape[2:])
+    want = target_shape(x.shape)
     if tuple(target.shape) != want:
         raise ValueError(f"{op}: target must be {list(want)} for x of {list(x.shape)}, got {list(target.shape)}")
     if target.device != x.device:
         raise ValueError(f"{op}: x and target must be on one device, got {x.device} and {target.device}")
-    n_classes = x.shape[0] if x.dim() == 1 else x.shape[1]
+    n_classes = class_count(x.shape)
     bad_weight = not isinstance(weight, torch.Tensor) or weight.shape != (n_classes,) or weight.dtype != x.dtype
     if weight is not None and bad_weight:
         raise ValueError(f"{op}: weight must be a [{n_classes}] tensor of x's dtype {x.dtype}, got {weight!r:.80}")
@@ -123,28 +141,24 @@ class CrossEntropySpec(OpSpec):
             x = x * 1e4
         elif case.fill not in ("randn", "ignored", "all_ignored"):
             raise ValueError(f"cross_entropy: unknown fill {case.fill!r}")
-        n_classes = case.shape[0] if len(case.shape) == 1 else case.shape[1]
-        target_shape = () if len(case.shape) == 1 else (case.shape[0], *case.shape[2:])
-        target = torch.randint(0, n_classes, target_shape, generator=g)
+        n_classes, shape = class_count(case.shape), target_shape(case.shape)
+        target = torch.randint(0, n_classes, shape, generator=g)
         kwargs = dict(case.kwargs)
         ignore_index = kwargs.setdefault("ignore_index", -100)
         if case.fill == "ignored":
-            target = torch.where(torch.rand(target_shape, generator=g) < 1 / 3, ignore_index, target)
+            target = torch.where(torch.rand(shape, generator=g) < 1 / 3, ignore_index, target)
         elif case.fill == "all_ignored":
-            target = torch.full(target_shape, ignore_index)
+            target = torch.full(shape, ignore_index)
         if kwargs.get("weight"):  # a class weight in (0.5, 1.5): the dtype's rounding of it is part of the input
             kwargs["weight"] = (0.5 + torch.rand(n_classes, generator=g)).to(device=device, dtype=case.dtype)
         x = make_layout(x.to(device=device, dtype=case.dtype), case.layout)
         return Inputs((x, target.to(device)), kwargs)
 
-    def n_classes(self, case: Case) -> int:
-        return case.shape[0] if len(case.shape) == 1 else case.shape[1]
-
     def flops(self, case: Case, mode: str) -> float:
         return (5 if mode == "forward" else 4) * math.prod(case.shape)
 
     def bytes(self, case: Case, mode: str) -> float:
-        rows = math.prod(case.shape) // self.n_classes(case)
+        rows = math.prod(case.shape) // class_count(case.shape)
         logits = math.prod(case.shape) * case.dtype.itemsize
         return logits + 12 * rows if mode == "forward" else 2 * logits
 
@@ -173,8 +187,8 @@ class CrossEntropySpec(OpSpec):
     def tolerance(self, case: Case, mode: str) -> float:
         # the log-sum-exp sums C exponentials; "mean" and "sum" add the rows' losses. The loss lse - x_y of a
         # confident row is a difference of two nearby numbers: a few more roundings of the logits' size.
-        rows = math.prod(case.shape) // self.n_classes(case)
-        tol = RTOL[case.dtype] * reduction_factor(self.n_classes(case)) * reduction_factor(rows)
+        rows = math.prod(case.shape) // class_count(case.shape)
+        tol = RTOL[case.dtype] * reduction_factor(class_count(case.shape)) * reduction_factor(rows)
         return 4 * tol
 
 

@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.cross_entropy.spec import check_args
+from kernels.cross_entropy.spec import as_rows, check_args
 from kernels.registry import variant
 from kernels.triton_support import check_triton_tensor, next_power_of_2
 
@@ -132,11 +132,11 @@ def _cross_entropy_bwd_kernel(
         x = tl.load(x_row + cols * stride_x_col, mask=mask, other=0.0).to(tl.float32)
         p = tl.exp((x - m) - logd)
         grad = (1.0 - smoothing) * w_y * (p - tl.where(cols == y_safe, 1.0, 0.0))
-        if HAS_WEIGHT:
-            w = tl.load(weight_ptr + cols, mask=mask, other=0.0).to(tl.float32)
-        else:
-            w = 1.0
-        if SMOOTHING:
+        if SMOOTHING:  # the class weights are read only here: without smoothing, w[y] is all the row needs
+            if HAS_WEIGHT:
+                w = tl.load(weight_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+            else:
+                w = 1.0
             grad += smoothing / n_cols * (w_total * p - w)
         tl.store(dx_ptr + row * stride_dx_row + cols, (g * grad).to(dx_ptr.dtype.element_ty), mask=mask)
 
@@ -146,19 +146,10 @@ def _config(n_cols: int) -> tuple[int, int]:
     return block_n, 4 if block_n <= 1024 else 8
 
 
-def _as_rows(x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """x as [rows, C] (a view for [N, C] and [C]; a copy for [N, C, d1, ...]) and the targets as [rows]."""
-    if x.dim() == 1:
-        return x.unsqueeze(0), target.reshape(1)
-    if x.dim() == 2:
-        return x, target
-    return x.movedim(1, -1).reshape(-1, x.shape[1]), target.reshape(-1)
-
-
 class CrossEntropyRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
-        rows, t = _as_rows(x, target)
+        rows, t = as_rows(x, target)
         n_rows, n_cols = rows.shape
         loss = torch.empty(n_rows, dtype=torch.float32, device=x.device)
         row_max, logd, w_row = torch.empty_like(loss), torch.empty_like(loss), torch.empty_like(loss)
