@@ -26,7 +26,6 @@ from kernels.dtypes import dtype_name, parse_dtype
 from kernels.spec import Case
 from reports import schema
 
-MODES = ("forward", "backward")
 WARMUP_CALLS = 3
 NOISY_IQR = 0.10  # IQR above 10% of the median: the measurement is flagged as noisy
 
@@ -110,7 +109,7 @@ def bench_cases(options) -> list[BenchCase]:
         for device in options.devices:
             op_cases = list(spec_cases(spec, options, device))
             chosen = _compiled_case(spec, op_cases)
-            for case, mode, v in itertools.product(op_cases, MODES, registry.variants(op)):
+            for case, mode, v in itertools.product(op_cases, spec.modes, registry.variants(op)):
                 other = (case.shape, case.params, case.layout) != chosen[case.precision]
                 skip = COMPILED_ONE_CASE if v.name == "compiled" and other and compile_one else None
                 cases.append(BenchCase(op, v.name, mode, device, case, skip))
@@ -228,6 +227,10 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
         pytest.skip(f"out of memory at {bc.case.shape} {dtype_name(bc.case.dtype)}")
 
     checks = spec.compare(variant.fn, bc.case, bc.device, seed, grads=bc.mode == "backward")
+    failed = [str(c) for c in checks if not c.relative and not c.ok]
+    if failed:  # a random op's property (its share of zeros, its mask's repeatability): no figure for a wrong op
+        raise AssertionError(f"{bc.id}: {variant.op}/{variant.name} fails its property checks: " + "; ".join(failed))
+    checks = [c for c in checks if c.relative]  # the norm-wise errors against float64 are what a row reports
     if bc.mode == "backward":  # the timed work is the gradient: its error is what this row reports
         checks = [c for c in checks if c.what.startswith("grad")]
     info = benchmark.extra_info

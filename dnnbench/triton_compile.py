@@ -125,6 +125,10 @@ def block_size(entry: dict) -> int:
     return size
 
 
+# constexprs that select a kernel's code path (bools and small ints): each value is kept apart by --quick
+FLAGS = ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT", "SMOOTHING", "REDUCTION", "FROM_OUTPUT")
+
+
 def quick_selection(launches: list[dict]) -> list[dict]:
     """Per kernel, pointer dtypes and flags (constexprs other than BLOCK sizes and specialized ints), one launch:
     the one with the largest blocks (the most likely to run out of registers) and, among those, the most aligned
@@ -134,9 +138,7 @@ def quick_selection(launches: list[dict]) -> list[dict]:
         flags = {
             k: v
             for k, v in e["constexprs"].items()
-            if not k.startswith("BLOCK")
-            and not isinstance(v, int)
-            or k in ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT", "SMOOTHING", "REDUCTION")
+            if not k.startswith("BLOCK") and not isinstance(v, int) or k in FLAGS
         }
         pointers = sorted(t for t in e["signature"].values() if t[0] == "*")
         key = json.dumps([e["module"], e["kernel"], pointers, flags], sort_keys=True, default=str)

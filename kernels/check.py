@@ -65,6 +65,9 @@ class Comparison:
     what: str  # "output" or "grad[i]" (the gradient of the i-th differentiable input)
     error: float
     tolerance: float
+    # a norm-wise relative error against float64 (what results record as rel_error); False for a property check
+    # (a random op's share of zeros as a z-score, a mask compared with itself), which passes or fails only
+    relative: bool = True
 
     @property
     def ok(self) -> bool:

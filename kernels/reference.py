@@ -134,3 +134,30 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", l
     if reduction == "mean":
         return loss.sum() / w_row.sum()
     return loss.reshape(out_shape)
+
+
+def dropout(x, keep, p=0.5, training=True, activation=None):
+    """The expected output of a dropout given the mask it drew (`keep`, True where an element survives): a random
+    op has no single right answer, so the check reads the variant's mask and holds everything else to this. Kept
+    elements are scaled by 1 / (1 - p), dropped ones are 0; p = 1 drops all (no division), eval mode keeps all."""
+    if not training or p == 0:
+        return ACTIVATIONS[activation](x)
+    if p == 1:
+        return ACTIVATIONS[activation](torch.zeros_like(x) * x)
+    return ACTIVATIONS[activation](torch.where(keep, x / (1 - p), torch.zeros_like(x)))
+
+
+def sgd_step(params, grads, momentum_buffers, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+             maximize=False):  # fmt: skip
+    """torch.optim.SGD's update, written out: d = g (or -g), plus weight_decay * p; the buffer b = d on the first
+    step, then momentum * b + (1 - dampening) * d; d = d + momentum * b (nesterov) or b; p = p - lr * d. The lists
+    are updated in place."""
+    for i, p in enumerate(params):
+        d = -grads[i] if maximize else grads[i]
+        d = d + weight_decay * p
+        if momentum != 0:
+            b = momentum_buffers[i]
+            b = d.clone() if b is None else momentum * b + (1 - dampening) * d
+            momentum_buffers[i] = b
+            d = d + momentum * b if nesterov else b
+        p.copy_(p - lr * d)

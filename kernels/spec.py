@@ -208,6 +208,7 @@ class OpSpec:
     dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
     supports_tf32: bool = False  # benchmarks on CUDA add fp32-in-TF32 cases
     quick_cuda_dtypes: tuple[str, ...] = ("fp32", "bf16")  # the quick profile's dtypes on CUDA
+    modes: tuple[str, ...] = ("forward", "backward")  # what benchmarks time: an optimizer step has forward only
     # Batch sizes each benchmark profile sweeps; bench_shapes() turns a batch size into the op's shapes.
     batch_sizes: dict[str, tuple[int, ...]] = {}
     work_model: str = ""  # one line: what the flop and byte figures count

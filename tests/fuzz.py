@@ -268,6 +268,21 @@ def cross_entropy_cases(draw, dtypes):
     return Case(name, shape, dtype, params=tuple(params), fill=fill)
 
 
+@st.composite
+def dropout_cases(draw, dtypes):
+    shape = tuple(draw(st.lists(st.sampled_from((1, 2, 5, 33, 130)), min_size=1, max_size=4)))
+    p = draw(st.sampled_from((0.0, 0.1, 0.2, 0.5, 0.9, 1.0)))
+    params = [("p", p)]
+    if draw(st.booleans()):
+        params.append(("training", False))
+    relu = draw(st.booleans())
+    if relu:
+        params.append(("activation", "relu"))
+    # named as the spec's p = 1 cases, so that the lesson's formula (0 / 0 there) says why it is not run
+    name = ("p1_relu" if relu else "p1") if p == 1 else "fuzz"
+    return Case(name, shape, draw(st.sampled_from(dtypes)), params=tuple(params))
+
+
 CASES = {
     "softmax": softmax_cases,
     "matmul": matmul_cases,
@@ -275,6 +290,7 @@ CASES = {
     "conv2d": conv2d_cases,
     "max_pool2d": max_pool2d_cases,
     "cross_entropy": cross_entropy_cases,
+    "dropout": dropout_cases,
 }
 
 
@@ -311,6 +327,8 @@ TEMPLATES = {  # a case per op with every optional tensor present (bias, affine,
     "cross_entropy": Case(
         "fuzz", (2, 5, 3, 4), FP32, params=(("weight", True), ("label_smoothing", 0.1)), fill="ignored"
     ),
+    # no activation: the backward draws the mask again, and meets the output gradient's layout
+    "dropout": Case("fuzz", (2, 3, 5, 7), FP32, params=(("p", 0.3),)),
 }
 
 

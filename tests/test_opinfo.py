@@ -26,6 +26,7 @@ OPINFO = {
     "batchnorm": "nn.functional.batch_norm",
     "max_pool2d": "nn.functional.max_pool2d",
     "cross_entropy": "nn.functional.cross_entropy",
+    "dropout": "nn.functional.dropout",
 }
 BY_DESIGN = {  # error message -> why the rung refuses it
     r"Triton kernels take float32, float16 or bfloat16, got torch.float64": "Triton rungs compute in fp32 inside",
@@ -34,6 +35,11 @@ BY_DESIGN = {  # error message -> why the rung refuses it
     r"return_indices with activation='relu' is not supported": "the fused relu keeps no position for zeroed outputs",
     r"class-probability targets \(a float target\) are not supported": "cross-entropy's ladder takes class indices",
 }
+# A random op's answer is not torch's: its samples are judged by the rule its own check uses (dropout: survivors
+# x / (1 - p), the others 0, the gradient dy / (1 - p) where the output kept x), with torch's output's shape and dtype.
+RANDOM = {"dropout"}
+# samples a rung gets wrong for a reason its registration states (unsupported): the lesson's formula at p = 1
+KNOWN = {("dropout", "lesson"): lambda kwargs: kwargs.get("p", 0.5) == 1 and kwargs.get("training", True)}
 MAX_SAMPLES = {"compiled": 3}  # torch.compile compiles each sample's shapes (seconds each): the first few
 SAMPLE_STRIDE = {"max_pool2d": 40}  # 1,440 samples, a grid of the same few arguments: every 40th
 
@@ -82,6 +88,12 @@ def test_variant_takes_torchs_own_sample_inputs(op, name, dtype, device):
         except Exception as e:  # noqa: BLE001 (the message is the test)
             assert refused_by_design(e), f"{where}: refused with {type(e).__name__}: {e}"
             continue
+        if op in RANDOM:
+            if KNOWN.get((op, name), lambda kwargs: False)(kwargs):
+                continue
+            judge_random_sample(where, out, args[0], kwargs, leaves, dtype)
+            checked += 1
+            continue
         ref_args = [
             a.detach().double().cpu().requires_grad_(a.requires_grad)
             if isinstance(a, torch.Tensor) and a.is_floating_point()
@@ -109,3 +121,23 @@ def test_variant_takes_torchs_own_sample_inputs(op, name, dtype, device):
         checked += 1
     if not checked:
         pytest.skip(f"{op}/{name} refuses every {dtype} sample by design: {', '.join(BY_DESIGN.values())}")
+
+
+def judge_random_sample(where: str, out, x: torch.Tensor, kwargs: dict, leaves, dtype) -> None:
+    """A dropout variant on one of torch's samples: torch's shape and dtype, survivors scaled by 1 / (1 - p), the
+    others 0, and a gradient of dy / (1 - p) exactly where the output kept x."""
+    from kernels.dropout.properties import drop_rate, survivor_error
+
+    assert out.shape == x.shape and out.dtype == dtype, where
+    before = x.detach().double().cpu()
+    assert survivor_error(before, out, kwargs) <= 10 * RTOL[torch.float32], f"{where}: survivors not x / (1 - p)"
+    if not (leaves and out.requires_grad):
+        return
+    dy = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    (dx,) = torch.autograd.grad(out, leaves, dy.to(out))
+    rate = drop_rate(kwargs)
+    scale = 0.0 if rate == 1 else 1 / (1 - rate)
+    want = torch.where(out.detach().cpu() != 0, dy * scale, 0.0)
+    decided = before != 0  # an x of 0 gives 0 kept or dropped: its mask is not known from the output
+    error = rel_error(dx.cpu()[decided], want[decided], floor=dy.norm().item())
+    assert error <= 10 * RTOL[torch.float32], f"{where}: the gradient's mask is not the output's"

@@ -39,6 +39,7 @@ LADDERS = {
     "conv2d": ["lesson", "eager", "compiled", "triton_implicit_gemm", "triton_fused"],
     "max_pool2d": ["lesson", "eager", "compiled", "triton_window", "triton_fused"],
     "cross_entropy": ["lesson", "eager", "compiled", "triton_online"],
+    "dropout": ["lesson", "eager", "compiled", "triton_philox", "triton_fused"],
 }
 
 
@@ -112,7 +113,7 @@ def test_ops_come_in_package_order_whatever_was_imported_first():
         "import kernels.batchnorm.module, kernels.max_pool2d.spec; from kernels import registry; print(*registry.ops())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d", "cross_entropy"]
+    assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d", "cross_entropy", "dropout"]
 
 
 @pytest.mark.parametrize("op", registry.ops())
