@@ -126,7 +126,21 @@ def block_size(entry: dict) -> int:
 
 
 # constexprs that select a kernel's code path (bools and small ints): each value is kept apart by --quick
-FLAGS = ("HAS_BIAS", "ACTIVATION", "TRAINING", "HAS_RUNNING", "HAS_WEIGHT", "SMOOTHING", "REDUCTION", "FROM_OUTPUT")
+FLAGS = (
+    "HAS_BIAS",
+    "ACTIVATION",
+    "TRAINING",
+    "HAS_RUNNING",
+    "HAS_WEIGHT",
+    "SMOOTHING",
+    "REDUCTION",
+    "FROM_OUTPUT",
+    "MOMENTUM",
+    "NESTEROV",
+    "WEIGHT_DECAY",
+    "MAXIMIZE",
+    "AMSGRAD",
+)
 
 
 def quick_selection(launches: list[dict]) -> list[dict]:

@@ -147,7 +147,7 @@ def dropout(x, keep, p=0.5, training=True, activation=None):
     return ACTIVATIONS[activation](torch.where(keep, x / (1 - p), torch.zeros_like(x)))
 
 
-def sgd_step(params, grads, momentum_buffers, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
+def sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
              maximize=False):  # fmt: skip
     """torch.optim.SGD's update, written out: d = g (or -g), plus weight_decay * p; the buffer b = d on the first
     step, then momentum * b + (1 - dampening) * d; d = d + momentum * b (nesterov) or b; p = p - lr * d. The lists
@@ -161,3 +161,24 @@ def sgd_step(params, grads, momentum_buffers, lr, momentum=0.0, dampening=0.0, n
             momentum_buffers[i] = b
             d = d + momentum * b if nesterov else b
         p.copy_(p - lr * d)
+
+
+def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr=1e-3, betas=(0.9, 0.999),
+              eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):  # fmt: skip
+    """Adam's update as its paper writes it, with torch.optim.Adam's options: t += 1; d = g (or -g) plus
+    weight_decay * p; m and v exponential averages of d and d**2; m_hat = m / (1 - beta1**t), v_hat = v (or its
+    running maximum) / (1 - beta2**t); p = p - lr * m_hat / (sqrt(v_hat) + eps). The lists are updated in place."""
+    beta1, beta2 = betas
+    for i, p in enumerate(params):
+        state_steps[i].copy_(state_steps[i] + 1)
+        t = state_steps[i].item()
+        d = -grads[i] if maximize else grads[i]
+        d = d + weight_decay * p
+        exp_avgs[i].copy_(beta1 * exp_avgs[i] + (1 - beta1) * d)
+        exp_avg_sqs[i].copy_(beta2 * exp_avg_sqs[i] + (1 - beta2) * d * d)
+        v = exp_avg_sqs[i]
+        if amsgrad:
+            max_exp_avg_sqs[i].copy_(torch.maximum(max_exp_avg_sqs[i], v))
+            v = max_exp_avg_sqs[i]
+        m_hat, v_hat = exp_avgs[i] / (1 - beta1**t), v / (1 - beta2**t)
+        p.copy_(p - lr * m_hat / (torch.sqrt(v_hat) + eps))

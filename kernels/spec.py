@@ -209,6 +209,8 @@ class OpSpec:
     supports_tf32: bool = False  # benchmarks on CUDA add fp32-in-TF32 cases
     quick_cuda_dtypes: tuple[str, ...] = ("fp32", "bf16")  # the quick profile's dtypes on CUDA
     modes: tuple[str, ...] = ("forward", "backward")  # what benchmarks time: an optimizer step has forward only
+    # an op that updates its arguments in place and returns None (an optimizer step: the parameter list, args[0])
+    in_place: bool = False
     # Batch sizes each benchmark profile sweeps; bench_shapes() turns a batch size into the op's shapes.
     batch_sizes: dict[str, tuple[int, ...]] = {}
     work_model: str = ""  # one line: what the flop and byte figures count

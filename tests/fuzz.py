@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from kernels import registry
 from kernels.spec import Case, Inputs
+from kernels.step import shape_of
 
 FP32, FP16, BF16 = torch.float32, torch.float16, torch.bfloat16
 
@@ -283,6 +284,40 @@ def dropout_cases(draw, dtypes):
     return Case(name, shape, draw(st.sampled_from(dtypes)), params=tuple(params))
 
 
+@st.composite
+def sgd_step_cases(draw, dtypes):
+    model = draw(st.sampled_from(("line", "softmax", "mlp", "odd", "many", "with_empty")))
+    params = [("model", model), ("lr", draw(st.sampled_from((0.01, 0.1, 0.5))))]
+    momentum = draw(st.sampled_from((0.0, 0.5, 0.9)))
+    if momentum:
+        params.append(("momentum", momentum))
+        if draw(st.booleans()):
+            params.append(("nesterov", True))
+        elif draw(st.booleans()):
+            params.append(("dampening", 0.3))
+    if draw(st.booleans()):
+        params.append(("weight_decay", 0.01))
+    if draw(st.booleans()):
+        params.append(("maximize", True))
+    dtype = draw(st.sampled_from(dtypes))
+    if dtype != FP32:  # a change large enough to see past bf16's rounding of p (the spec's bf16 cases do the same)
+        params[1] = ("lr", 0.5)
+    return Case("fuzz", shape_of(model), dtype, params=tuple(params), grad=False)
+
+
+@st.composite
+def adam_step_cases(draw, dtypes):
+    model = draw(st.sampled_from(("line", "softmax", "mlp", "odd", "many", "with_empty")))
+    dtype = draw(st.sampled_from(dtypes))
+    # bf16: a change large enough to see past bf16's rounding of p (the spec's bf16 cases do the same)
+    params = [("model", model), ("lr", 0.5 if dtype != FP32 else draw(st.sampled_from((0.001, 0.01, 0.1))))]
+    for name, value in (("amsgrad", True), ("weight_decay", 0.01), ("maximize", True), ("betas", (0.5, 0.9))):
+        if draw(st.booleans()):
+            params.append((name, value))
+    fill = draw(st.sampled_from(("randn", "staggered")))
+    return Case("fuzz", shape_of(model), dtype, params=tuple(params), fill=fill, grad=False)
+
+
 CASES = {
     "softmax": softmax_cases,
     "matmul": matmul_cases,
@@ -291,6 +326,8 @@ CASES = {
     "max_pool2d": max_pool2d_cases,
     "cross_entropy": cross_entropy_cases,
     "dropout": dropout_cases,
+    "sgd_step": sgd_step_cases,
+    "adam_step": adam_step_cases,
 }
 
 
@@ -329,6 +366,22 @@ TEMPLATES = {  # a case per op with every optional tensor present (bias, affine,
     ),
     # no activation: the backward draws the mask again, and meets the output gradient's layout
     "dropout": Case("fuzz", (2, 3, 5, 7), FP32, params=(("p", 0.3),)),
+    # lists of parameters, not one tensor argument: no layout to draw; the template runs every option at once
+    "sgd_step": Case(
+        "fuzz",
+        shape_of("odd"),
+        FP32,
+        params=(("model", "odd"), ("lr", 0.1), ("momentum", 0.9), ("nesterov", True), ("weight_decay", 0.01)),
+        grad=False,
+    ),
+    "adam_step": Case(
+        "fuzz",
+        shape_of("odd"),
+        FP32,
+        params=(("model", "odd"), ("lr", 0.01), ("amsgrad", True), ("weight_decay", 0.01)),
+        fill="staggered",
+        grad=False,
+    ),
 }
 
 

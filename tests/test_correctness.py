@@ -42,6 +42,10 @@ def test_check_rejects_wrong_outputs(op, wrong, device, seed):
     the right output with a zero gradient."""
     spec = registry.spec(op)
     eager = registry.baseline(op).fn
+    if spec.in_place:
+        if wrong == "zero_grad":
+            pytest.skip(f"{op} updates its arguments in place and has no gradient")
+        return check_rejects_wrong_updates(spec, eager, wrong, device, seed)
 
     def fake(*args, **kwargs):
         if wrong == "zero_grad":  # right values, but the inputs reach the output only through 0 * x
@@ -68,6 +72,33 @@ def test_check_rejects_wrong_outputs(op, wrong, device, seed):
         assert not all(r.ok for r in judged), f"{wrong} passed the check on {case.id}: {judged}"
         checked += 1
     assert checked >= 3, f"only {checked} cases of {op} could test the check"
+
+
+def check_rejects_wrong_updates(spec, eager, wrong: str, device: str, seed: int) -> None:
+    """For an op that updates its parameter list in place (an optimizer step): the right update, then the
+    parameters zeroed, made constant, or moved 25% too far (a learning rate off by a quarter)."""
+
+    def fake(params, *args, **kwargs):
+        before = [p.clone() for p in params]
+        eager(params, *args, **kwargs)
+        for p, b in zip(params, before, strict=True):
+            if wrong == "zeros":
+                p.zero_()
+            elif wrong == "constant":
+                p.fill_(p.float().mean().item() if p.numel() else 0.0)
+            else:
+                p.copy_(b + 1.25 * (p - b))
+
+    checked = 0
+    # shape: (tensors, elements) of the parameter list (kernels/step.py); one-element tensors are their own mean
+    for case in (c for c in spec.test_cases() if c.fill == "randn" and c.shape[1] > c.shape[0]):
+        if dict(case.params).get("lr") == 0:
+            continue  # no update: a wrong one cannot show
+        results = spec.compare(fake, case, device, seed)
+        judged = [r for r in results if r.what.startswith("output")]
+        assert not all(r.ok for r in judged), f"{wrong} passed the check on {case.id}: {judged}"
+        checked += 1
+    assert checked >= 3, f"only {checked} cases of {spec.op} could test the check"
 
 
 def test_an_op_judges_its_variants_with_its_own_compare(monkeypatch, seed):

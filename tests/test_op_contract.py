@@ -31,7 +31,9 @@ def first_fp32_inputs(op: str, device: str):
 def test_an_integer_input_is_refused_with_its_dtype_named(op, name, device):
     fn = helpers.runnable(op, name, device)
     inputs = first_fp32_inputs(op, device)
-    args = (inputs.args[0].detach().to(torch.int64), *inputs.args[1:])
+    first = inputs.args[0]  # a tensor, or an optimizer step's list of parameters
+    as_int = [t.detach().to(torch.int64) for t in first] if isinstance(first, list) else first.detach().to(torch.int64)
+    args = (as_int, *inputs.args[1:])
     with pytest.raises(TypeError, match="int64"):
         fn(*args, **inputs.kwargs)
 

@@ -60,6 +60,11 @@ def refused_by_design(error: Exception) -> bool:
 
 
 VARIANTS = [(op, v.name) for op in OPINFO for v in registry.variants(op)]
+# optimizer steps: torch's own OptimizerInfo inputs (the hyperparameter sets torch tests its optimizers with)
+OPTIMINFO = {"sgd_step": "SGD", "adam_step": "Adam"}
+OPTIM_VARIANTS = [(op, v.name) for op in OPTIMINFO for v in registry.variants(op)]
+# hyperparameters a step's rungs refuse by design, each with its reason
+OPTIM_BY_DESIGN = {"tensor lr": "a step's rungs take the learning rate as a Python number, not a tensor"}
 
 
 def test_importing_torchs_test_utilities_leaves_the_backend_flags_settable():
@@ -67,7 +72,7 @@ def test_importing_torchs_test_utilities_leaves_the_backend_flags_settable():
 
 
 def test_every_op_has_its_opinfo():
-    assert sorted(OPINFO) == sorted(registry.ops())
+    assert sorted([*OPINFO, *OPTIMINFO]) == sorted(registry.ops())
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
@@ -141,3 +146,36 @@ def judge_random_sample(where: str, out, x: torch.Tensor, kwargs: dict, leaves, 
     decided = before != 0  # an x of 0 gives 0 kept or dropped: its mask is not known from the output
     error = rel_error(dx.cpu()[decided], want[decided], floor=dy.norm().item())
     assert error <= 10 * RTOL[torch.float32], f"{where}: the gradient's mask is not the output's"
+
+
+@pytest.mark.parametrize("op, name", OPTIM_VARIANTS, ids=[f"{op}-{name}" for op, name in OPTIM_VARIANTS])
+def test_step_takes_torchs_own_optimizer_inputs(op, name, device):
+    """Each of torch's OptimizerInfo hyperparameter sets for the op's optimizer: three steps of the variant on fp32
+    parameters against torch.optim's own optimizer stepping float64 copies with the same gradients."""
+    v = registry.get(op, name)
+    if v.skip_reason(device):
+        pytest.skip(v.skip_reason(device))
+    common = pytest.importorskip("torch.testing._internal.common_optimizers", reason="needs torch's test utilities")
+    info = next(o for o in common.optim_db if o.optim_cls.__name__ == OPTIMINFO[op])
+    g = torch.Generator().manual_seed(0)
+    checked = 0
+    for sample in info.optim_inputs_func(device="cpu"):
+        if sample.desc in OPTIM_BY_DESIGN:
+            continue
+        params = [torch.randn(n, generator=g) for n in (7, 300, 1)]
+        theirs = [p.double().requires_grad_(True) for p in params]
+        optimizer = info.optim_cls(theirs, **sample.kwargs)
+        mine = [p.to(device) for p in params]
+        state = registry.spec(op).initial_state(mine, **sample.kwargs)
+        for _ in range(3):
+            grads = [torch.randn(p.shape, generator=g) for p in params]
+            for t, grad in zip(theirs, grads, strict=True):
+                t.grad = grad.double()
+            optimizer.step()
+            v.fn(mine, [grad.to(device) for grad in grads], *state, **sample.kwargs)
+        got, want = torch.cat([p.cpu().double() for p in mine]), torch.cat([t.detach() for t in theirs])
+        start = torch.cat([p.double() for p in params])
+        error = rel_error(got - start, want - start, floor=start.norm().item() * 1e-3)
+        assert error <= 100 * RTOL[torch.float32], f"{op}/{name} on {sample.desc} {sample.kwargs}: {error:.3g}"
+        checked += 1
+    assert checked >= 4, f"{checked} of torch's hyperparameter sets checked"

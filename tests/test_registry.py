@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bench.harness import MODES, bench_cases
+from bench.harness import bench_cases
 from bench.plugin import RunOptions
 from kernels import registry
 from kernels.registry import RUNGS, variant
@@ -20,13 +20,17 @@ def test_every_op_has_exactly_one_baseline_named_eager():
         assert marked == ["eager"], f"{op}: baselines {marked}"
 
 
+# variants named for what they are rather than a rung, each with the rung it declares (torch's other optimizer paths)
+PEERS = {(op, name): RUNGS["eager"] for op in ("sgd_step", "adam_step") for name in ("foreach", "fused")}
+
+
 def test_variants_come_in_ladder_order_with_rungs_from_their_names():
     for op in registry.ops():
         vs = registry.variants(op)
         assert [v.rung for v in vs] == sorted(v.rung for v in vs)
         assert vs[0].name == "lesson" and vs[1].name == "eager"
         for v in vs:
-            expected = RUNGS.get(v.name, RUNGS["triton"])
+            expected = RUNGS.get(v.name, RUNGS["triton"] if v.name.startswith("triton") else PEERS.get((op, v.name)))
             assert v.rung == expected, f"{op}/{v.name} sits on rung {v.rung}, expected {expected}"
             assert v.doc, f"{op}/{v.name} has no docstring: the report and `dnnbench list` show it"
 
@@ -40,6 +44,8 @@ LADDERS = {
     "max_pool2d": ["lesson", "eager", "compiled", "triton_window", "triton_fused"],
     "cross_entropy": ["lesson", "eager", "compiled", "triton_online"],
     "dropout": ["lesson", "eager", "compiled", "triton_philox", "triton_fused"],
+    "sgd_step": ["lesson", "eager", "foreach", "fused", "compiled", "triton_multitensor"],
+    "adam_step": ["lesson", "eager", "foreach", "fused", "compiled", "triton_multitensor"],
 }
 
 
@@ -92,7 +98,7 @@ def test_every_variant_is_covered_by_tests_and_benchmarks():
         for v in registry.variants(op):
             for device in v.devices:
                 assert (op, v.name, device) in tested, f"{op}/{v.name} on {device} has no correctness case"
-                for mode in MODES:
+                for mode in registry.spec(op).modes:
                     assert (op, v.name, device, mode) in benched, f"{op}/{v.name} {mode} on {device} is not benched"
 
 
@@ -113,7 +119,17 @@ def test_ops_come_in_package_order_whatever_was_imported_first():
         "import kernels.batchnorm.module, kernels.max_pool2d.spec; from kernels import registry; print(*registry.ops())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out.split() == ["softmax", "matmul", "batchnorm", "conv2d", "max_pool2d", "cross_entropy", "dropout"]
+    assert out.split() == [
+        "softmax",
+        "matmul",
+        "batchnorm",
+        "conv2d",
+        "max_pool2d",
+        "cross_entropy",
+        "dropout",
+        "sgd_step",
+        "adam_step",
+    ]
 
 
 @pytest.mark.parametrize("op", registry.ops())
