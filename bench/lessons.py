@@ -24,7 +24,7 @@ from bench.profiles import profile
 from bench.timers import timed_call
 from kernels.dtypes import dtype_name, parse_dtype
 from models import LESSONS
-from models.backends import BACKENDS, apply_backend, timing_skip_reason
+from models.backends import BACKENDS, apply_backend, step_parts, timing_skip_reason
 from models.precision import precision
 from models.train import train_step
 from reports import schema
@@ -32,15 +32,32 @@ from reports import schema
 MODES = ("forward", "train_step")
 PROFILED_STEPS = 3
 MAX_CPU_FLOPS = 2**36  # ~0.5 s per call on a CPU doing 140 GFLOP/s: larger cases are skipped on the CPU
-# op-name fragments -> the hot op they belong to (first match wins; profiler names are aten::<op>)
+# op-name fragments -> the hot op they belong to (first match wins; profiler names are aten::<op>, autograd nodes
+# and torch.optim's labels such as Optimizer.step#SGD.step). A profiled operator counts for its outermost hot
+# ancestor: the mul and bernoulli_ of the CPU's dropout count as dropout, the add_ of SGD's step as optimizer.
 HOT_OPS = (
     ("conv2d", ("conv",)),
-    ("batchnorm", ("batch_norm",)),
-    ("max_pool2d", ("max_pool",)),
-    ("softmax / loss", ("softmax", "nll_loss", "cross_entropy", "mse_loss", "binary_cross_entropy")),
-    ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")),
+    ("batchnorm", ("batch_norm", "batchnorm")),
+    ("max_pool2d", ("max_pool", "maxpool")),
+    (
+        "loss",
+        (
+            "cross_entropy",
+            "crossentropy",
+            "nll_loss",
+            "nllloss",
+            "log_softmax",
+            "logsoftmax",
+            "mse_loss",
+            "mseloss",
+            "binary_cross_entropy",
+        ),
+    ),  # fmt: skip
+    ("softmax", ("softmax",)),
+    ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "mmbackward")),
     ("optimizer", ("_foreach", "optimizer", "adam", "sgd")),
-    ("activation", ("relu", "sigmoid", "tanh", "threshold", "dropout")),
+    ("dropout", ("dropout", "bernoulli")),
+    ("activation", ("relu", "sigmoid", "tanh", "threshold")),
 )
 
 
@@ -199,8 +216,18 @@ def hot_op(name: str) -> str:
     return "other"
 
 
+def owner(event) -> str:
+    """The hot op an event's time belongs to: that of its outermost ancestor (itself included) that names one."""
+    label = "other"
+    while event is not None:
+        label = hot_op(event.name) if hot_op(event.name) != "other" else label
+        event = event.cpu_parent
+    return label
+
+
 def op_shares(step, device: str) -> dict[str, float]:
-    """Each hot op's share of the self time of PROFILED_STEPS calls of `step` (device time on CUDA)."""
+    """Each hot op's share of the self time of PROFILED_STEPS calls of `step` (device time on CUDA), each operator's
+    time counted for its outermost hot ancestor."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
@@ -210,13 +237,13 @@ def op_shares(step, device: str) -> dict[str, float]:
         if device == "cuda":
             torch.cuda.synchronize()
     totals: dict[str, float] = {}
-    for event in prof.key_averages():
+    for event in prof.events():
         if device == "cuda":
             t = getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
         else:
             t = event.self_cpu_time_total
-        if t > 0 and not event.key.startswith("ProfilerStep"):
-            totals[hot_op(event.key)] = totals.get(hot_op(event.key), 0.0) + t
+        if t > 0 and not event.name.startswith("ProfilerStep"):
+            totals[owner(event)] = totals.get(owner(event), 0.0) + t
     whole = sum(totals.values()) or 1.0
     return {k: v / whole for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
@@ -282,7 +309,8 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
     if lc.device == "cpu" and flops > MAX_CPU_FLOPS:
         pytest.skip(f"{flops / 1e9:,.0f} GFLOP per call: beyond a CPU sweep's budget ({MAX_CPU_FLOPS / 1e9:.0f} GFLOP)")
     model = apply_backend(plain, lc.backend)
-    call = steps(model, work.optimizer(model.parameters()))
+    loss_fn, optimizer = step_parts(model, loss_fn, work.optimizer(model.parameters()))  # the backend's loss, step
+    call = steps(model, optimizer)
     first_s = timed_call(call, lc.device)
     for _ in range(WARMUP_CALLS):
         call()

@@ -27,7 +27,7 @@ from bench.harness import WARMUP_CALLS
 from bench.lessons import MAX_CPU_FLOPS, count_flops
 from bench.timers import timed_call
 from models import LESSONS
-from models.backends import apply_backend, timing_skip_reason
+from models.backends import apply_backend, step_parts, timing_skip_reason
 from models.precision import loss_scaler, precision, precision_skip_reason
 from models.train import train_step
 
@@ -182,7 +182,7 @@ def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable
     if ex.form == "channels_last":
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     model = apply_backend(model.train(), ex.backend)
-    loss_fn, optimizer = work.loss(), work.optimizer(model.parameters())
+    loss_fn, optimizer = step_parts(model, work.loss(), work.optimizer(model.parameters()))
     with precision(ex.precision, device):
         scaler = loss_scaler(device)
 

@@ -1,9 +1,17 @@
 """Backends a lesson's model runs on: `eager` (the lab's torch.nn layers as they are), `compiled` (torch.compile of
-the model) and `triton` (each Linear, Conv2d, BatchNorm and MaxPool2d replaced by a layer that calls the kernels
-registry's Triton variants, sharing the same parameters). Losses stay torch's on every backend.
+the model) and `triton` (each Linear, Conv2d, BatchNorm, MaxPool2d and Dropout replaced by a layer that calls the
+kernels registry's Triton variants, sharing the same parameters).
+
+On `triton` the rest of the training step follows the model (`step_parts`): nn.CrossEntropyLoss becomes the registry's
+Triton cross-entropy, torch.optim.SGD and Adam step through the registry's one-launch Triton optimizers, keeping their
+state where torch keeps it (optimizer.state[p]). What is left to torch on this backend (the activations between
+layers, the MSE and BCE losses, the 2.x labs' hand-written models) is declared in TORCH_PARTS, and
+tests/test_triton_step.py fails on any other PyTorch computation in a training step.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import torch
 from torch import nn
@@ -20,6 +28,25 @@ TRITON_VARIANTS = {
     "conv2d": "triton_fused",
     "batchnorm": "triton_twopass",
     "max_pool2d": "triton_window",
+    "dropout": "triton_philox",
+    "cross_entropy": "triton_online",
+    "sgd_step": "triton_multitensor",
+    "adam_step": "triton_multitensor",
+}
+# What a training step on the triton backend still leaves to PyTorch, aten operator -> why (besides what each
+# Triton variant it calls declares in its own torch_ops).
+TORCH_PARTS = {
+    "sigmoid": "the activation between layers (the labs call torch.sigmoid between their Linear layers)",
+    "tanh": "the activation between layers",
+    "relu": "the activation between layers",
+    "sigmoid_backward": "the activation's backward",
+    "tanh_backward": "the activation's backward",
+    "threshold_backward": "relu's backward",
+    "mse_loss": "the MSE loss of the regression lessons (2.x, 3.1, 3.2)",
+    "mse_loss_backward": "its backward",
+    "binary_cross_entropy": "the BCE loss of the binary lessons (3.3, 4.4)",
+    "binary_cross_entropy_backward": "its backward",
+    "add_": "batch norm's num_batches_tracked += 1 (an integer counter, kept as nn.BatchNorm keeps it)",
 }
 
 
@@ -98,6 +125,119 @@ class RegistryMaxPool2d(nn.Module):
         return self.fn(x, *self.args)
 
 
+class RegistryDropout(nn.Module):
+    def __init__(self, dropout: nn.Dropout, variant: str):
+        super().__init__()
+        self.p, self.inplace = dropout.p, dropout.inplace
+        self.fn = registry.get("dropout", variant).fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x, self.p, self.training, self.inplace)
+
+
+class RegistryCrossEntropyLoss(nn.Module):
+    """nn.CrossEntropyLoss through a registry cross_entropy variant, with the loss module's options."""
+
+    def __init__(self, loss: nn.CrossEntropyLoss, variant: str):
+        super().__init__()
+        self.weight, self.ignore_index = loss.weight, loss.ignore_index
+        self.reduction, self.label_smoothing = loss.reduction, loss.label_smoothing
+        self.fn = registry.get("cross_entropy", variant).fn
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.fn(x, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+
+
+def _trained(group: dict) -> list[torch.Tensor]:
+    return [p for p in group["params"] if p.grad is not None]
+
+
+class RegistrySGD(torch.optim.SGD):
+    """torch.optim.SGD whose step is a registry sgd_step variant; momentum buffers stay in state[p] as torch keeps
+    them. Made from an existing SGD by `registry_optimizer` (same parameters, groups and state)."""
+
+    variant = TRITON_VARIANTS["sgd_step"]
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else torch.enable_grad()(closure)()
+        fn = registry.get("sgd_step", self.variant).fn
+        for group in self.param_groups:
+            params = _trained(group)
+            buffers = [self.state[p].get("momentum_buffer") for p in params]
+            fn([p for p in params], [p.grad for p in params], buffers, lr=group["lr"], momentum=group["momentum"],
+               dampening=group["dampening"], nesterov=group["nesterov"], weight_decay=group["weight_decay"],
+               maximize=group["maximize"])  # fmt: skip
+            if group["momentum"]:
+                for p, b in zip(params, buffers, strict=True):
+                    self.state[p]["momentum_buffer"] = b
+        return loss
+
+
+class RegistryAdam(torch.optim.Adam):
+    """torch.optim.Adam whose step is a registry adam_step variant; exp_avg, exp_avg_sq, max_exp_avg_sq and step
+    stay in state[p] as torch keeps them (the step a 0-d CPU tensor)."""
+
+    variant = TRITON_VARIANTS["adam_step"]
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else torch.enable_grad()(closure)()
+        fn = registry.get("adam_step", self.variant).fn
+        for group in self.param_groups:
+            unsupported = [
+                k for k in ("capturable", "differentiable", "fused", "decoupled_weight_decay") if group.get(k)
+            ]
+            if unsupported:
+                raise ValueError(f"backend 'triton': Adam with {unsupported} is not supported")
+            params = _trained(group)
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            states = [self.state[p] for p in params]
+            fn(params, [p.grad for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+               [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [], [s["step"] for s in states],
+               lr=group["lr"], betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"],
+               amsgrad=group["amsgrad"], maximize=group["maximize"])  # fmt: skip
+        return loss
+
+
+def registry_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer stepping through the registry's Triton optimizer: the same object's parameters, groups, state
+    and hooks (shared, not copied) under the registry's class. SGD and Adam exactly (not their subclasses)."""
+    kinds = {torch.optim.SGD: RegistrySGD, torch.optim.Adam: RegistryAdam}
+    kind = kinds.get(type(optimizer))
+    if kind is None:
+        if isinstance(optimizer, tuple(kinds.values())):
+            return optimizer
+        raise ValueError(f"backend 'triton': optimizer {type(optimizer).__name__} is not supported (SGD or Adam)")
+    swapped = kind.__new__(kind)
+    swapped.__dict__ = optimizer.__dict__
+    return swapped
+
+
+def registry_loss(loss: nn.Module) -> nn.Module:
+    if type(loss) is nn.CrossEntropyLoss:
+        return RegistryCrossEntropyLoss(loss, TRITON_VARIANTS["cross_entropy"])
+    return loss  # MSE and BCE stay torch's (TORCH_PARTS)
+
+
+_BACKEND_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def step_parts(model: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer):
+    """(loss, optimizer) for a training step of `model` on the backend apply_backend put it on: on `triton` the
+    registry's cross-entropy and optimizer step; unchanged on the others (and for a model never given a backend)."""
+    if _BACKEND_OF.get(model) != "triton":
+        return loss, optimizer
+    return registry_loss(loss), registry_optimizer(optimizer)
+
+
 def registry_batchnorm(bn: nn.modules.batchnorm._BatchNorm, variant: str) -> BatchNorm:
     new = BatchNorm(bn.num_features, bn.eps, bn.momentum, bn.affine, variant=variant)
     new.weight, new.bias = bn.weight, bn.bias  # the same parameters: an optimizer built later trains them
@@ -115,6 +255,8 @@ def _converted(layer: nn.Module) -> nn.Module | None:
         new = registry_batchnorm(layer, TRITON_VARIANTS["batchnorm"])
     elif isinstance(layer, nn.MaxPool2d):
         new = RegistryMaxPool2d(layer, TRITON_VARIANTS["max_pool2d"])
+    elif isinstance(layer, nn.Dropout):
+        new = RegistryDropout(layer, TRITON_VARIANTS["dropout"])
     else:
         return None
     return new.train(layer.training)
@@ -132,7 +274,8 @@ def _swap(module: nn.Module) -> nn.Module:
 def apply_backend(model: nn.Module, backend: str) -> nn.Module:
     """The model on `backend`; its parameters are the model's own on every backend."""
     if backend == "compiled":
-        return compile_static(model)
-    if backend == "triton":
-        return _swap(model)
+        model = compile_static(model)
+    elif backend == "triton":
+        model = _swap(model)
+    _BACKEND_OF[model] = backend
     return model

@@ -9,6 +9,7 @@ import time
 import torch
 from torch import nn
 
+from models.backends import step_parts
 from models.data import Split
 from models.precision import loss_scaler
 
@@ -56,6 +57,7 @@ def fit(
     """Train and return the per-epoch history: loss (mean over the epoch's samples, as the model trained), seconds
     (training wall time so far, evaluations excluded), and with `classify` accuracy (on the training set at the
     epoch's end); val_loss and val_accuracy when `data` has a validation set."""
+    loss_fn, optimizer = step_parts(model, loss_fn, optimizer)  # the backend's loss and optimizer step
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     trained = 0.0
     scaler = loss_scaler(data.x.device.type)  # under fp16 autocast only (models/precision.py)

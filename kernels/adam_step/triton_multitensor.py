@@ -59,7 +59,7 @@ def _adam_step_kernel(table_ptr, like_ptr, beta1, beta2, eps, weight_decay, step
 TORCH_OPS = {
     **TABLE_OPS,
     "_local_scalar_dense": "the step counts read on the host (0-d CPU tensors, as torch.optim.Adam keeps them)",
-    "add_": "the step counts, + 1 on the host",
+    "fill_": "the step counts, + 1 on the host",
 }
 
 
@@ -87,8 +87,9 @@ def triton_multitensor_adam_step(
     with torch.no_grad():  # an update, not part of any graph
         groups: dict[float, list[int]] = {}
         for i, s in enumerate(state_steps):
-            s.add_(1)
-            groups.setdefault(s.item(), []).append(i)
+            t = s.item() + 1
+            s.fill_(t)
+            groups.setdefault(t, []).append(i)
         for t, members in groups.items():
             lists = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
             rows = chunk_rows([[seq[i] for i in members] if seq else [] for seq in lists])
