@@ -182,3 +182,11 @@ def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps
             v = max_exp_avg_sqs[i]
         m_hat, v_hat = exp_avgs[i] / (1 - beta1**t), v / (1 - beta2**t)
         p.copy_(p - lr * m_hat / (torch.sqrt(v_hat) + eps))
+
+
+def linear_cross_entropy(x, weight, target, bias=None, ignore_index=-100, reduction="mean"):
+    """The product x @ W^T + b by torch's float64 GEMM, then this module's cross_entropy."""
+    z = torch.matmul(x, weight.transpose(0, 1))
+    if bias is not None:
+        z = z + bias
+    return cross_entropy(z, target, ignore_index=ignore_index, reduction=reduction)

@@ -22,7 +22,18 @@ from kernels.triton_support import INTERPRET
 
 # The ops, each in its package kernels/<op>/, in the order tables and reports list them. Adding an op is one line
 # here; adding a variant is one module kernels/<op>/<variant>.py and one import line in the op's __init__.py.
-OPS = ("softmax", "matmul", "batchnorm", "conv2d", "max_pool2d", "cross_entropy", "dropout", "sgd_step", "adam_step")
+OPS = (
+    "softmax",
+    "matmul",
+    "batchnorm",
+    "conv2d",
+    "max_pool2d",
+    "cross_entropy",
+    "linear_cross_entropy",
+    "dropout",
+    "sgd_step",
+    "adam_step",
+)
 
 # Rung of each name on the ladder; any `triton_<strategy>` other than triton_fused sits on the `triton` rung.
 RUNGS = {"lesson": 0, "eager": 1, "compiled": 2, "triton": 3, "triton_fused": 4}

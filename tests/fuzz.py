@@ -68,7 +68,11 @@ def restride(t: torch.Tensor, layout: str) -> torch.Tensor:
 
 VALUES = ("as_made", "ties", "huge", "tiny")
 # softmax's large logits come from its spec's own fill, named so that the variants that overflow on them say so
-VALUES_OF = {"softmax": ("as_made", "ties", "tiny"), "cross_entropy": ("as_made", "ties", "tiny")}
+VALUES_OF = {
+    "softmax": ("as_made", "ties", "tiny"),
+    "cross_entropy": ("as_made", "ties", "tiny"),
+    "linear_cross_entropy": ("as_made", "ties", "tiny"),  # x 1000: the lesson's exp overflows, as softmax's does
+}
 
 
 def transform_values(t: torch.Tensor, values: str) -> torch.Tensor:
@@ -270,6 +274,16 @@ def cross_entropy_cases(draw, dtypes):
 
 
 @st.composite
+def linear_cross_entropy_cases(draw, dtypes):
+    n, d, c = (draw(st.sampled_from(v)) for v in ((1, 7, 33), (1, 16, 70), (1, 2, 10, 65)))
+    params = [("reduction", draw(st.sampled_from(("mean", "sum", "none"))))]
+    if draw(st.booleans()):
+        params.append(("bias", False))
+    fill = draw(st.sampled_from(("randn", "ignored")))
+    return Case("fuzz", (n, d, c), draw(st.sampled_from(dtypes)), params=tuple(params), fill=fill)
+
+
+@st.composite
 def dropout_cases(draw, dtypes):
     shape = tuple(draw(st.lists(st.sampled_from((1, 2, 5, 33, 130)), min_size=1, max_size=4)))
     p = draw(st.sampled_from((0.0, 0.1, 0.2, 0.5, 0.9, 1.0)))
@@ -325,6 +339,7 @@ CASES = {
     "conv2d": conv2d_cases,
     "max_pool2d": max_pool2d_cases,
     "cross_entropy": cross_entropy_cases,
+    "linear_cross_entropy": linear_cross_entropy_cases,
     "dropout": dropout_cases,
     "sgd_step": sgd_step_cases,
     "adam_step": adam_step_cases,
@@ -364,6 +379,7 @@ TEMPLATES = {  # a case per op with every optional tensor present (bias, affine,
     "cross_entropy": Case(
         "fuzz", (2, 5, 3, 4), FP32, params=(("weight", True), ("label_smoothing", 0.1)), fill="ignored"
     ),
+    "linear_cross_entropy": Case("fuzz", (7, 40, 33), FP32, fill="ignored"),
     # no activation: the backward draws the mask again, and meets the output gradient's layout
     "dropout": Case("fuzz", (2, 3, 5, 7), FP32, params=(("p", 0.3),)),
     # lists of parameters, not one tensor argument: no layout to draw; the template runs every option at once

@@ -60,6 +60,6 @@ def test_the_device_selections_come_from_each_op_s_spec():
         assert (f"({op} and {spec.target_benchmarks})" in target_benchmarks()) == bool(spec.target_benchmarks)
     assert (
         compiled_cases()
-        == "not compiled or pow2 or small or nchw or pad0 or k2_stride1 or digits or hidden or momentum or adam"
+        == "not compiled or pow2 or small or nchw or pad0 or k2_stride1 or digits or head or hidden or momentum or adam"
     )
     assert target_benchmarks().startswith("test_ceiling or (matmul and 4096x4096x4096) or ")
