@@ -235,6 +235,8 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
         checks = [c for c in checks if c.what.startswith("grad")]
     info = benchmark.extra_info
     info.update(record(bc, variant, spec, checks, first_s, steady_s, peak))
+    # measured on backward rows, whose forward runs with gradients (a compiled rung has that graph already)
+    info["saved_bytes"] = saved_bytes(variant, inputs) if bc.mode == "backward" else None
 
     graphs = compiled_graphs()
     benchmark(call)
@@ -247,6 +249,26 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
     info["gbps"] = info["bytes"] / median / 1e9 if median > 0 else math.nan
     info["noisy"] = bool(stats.iqr > NOISY_IQR * median)
     schema.check("op", info)
+
+
+def saved_bytes(variant, inputs) -> int | None:
+    """Bytes of the tensors autograd keeps from one forward call for its backward, the call's own inputs not counted
+    (each storage once): the memory a training step holds per layer between its forward and backward (eager's
+    dropout mask, the N x C logits of an unfused classifier head). None for a variant or inputs without a backward."""
+    grad_inputs = inputs.with_grad()
+    if not variant.differentiable or not grad_inputs.differentiable():
+        return None
+    own = {a.data_ptr() for a in grad_inputs.args if isinstance(a, torch.Tensor)}
+    kept: dict[tuple[int, int], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in own:
+            kept[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        variant.fn(*grad_inputs.args, **grad_inputs.kwargs)
+    return sum(kept.values())
 
 
 def _peak_memory(call, device: str) -> int | None:

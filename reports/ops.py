@@ -62,6 +62,28 @@ def speedup_table(ops: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return table
 
 
+def _mib(b) -> str:
+    return f"{b / 2**20:,.2f} MiB"
+
+
+def memory_table(ops: pd.DataFrame) -> pd.DataFrame | None:
+    """Backward cases: what each variant's forward keeps for the backward (autograd's saved tensors, measured) and,
+    on CUDA, the peak allocation of one backward call; shown where the variants keep different amounts."""
+    fwd = ops[(ops["mode"] == "backward") & ops["saved_bytes"].notna()]
+    if fwd.empty or fwd.groupby(["machine", "device", "dtype", "shape"])["saved_bytes"].nunique().max() <= 1:
+        return None
+    cell = fwd.assign(
+        cell=[
+            _mib(kept) + (f" (peak {_mib(peak)})" if pd.notna(peak) else "")
+            for kept, peak in zip(fwd["saved_bytes"], fwd["peak_memory_bytes"], strict=True)
+        ]
+    )
+    table = cell.pivot_table(index=["device", "dtype", "shape"], columns="variant", values="cell", aggfunc="first")
+    table = table[[v for v in variant_order(ops) if v in table.columns]].reset_index().fillna("-")
+    table.columns.name = None
+    return table
+
+
 def op_sections(ctx: ReportContext) -> list[Section]:
     out = []
     for op in sorted(ctx.ops["op"].dropna().unique()):
@@ -88,6 +110,9 @@ def op_sections(ctx: ReportContext) -> list[Section]:
             )
         )
         tables = [(f"Median time and speedup over {ctx.baseline}", speedup_table(ops, ctx.baseline))]
+        memory = memory_table(ops)
+        if memory is not None:
+            tables.append(("Memory the forward keeps for the backward (and the CUDA peak of one backward)", memory))
         out.append(Section(f"Op: {op}", op_sentences(op, ops, ctx.ceilings, ctx.baseline), figures, tables))
     return out
 

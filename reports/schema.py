@@ -36,6 +36,8 @@ OP = {
     "first_call_s": "s: the first call (compilation, JIT, autotuning)",
     "compile_s": "s: the first call's time above a steady call's",
     "peak_memory_bytes": "bytes: peak CUDA allocation above the inputs (None on the CPU)",
+    "saved_bytes": "bytes autograd keeps from one forward for the backward, inputs not counted (backward rows; "
+    "None on forward rows)",
     "threads": "int: torch's CPU threads",
     **_PRECISION_FLAGS,
     "gflops": "GFLOP/s at the median",
@@ -132,6 +134,7 @@ COLUMNS = {
     "tolerance": "the error allowed",
     "compile_s": "s",
     "peak_memory_bytes": "bytes",
+    "saved_bytes": "bytes kept for the backward (backward rows)",
     "noisy": "bool",
     "ceiling": "copy or matmul (calibration rows)",
     "cache": "warm",
