@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from bench.census import step_census
 from bench.harness import WARMUP_CALLS
 from bench.lessons import MAX_CPU_FLOPS, count_flops
 from bench.timers import timed_call
 from models import LESSONS
-from models.backends import apply_backend, step_parts, timing_skip_reason
+from models.backends import apply_backend, check_backend, step_parts, timing_skip_reason
+from models.fusion import FUSIONS
 from models.precision import loss_scaler, precision, precision_skip_reason
 from models.train import train_step
 
@@ -42,6 +44,7 @@ class Execution:
     precision: str = "fp32"
     form: str = "plain"  # or channels_last: model and inputs in NHWC
     threads: int | None = None  # CPU threads; None: torch's default, one per core
+    fusions: tuple[str, ...] = FUSIONS  # on the triton_fused backend: which fusions (models/fusion.py)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class SystemsStudy:
     # the conclusion's second sentence (reports/study_analysis.FIGURES) and the execution it is about
     figure: str = "largest_batch"
     about: str | None = None
+    # count whose kernels run each execution's step (bench/census.py): `census` rows beside the timing rows
+    census: bool = False
 
     @property
     def baseline(self) -> Execution:
@@ -74,10 +79,12 @@ class SystemsStudy:
             "executions": [{"label": e.label} for e in self.executions],
             "figure": self.figure,
             "about": self.about,
+            "census": self.census,
         }
 
 
 MLPS, CNNS = ("4.3", "5.3", "5.5"), ("6.4", "6.5")
+UNFUSED = "triton"  # the fusion study's reference: the triton backend, its layers swapped and unfused
 SYSTEMS_STUDIES: dict[str, SystemsStudy] = {
     s.name: s
     for s in (
@@ -117,6 +124,25 @@ SYSTEMS_STUDIES: dict[str, SystemsStudy] = {
             lessons={"quick": CNNS, "full": CNNS},
             batches={"quick": (16,), "full": (16, 64, 256)},
             executions=(Execution("NCHW"), Execution("channels_last", form="channels_last")),
+        ),
+        SystemsStudy(
+            name="fusion",
+            question="What does each fusion buy in a training step? The Triton layers unfused (triton), with each "
+            "activation in its layer's kernel (epilogues: Linear + act, Conv2d + BatchNorm + relu, BatchNorm + relu, "
+            "Dropout + relu), with the head's cross-entropy computed without writing its logits (head), and with both "
+            "(triton_fused); the optimizer step is the one-launch Triton step in all of them",
+            lessons={"quick": ("5.2", "5.3"), "full": ("4.3", "4.4", "5.2", "5.3", "5.5", *CNNS)},
+            batches={"quick": (64,), "full": (16, 256, 1024)},
+            executions=(
+                Execution("eager"),
+                Execution(UNFUSED, "triton"),
+                Execution("epilogues", "triton_fused", fusions=("epilogue",)),
+                Execution("head", "triton_fused", fusions=("head",)),
+                Execution("triton_fused", "triton_fused"),
+            ),
+            figure="fusion",
+            about=UNFUSED,
+            census=True,
         ),
         SystemsStudy(
             name="threads",
@@ -181,7 +207,7 @@ def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable
     x, y = work.batch(model, batch, device, torch.float32)
     if ex.form == "channels_last":
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    model = apply_backend(model.train(), ex.backend)
+    model = apply_backend(model.train(), ex.backend, ex.fusions)
     loss_fn, optimizer = step_parts(model, work.loss(), work.optimizer(model.parameters()))
     with precision(ex.precision, device):
         scaler = loss_scaler(device)
@@ -190,7 +216,7 @@ def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable
 
 
 def _row(study: str, version: str, lesson: str, ex: Execution, device: str, batch: int | None, **values) -> dict:
-    """One long-format row; `reason` is set on skipped rows only."""
+    """One long-format row; `reason` is set on the rows of what could not run here only."""
     return {
         "study": study,
         "version": version,
@@ -301,6 +327,40 @@ def train_in_precisions(study: SystemsStudy, version: str, lesson: str, device: 
     return rows
 
 
+CENSUS_BATCH = 4  # on the CPU (Triton's interpreter runs each program in turn): launch counts do not depend on it
+MAX_INTERPRETED_FLOPS = 2**30  # a step beyond ~1 GFLOP takes minutes through the interpreter (ResNet-18's)
+
+
+def census_rows(study: SystemsStudy, version: str, lesson: str, device: str) -> list[dict]:
+    """Per execution (and on CUDA per batch): the launches of the suite's kernels and the PyTorch operators of one
+    training step, with the suite's share (bench/census.py); an execution that cannot run here is a row with its
+    reason. On the CPU once per lesson, at CENSUS_BATCH, through Triton's interpreter: counts, not timings."""
+    rows = []
+    for batch in study.batches[version] if device == "cuda" else (CENSUS_BATCH,):
+        flops = None
+        for ex in study.executions:
+            where = _device(ex, device)
+            try:
+                check_backend(ex.backend, where, torch.float32)
+                reason = None
+            except (RuntimeError, ValueError) as e:
+                reason = str(e)
+            if reason is None and where == "cpu" and ex.backend.startswith("triton"):
+                flops = (
+                    flops if flops is not None else count_flops(_train_step(Execution("count"), lesson, "cpu", batch))
+                )
+                if flops > MAX_INTERPRETED_FLOPS:
+                    reason = f"{flops / 1e9:,.1f} GFLOP per step: minutes through the Triton interpreter"
+            if reason is not None:
+                rows.append(_row(study.name, version, lesson, ex, device, batch, kind="census", reason=reason))
+                continue
+            torch.manual_seed(0)
+            with _running(ex, where):
+                counts = step_census(_train_step(ex, lesson, where, batch), where)
+            rows.append(_row(study.name, version, lesson, ex, device, batch, kind="census", **counts))
+    return rows
+
+
 def run_systems_study(study: SystemsStudy, full: bool = False, device: str = "cpu") -> list[dict]:
     """Every (lesson, batch) of `study` timed per execution, and the precision study's trainings: its rows."""
     version = "full" if full else "quick"
@@ -310,4 +370,6 @@ def run_systems_study(study: SystemsStudy, full: bool = False, device: str = "cp
             rows += time_executions(study, version, lesson, batch, device)
         if lesson in study.training:
             rows += train_in_precisions(study, version, lesson, device)
+        if study.census:
+            rows += census_rows(study, version, lesson, device)
     return rows

@@ -1,12 +1,14 @@
 """Backends a lesson's model runs on: `eager` (the lab's torch.nn layers as they are), `compiled` (torch.compile of
-the model) and `triton` (each Linear, Conv2d, BatchNorm, MaxPool2d and Dropout replaced by a layer that calls the
-kernels registry's Triton variants, sharing the same parameters).
+the model), `triton` (each Linear, Conv2d, BatchNorm, MaxPool2d and Dropout replaced by a layer that calls the
+kernels registry's Triton variants, sharing the same parameters: models/layers.py) and `triton_fused` (the same
+with the activations in their layers' kernels and the head's cross-entropy computed without its logits:
+models/fusion.py).
 
-On `triton` the rest of the training step follows the model (`step_parts`): nn.CrossEntropyLoss becomes the registry's
-Triton cross-entropy, torch.optim.SGD and Adam step through the registry's one-launch Triton optimizers, keeping their
-state where torch keeps it (optimizer.state[p]). What is left to torch on this backend (the activations between
-layers, the MSE and BCE losses, the 2.x labs' hand-written models) is declared in TORCH_PARTS, and
-tests/test_triton_step.py fails on any other PyTorch computation in a training step.
+On the triton backends the rest of the training step follows the model (`step_parts`): nn.CrossEntropyLoss
+becomes the registry's Triton cross-entropy, torch.optim.SGD and Adam step through the registry's one-launch Triton
+optimizers, keeping their state where torch keeps it (optimizer.state[p]). What is left to torch on these backends
+(the activations between layers that no kernel fuses, the MSE and BCE losses, the 2.x labs' hand-written models) is
+declared in TORCH_PARTS, and tests/test_triton_step.py fails on any other PyTorch computation in a training step.
 """
 
 from __future__ import annotations
@@ -17,22 +19,13 @@ import torch
 from torch import nn
 
 from kernels import registry
-from kernels.batchnorm.module import BatchNorm
 from kernels.compile import compile_static
 from kernels.triton_support import INTERPRET
+from models.fusion import FUSIONS, LinearCrossEntropyLoss, fuse, fuses_head_loss
+from models.layers import TRITON_VARIANTS, swap
 
-BACKENDS = ("eager", "compiled", "triton")
-# the registry variant each layer uses on the triton backend
-TRITON_VARIANTS = {
-    "matmul": "triton_fused",
-    "conv2d": "triton_fused",
-    "batchnorm": "triton_twopass",
-    "max_pool2d": "triton_window",
-    "dropout": "triton_philox",
-    "cross_entropy": "triton_online",
-    "sgd_step": "triton_multitensor",
-    "adam_step": "triton_multitensor",
-}
+BACKENDS = ("eager", "compiled", "triton", "triton_fused")
+TRITON_BACKENDS = ("triton", "triton_fused")
 # What a training step on the triton backend still leaves to PyTorch, aten operator -> why (besides what each
 # Triton variant it calls declares in its own torch_ops).
 TORCH_PARTS = {
@@ -61,12 +54,12 @@ def check_backend(backend: str, device: str, dtype: torch.dtype) -> None:
         raise ValueError(f"unknown device {device!r}; use cpu or cuda")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for, but no CUDA device is available")
-    if backend == "triton":
+    if backend in TRITON_BACKENDS:
         reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device)
         if reason:
-            raise RuntimeError(f"backend 'triton' cannot run on {device}: {reason}")
+            raise RuntimeError(f"backend {backend!r} cannot run on {device}: {reason}")
         if device == "cpu" and INTERPRET and dtype == torch.bfloat16:
-            raise RuntimeError("backend 'triton' on the CPU runs Triton's interpreter, whose bf16 tl.dot is wrong")
+            raise RuntimeError(f"backend {backend!r} on the CPU runs Triton's interpreter, whose bf16 tl.dot is wrong")
 
 
 def timing_skip_reason(
@@ -78,61 +71,13 @@ def timing_skip_reason(
         check_backend(backend, device, dtype)
     except (RuntimeError, ValueError) as e:
         return str(e)
-    if backend == "triton":
+    if backend in TRITON_BACKENDS:
         reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device, timing=True)
         if reason:
-            return f"backend 'triton' on {device}: {reason}"
+            return f"backend {backend!r} on {device}: {reason}"
         if autocast:
             return AUTOCAST_MISSES_TRITON
     return None
-
-
-class RegistryLinear(nn.Module):
-    """nn.Linear through a registry matmul variant: y = x @ W^T + b (W^T a transposed view, read in place)."""
-
-    def __init__(self, linear: nn.Linear, variant: str):
-        super().__init__()
-        self.weight, self.bias = linear.weight, linear.bias
-        self.fn = registry.get("matmul", variant).fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1])
-        return self.fn(flat, self.weight.t(), self.bias).reshape(*x.shape[:-1], -1)
-
-
-class RegistryConv2d(nn.Module):
-    def __init__(self, conv: nn.Conv2d, variant: str):
-        super().__init__()
-        if conv.padding_mode != "zeros":
-            raise ValueError(f"backend 'triton': Conv2d padding_mode {conv.padding_mode!r} is not supported")
-        self.weight, self.bias = conv.weight, conv.bias
-        self.args = (conv.stride, conv.padding, conv.dilation, conv.groups)
-        self.fn = registry.get("conv2d", variant).fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x, self.weight, self.bias, *self.args)
-
-
-class RegistryMaxPool2d(nn.Module):
-    def __init__(self, pool: nn.MaxPool2d, variant: str):
-        super().__init__()
-        if pool.return_indices:
-            raise ValueError("backend 'triton': MaxPool2d(return_indices=True) is not supported")
-        self.args = (pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode)
-        self.fn = registry.get("max_pool2d", variant).fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x, *self.args)
-
-
-class RegistryDropout(nn.Module):
-    def __init__(self, dropout: nn.Dropout, variant: str):
-        super().__init__()
-        self.p, self.inplace = dropout.p, dropout.inplace
-        self.fn = registry.get("dropout", variant).fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x, self.p, self.training, self.inplace)
 
 
 class RegistryCrossEntropyLoss(nn.Module):
@@ -231,51 +176,38 @@ _BACKEND_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def step_parts(model: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer):
-    """(loss, optimizer) for a training step of `model` on the backend apply_backend put it on: on `triton` the
-    registry's cross-entropy and optimizer step; unchanged on the others (and for a model never given a backend)."""
-    if _BACKEND_OF.get(model) != "triton":
+    """(loss, optimizer) for a training step of `model` on the backend apply_backend put it on: on the triton
+    backends the registry's cross-entropy (on triton_fused with a split-off head: linear_cross_entropy, computed from
+    the head's input by `step_loss`) and optimizer step; unchanged on the others (and for a model never given a
+    backend)."""
+    if _BACKEND_OF.get(model) not in TRITON_BACKENDS:
         return loss, optimizer
+    if fuses_head_loss(model, loss):
+        return LinearCrossEntropyLoss(model.head, loss, registry_loss(loss)), registry_optimizer(optimizer)
     return registry_loss(loss), registry_optimizer(optimizer)
 
 
-def registry_batchnorm(bn: nn.modules.batchnorm._BatchNorm, variant: str) -> BatchNorm:
-    new = BatchNorm(bn.num_features, bn.eps, bn.momentum, bn.affine, variant=variant)
-    new.weight, new.bias = bn.weight, bn.bias  # the same parameters: an optimizer built later trains them
-    new.load_state_dict(bn.state_dict())
-    return new.to(bn.running_mean.device)
+def step_loss(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The training step's loss of (x, y): loss_fn(model(x), y), or for a head fused with its loss, loss_fn of the
+    head's input."""
+    if isinstance(loss_fn, LinearCrossEntropyLoss):
+        return loss_fn(model.body(x), y)
+    return loss_fn(model(x), y)
 
 
-def _converted(layer: nn.Module) -> nn.Module | None:
-    """The registry layer that replaces `layer` on the triton backend, or None for a layer that stays torch's."""
-    if isinstance(layer, nn.Linear):
-        new = RegistryLinear(layer, TRITON_VARIANTS["matmul"])
-    elif isinstance(layer, nn.Conv2d):
-        new = RegistryConv2d(layer, TRITON_VARIANTS["conv2d"])
-    elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        new = registry_batchnorm(layer, TRITON_VARIANTS["batchnorm"])
-    elif isinstance(layer, nn.MaxPool2d):
-        new = RegistryMaxPool2d(layer, TRITON_VARIANTS["max_pool2d"])
-    elif isinstance(layer, nn.Dropout):
-        new = RegistryDropout(layer, TRITON_VARIANTS["dropout"])
-    else:
-        return None
-    return new.train(layer.training)
+def logits_loss(loss_fn):
+    """The loss of the model's output (evaluation): for a head fused with its loss, the same loss of the logits."""
+    return loss_fn.logits_loss if isinstance(loss_fn, LinearCrossEntropyLoss) else loss_fn
 
 
-def _swap(module: nn.Module) -> nn.Module:
-    new = _converted(module)
-    if new is not None:
-        return new
-    for name, child in module.named_children():
-        setattr(module, name, _swap(child))
-    return module
-
-
-def apply_backend(model: nn.Module, backend: str) -> nn.Module:
-    """The model on `backend`; its parameters are the model's own on every backend."""
+def apply_backend(model: nn.Module, backend: str, fusions: tuple[str, ...] = FUSIONS) -> nn.Module:
+    """The model on `backend` (on triton_fused, with `fusions`: models/fusion.FUSIONS); its parameters are the
+    model's own on every backend."""
     if backend == "compiled":
         model = compile_static(model)
     elif backend == "triton":
-        model = _swap(model)
+        model = swap(model)
+    elif backend == "triton_fused":
+        model = fuse(model, fusions)
     _BACKEND_OF[model] = backend
     return model

@@ -9,7 +9,7 @@ import time
 import torch
 from torch import nn
 
-from models.backends import step_parts
+from models.backends import logits_loss, step_loss, step_parts
 from models.data import Split
 from models.precision import loss_scaler
 
@@ -40,7 +40,7 @@ def train_step(
     """One optimizer step on (x, y); with a GradScaler (fp16 autocast) the loss is scaled for the backward pass and
     the step skipped where the gradients overflowed."""
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x), y)
+    loss = step_loss(model, loss_fn, x, y)
     if scaler is None:
         loss.backward()
         optimizer.step()
@@ -71,9 +71,9 @@ def fit(
         history["loss"].append(total / len(data.x))
         history["seconds"].append(trained)
         if classify:
-            history.setdefault("accuracy", []).append(evaluate(model, loss_fn, data.x, data.y, True)[1])
+            history.setdefault("accuracy", []).append(evaluate(model, logits_loss(loss_fn), data.x, data.y, True)[1])
         if data.x_val is not None:
-            val_loss, val_acc = evaluate(model, loss_fn, data.x_val, data.y_val, classify)
+            val_loss, val_acc = evaluate(model, logits_loss(loss_fn), data.x_val, data.y_val, classify)
             history.setdefault("val_loss", []).append(val_loss)
             if classify:
                 history.setdefault("val_accuracy", []).append(val_acc)

@@ -18,7 +18,8 @@ def throughput_table(rows: pd.DataFrame) -> pd.DataFrame:
     cell = [f"{s:,.0f}{' ~' if n else ''}" for s, n in zip(rows["samples_per_s"], rows["noisy"], strict=True)]
     keys = ["op", "mode", "device", "dtype", "family", "batch"]
     table = rows.assign(cell=cell).pivot_table(index=keys, columns="variant", values="cell", aggfunc="first")
-    order = [b for b in ("eager", "compiled", "triton") if b in table.columns]
+    known = [b for b in ("eager", "compiled", "triton", "triton_fused") if b in table.columns]
+    order = known + sorted(b for b in table.columns if b not in known)
     return table[order].reset_index().rename(columns={"op": "lesson", "family": "form"}).fillna("-")
 
 

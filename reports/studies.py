@@ -110,9 +110,42 @@ def systems_section(ctx: ReportContext, header: dict, d: pd.DataFrame, summary: 
                 ),
             )
         )
-    return Section(
-        f"Study: {name}",
-        text,
-        figures,
-        [("step time per execution (mean and range over rounds)", systems_table(summary))],
-    )
+    tables = [("step time per execution (mean and range over rounds)", systems_table(summary))]
+    census = census_table(d)
+    if census is not None:
+        tables.append(
+            (
+                "whose kernels run one training step: launches of the suite's Triton kernels, PyTorch operators, the "
+                "suite's share of them (and on CUDA of the kernel time)",
+                census,
+            )
+        )
+    return Section(f"Study: {name}", text, figures, tables)
+
+
+def census_table(d: pd.DataFrame) -> pd.DataFrame | None:
+    """The census rows of a study (bench/census.py), one per lesson, batch and execution; None without any."""
+    fields = ["lesson", "batch", "setting", "reason", "suite_launches", "torch_ops", "suite_share", "suite_time_share"]
+    rows = d[d["kind"] == "census"].reindex(columns=fields)
+    if rows.empty:
+        return None
+
+    def count(v) -> str:
+        return "-" if pd.isna(v) else f"{int(v)}"
+
+    def pct(v) -> str:
+        return "-" if pd.isna(v) else f"{100 * v:.0f}%"
+
+    return pd.DataFrame(
+        {
+            "lesson": rows["lesson"],
+            "batch": rows["batch"].astype(int),
+            "execution": rows["setting"],
+            "suite launches": rows["suite_launches"].map(count),
+            "torch operators": rows["torch_ops"].map(count),
+            "suite share (count)": [
+                r if isinstance(r, str) else pct(v) for v, r in zip(rows["suite_share"], rows["reason"], strict=True)
+            ],
+            "suite share (kernel time)": rows["suite_time_share"].map(pct),
+        }
+    ).reset_index(drop=True)

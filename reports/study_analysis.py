@@ -137,7 +137,8 @@ def summarize_systems(header: dict, rows: pd.DataFrame) -> pd.DataFrame:
     baseline = _labels(header)[0]
     timing = rows[rows["kind"] == "timing"]
     out = []
-    for (lesson, batch), case in rows[rows["kind"] != "training"].groupby(["lesson", "batch"], sort=False):
+    timed = rows[rows["kind"].isin(["timing", "skipped"])]  # not the training or census rows
+    for (lesson, batch), case in timed.groupby(["lesson", "batch"], sort=False):
         batch = int(batch)  # a column that also holds the training rows' None is float
         t = timing[(timing["lesson"] == lesson) & (timing["batch"] == batch)]
         base = t[t["setting"] == baseline]["step_s"]
@@ -289,7 +290,45 @@ def _scaling(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
     return _largest_batch(header, summary, rows, ideal=True)
 
 
+def _fusion(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
+    """Each fused execution against the unfused one (header `about`) at each lesson's largest batch, then the
+    census: the suite's kernel launches per step of the unfused and the fully fused executions."""
+    unfused, labels = header["about"], _labels(header)
+    fused = labels[labels.index(unfused) + 1 :]
+    ran = summary[summary["skipped"].isna()] if "skipped" in summary else summary.iloc[0:0]
+    parts = []
+    for lesson, d in ran.groupby("lesson", sort=False):
+        top = d[d["batch"] == d["batch"].max()].set_index("setting")
+        if unfused not in top.index:
+            continue
+        base = top.loc[unfused]
+        ratios = [
+            f"{label} {base['step_ms'] / top.loc[label, 'step_ms']:.2f}x" for label in fused if label in top.index
+        ]
+        if ratios:
+            parts.append(f"{lesson} at batch {int(base['batch'])}: " + ", ".join(ratios))
+    text = (
+        f"Against {unfused}, at the largest batch: " + "; ".join(parts) + "."
+        if parts
+        else f"No fused execution ran beside {unfused} here."
+    )
+    census = rows[(rows["kind"] == "census")] if "kind" in rows else rows.iloc[0:0]
+    if "suite_launches" in census:
+        census = census.dropna(subset=["suite_launches"])
+        counts = []
+        for lesson, d in census.groupby("lesson", sort=False):
+            d = d[d["batch"] == d["batch"].max()].set_index("setting")
+            if unfused in d.index and fused and fused[-1] in d.index:
+                counts.append(
+                    f"{lesson} {int(d.loc[unfused, 'suite_launches'])} -> {int(d.loc[fused[-1], 'suite_launches'])}"
+                )
+        if counts:
+            text += f" Suite kernel launches per step, {unfused} -> {fused[-1]}: " + ", ".join(counts) + "."
+    return text
+
+
 FIGURES = {
+    "fusion": _fusion,
     "break_even": _break_even,
     "accuracy": _accuracy,
     "crossover": _crossover,

@@ -12,6 +12,7 @@ from bench.plugin import RunOptions
 from bench.profiles import FAMILIES, PROFILES
 from kernels import registry
 from models import LESSONS
+from models.backends import BACKENDS
 
 pytest_plugins = ["pytester"]  # the profile test runs a pytest session in this process
 
@@ -96,7 +97,7 @@ def test_quick_times_one_lesson_per_family_at_its_lab_batch_and_full_times_all()
     quick = lesson_cases(options())
     assert {(c.lesson, c.batch) for c in quick} == {(k, b) for k, batches in FAMILIES.items() for b in batches}
     assert {(c.backend, c.mode, c.form) for c in quick if c.lesson == "4.3"} == {
-        (b, m, "plain") for b in ("eager", "compiled", "triton") for m in ("forward", "train_step")
+        (b, m, "plain") for b in BACKENDS for m in ("forward", "train_step")
     }
     # each family of the course is there: weeks 2 to 6
     assert {k.split(".")[0] for k in FAMILIES} == {"2", "3", "4", "5", "6"}

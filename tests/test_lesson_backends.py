@@ -1,5 +1,6 @@
-"""Backends agree: a few training steps of each training lesson on the `compiled` and `triton` backends (Triton
-through its interpreter on the CPU) give the losses of `eager` within tolerance, from the same initialization."""
+"""Backends agree: a few training steps of each training lesson on the `compiled`, `triton` and `triton_fused`
+backends (Triton through its interpreter on the CPU) give the losses of `eager` within tolerance, from the same
+initialization."""
 
 import os
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from models import LESSONS
-from models.backends import RegistryConv2d, RegistryLinear, RegistryMaxPool2d
+from models.layers import RegistryConv2d, RegistryLinear, RegistryMaxPool2d
 from tests.lesson_steps import FEW_STEPS
 
 SLOW_ON_INTERPRETER = {"6.5": "ResNet-18's convolutions through the Triton interpreter take minutes per step"}
@@ -22,10 +23,10 @@ def test_every_training_lesson_is_checked():
     assert set(FEW_STEPS) == {k for k, lesson in LESSONS.items() if lesson.trains}
 
 
-@pytest.mark.parametrize("backend", ["compiled", "triton"])
+@pytest.mark.parametrize("backend", ["compiled", "triton", "triton_fused"])
 @pytest.mark.parametrize("lesson_id", list(FEW_STEPS))
 def test_backend_gives_eager_losses(lesson_id, backend):
-    if backend == "triton" and lesson_id in SLOW_ON_INTERPRETER and not torch.cuda.is_available():
+    if backend.startswith("triton") and lesson_id in SLOW_ON_INTERPRETER and not torch.cuda.is_available():
         pytest.skip(SLOW_ON_INTERPRETER[lesson_id])
     slow = backend == "compiled" and lesson_id in SLOW_TO_COMPILE and not torch.cuda.is_available()
     if slow and os.environ.get("DNNBENCH_TESTS") != "all":

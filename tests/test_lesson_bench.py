@@ -11,6 +11,7 @@ import torch
 from bench import lessons as lesson_bench
 from bench.plugin import RunOptions
 from models import LESSONS
+from models.backends import BACKENDS
 from reports.build import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,10 +65,7 @@ def test_every_training_lesson_has_a_workload_and_cases_per_backend_and_mode():
         ("autocast", "fp32"),
     }
     assert {(c.backend, c.mode, c.batch) for c in cases if c.lesson == "6.4"} == {
-        (b, m, n)
-        for b in ("eager", "compiled", "triton")
-        for m in ("forward", "train_step")
-        for n in (1, 4, 16, 64, 256, 1024, 4096)
+        (b, m, n) for b in BACKENDS for m in ("forward", "train_step") for n in (1, 4, 16, 64, 256, 1024, 4096)
     }
 
 

@@ -326,3 +326,51 @@ def test_an_arm_s_own_target_is_the_one_named():
     assert conclusion(study, summarize(study, rows)).endswith(
         "the first to reach loss 0.5 is a, after 2 s of training."
     )
+
+
+def test_the_fusion_sentence_compares_each_fusion_with_the_unfused_triton_and_counts_launches():
+    study = SYSTEMS_STUDIES["fusion"]
+    timing = _timing(
+        {
+            ("eager", 256): [4.0, 4.0],
+            ("triton", 64): [9.0, 9.0],  # not the largest batch: not in the sentence
+            ("triton", 256): [2.0, 2.0],
+            ("epilogues", 256): [1.6, 1.6],
+            ("head", 256): [1.0, 1.0],
+            ("triton_fused", 256): [0.8, 0.8],
+        }
+    )
+    census = pd.DataFrame(
+        [
+            {"kind": "census", "lesson": "4.3", "batch": 4, "setting": s, "suite_launches": n, "reason": None}
+            for s, n in (("eager", 0), ("triton", 14), ("epilogues", 14), ("head", 12), ("triton_fused", 12))
+        ]
+    )
+    text = conclude(study, pd.concat([timing, census]))
+    assert "Against triton, at the largest batch: 4.3 at batch 256: epilogues 1.25x, head 2.00x, triton_fused " in text
+    assert "2.50x." in text
+    assert text.endswith("Suite kernel launches per step, triton -> triton_fused: 4.3 14 -> 12.")
+    cpu = pd.concat([_timing({("eager", 64): [1.0, 1.0]}), census])
+    assert "No fused execution ran beside triton here." in conclude(study, cpu)
+    assert len(summarize_systems(study.header(), cpu)) == len(study.executions)  # census rows are not cases
+
+
+def test_the_census_table_shows_counts_shares_and_reasons():
+    from reports.studies import census_table
+
+    rows = pd.DataFrame(
+        [
+            {"kind": "census", "lesson": "6.4", "batch": 4, "setting": "triton", "suite_launches": 15, "torch_ops": 5,
+             "suite_share": 0.75, "suite_time_share": None, "reason": None},
+            {"kind": "census", "lesson": "6.5", "batch": 4, "setting": "triton", "reason": "3.6 GFLOP per step"},
+            {"kind": "timing", "lesson": "6.4", "batch": 64, "setting": "eager", "step_s": 1.0},
+        ]
+    )  # fmt: skip
+    table = census_table(rows)
+    assert table.to_dict("records") == [
+        {"lesson": "6.4", "batch": 4, "execution": "triton", "suite launches": "15", "torch operators": "5",
+         "suite share (count)": "75%", "suite share (kernel time)": "-"},
+        {"lesson": "6.5", "batch": 4, "execution": "triton", "suite launches": "-", "torch operators": "-",
+         "suite share (count)": "3.6 GFLOP per step", "suite share (kernel time)": "-"},
+    ]  # fmt: skip
+    assert census_table(rows[rows["kind"] == "timing"]) is None

@@ -1,7 +1,9 @@
-"""No PyTorch compute left in a `triton` training step: one step of each training lesson's workload on the triton
-backend, every aten operator it issues recorded (TorchDispatchMode). Compute outside the registry's Triton variants
-that the backend uses (and the PyTorch parts each of them declares), and outside the backend's own declared
-TORCH_PARTS, fails the test."""
+"""No PyTorch compute left in a `triton` or `triton_fused` training step: one step of each training lesson's workload
+on each triton backend, every aten operator it issues recorded (TorchDispatchMode). Compute outside the registry's
+Triton variants that the backend uses (and the PyTorch parts each of them declares), and outside the backend's own
+declared TORCH_PARTS, fails the test."""
+
+import itertools
 
 import pytest
 import torch
@@ -11,14 +13,14 @@ from kernels.torch_ops import AtenRecorder
 from models import LESSONS
 from models.backends import (
     TORCH_PARTS,
-    TRITON_VARIANTS,
+    TRITON_BACKENDS,
     RegistryAdam,
     RegistryCrossEntropyLoss,
-    RegistryDropout,
     RegistrySGD,
     apply_backend,
     step_parts,
 )
+from models.layers import FUSED_VARIANTS, TRITON_VARIANTS, RegistryDropout
 from models.train import train_step
 from models.week5 import MLP
 
@@ -34,7 +36,9 @@ STEP = {
     "_record_function_exit": "the same",
 }
 DECLARED = {
-    op: why for name, variant in TRITON_VARIANTS.items() for op, why in registry.get(name, variant).torch_ops.items()
+    op: why
+    for name, variant in [*TRITON_VARIANTS.items(), *FUSED_VARIANTS.items()]
+    for op, why in registry.get(name, variant).torch_ops.items()
 }
 
 
@@ -42,10 +46,10 @@ DECLARED = {
 SETTINGS = {"5.1": {"tanh": lambda: MLP((64, 50, 50, 10), torch.tanh)}}
 
 
-def triton_step(lesson_id: str, batch: int = 8, setting: str | None = None):
-    """The workload's model (or a setting's), loss and optimizer on the triton backend, and one batch for it."""
+def triton_step(lesson_id: str, batch: int = 8, setting: str | None = None, backend: str = "triton"):
+    """The workload's model (or a setting's), loss and optimizer on a triton backend, and one batch for it."""
     work = LESSONS[lesson_id].workload
-    model = apply_backend((SETTINGS[lesson_id][setting] if setting else work.model)(), "triton").train()
+    model = apply_backend((SETTINGS[lesson_id][setting] if setting else work.model)(), backend).train()
     loss, optimizer = step_parts(model, work.loss(), work.optimizer([p for p in model.parameters() if p.requires_grad]))
     x, y = work.batch(model, batch, "cpu", torch.float32)
     return model, loss, optimizer, x, y
@@ -56,23 +60,24 @@ def test_every_training_lesson_with_a_workload_is_checked():
 
 
 def test_a_triton_training_step_runs_no_undeclared_torch_compute():
-    """Every training lesson's step (ResNet-18's on CUDA only), and every declared part used by one of them."""
+    """Every training lesson's step on each triton backend (ResNet-18's on CUDA only), and every declared part used by
+    one of them."""
     reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason("cpu")
     if reason and not torch.cuda.is_available():
         pytest.skip(reason)
     used, undeclared = set(), {}
     steps = [(k, None) for k in TRAINING] + [(k, setting) for k, settings in SETTINGS.items() for setting in settings]
-    for lesson_id, setting in steps:
+    for (lesson_id, setting), backend in itertools.product(steps, TRITON_BACKENDS):
         if lesson_id in SLOW_ON_INTERPRETER and not torch.cuda.is_available():
             continue
-        model, loss, optimizer, x, y = triton_step(lesson_id, setting=setting)
+        model, loss, optimizer, x, y = triton_step(lesson_id, setting=setting, backend=backend)
         allowed = set(DECLARED) | set(TORCH_PARTS) | set(STEP) | (set(HAND_WRITTEN) if lesson_id < "3" else set())
         recorder = AtenRecorder()
         with recorder:
             train_step(model, loss, optimizer, x, y)
         used |= recorder.computing()
         if recorder.computing() - allowed:
-            undeclared[lesson_id] = sorted(recorder.computing() - allowed)
+            undeclared[(lesson_id, backend)] = sorted(recorder.computing() - allowed)
     assert not undeclared, f"triton training steps run PyTorch compute they do not declare: {undeclared}"
     stale = (set(TORCH_PARTS) | set(HAND_WRITTEN) | set(STEP)) - used
     assert not stale, f"declared PyTorch parts no lesson's step runs (drop them): {sorted(stale)}"
