@@ -26,6 +26,7 @@ QUICK_STUDY_S = {
     "device": 4.0,
     "layout": 6.0,
     "threads": 3.0,
+    "fusion": 12.0,
 }
 FULL_FACTOR = 20.0
 DEFAULT_STUDY_S = 10.0
