@@ -44,8 +44,9 @@ def cmd_list(args) -> int:
             where = ", ".join(v.devices) + (" (cpu: Triton interpreter, not timed)" if v.interpreted_on_cpu else "")
             print(f"  {v.rung}  {v.name:<15} {v.doc}{mark}\n     {'':<15} devices: {where}")
     from models import LESSONS
+    from models.backends import BACKENDS
 
-    print("\nlessons  (models.LESSONS; run(setting, backend=eager|compiled|triton, device, dtype, seed))")
+    print(f"\nlessons  (models.LESSONS; run(setting, backend={'|'.join(BACKENDS)}, device, dtype, seed))")
     for lesson in LESSONS.values():
         settings = f"  settings: {', '.join(lesson.settings)}" if lesson.settings else ""
         print(f"  {lesson.id:<4} {lesson.title} - {lesson.summary}{settings}")
