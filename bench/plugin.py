@@ -12,6 +12,9 @@ Options shared by tests and benchmarks:
   --budget-from PATH     an earlier run's stream (or its folder) whose wall seconds the plan uses
   --budget-reserve 40s   of the budget, what is kept for the studies and the report after the benchmarks
   --progress PATH        JSON-lines file of the plan and of each benchmark's start and end (read by dnnbench run)
+  --shard I/N            run the I-th of N disjoint parts of the selection, balanced by expected seconds
+                         (bench/shard.py); every shard must be given the same selection and options
+  --balance-from PATH    an earlier run's stream (or its folder) whose wall seconds balance the shards
 It also stores the machine's software and hardware in pytest-benchmark's machine_info, sets TF32 explicitly, and
 appends every finished benchmark to the run's stream file, so a killed run keeps what it finished. The stream also
 gets every benchmark that was skipped, failed or left out by the budget, with its reason, and each benchmark's wall
@@ -38,6 +41,7 @@ from bench.lessons import LabCase, LessonCase
 from bench.machine import machine_info as dnnbench_machine_info
 from bench.machine import set_precision_defaults
 from bench.profiles import PROFILES, profile
+from bench.shard import assign, parse_shard
 
 
 @dataclass
@@ -121,6 +125,15 @@ def pytest_addoption(parser):
         help="of the budget, the seconds kept for what runs after the benchmarks (dnnbench run: studies, report)",
     )
     group.addoption("--progress", dest="dnnbench_progress", default=None, help="JSON-lines file of progress events")
+    group.addoption(
+        "--shard", dest="dnnbench_shard", default=None, help="I/N: run the I-th of N disjoint parts (bench/shard.py)"
+    )
+    group.addoption(
+        "--balance-from",
+        dest="dnnbench_balance_from",
+        default=None,
+        help="earlier run's stream (or folder) whose wall seconds balance the shards",
+    )
 
 
 def _given(config, flag: str) -> bool:
@@ -191,9 +204,9 @@ class Sweep:
             self.budget_s = budget.parse_duration(option("dnnbench_budget")) if option("dnnbench_budget") else None
             reserve = option("dnnbench_budget_reserve")
             self.reserve_s = budget.parse_duration(reserve) if reserve else 0.0
-            self.history = (
-                budget.read_wall_seconds([option("dnnbench_budget_from")]) if option("dnnbench_budget_from") else {}
-            )
+            earlier = option("dnnbench_budget_from") or option("dnnbench_balance_from")
+            self.history = budget.read_wall_seconds([earlier]) if earlier else {}
+            self.shard = parse_shard(option("dnnbench_shard")) if option("dnnbench_shard") else None
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
         self.max_time = float(config.option.benchmark_max_time)
@@ -202,20 +215,34 @@ class Sweep:
         self.walls: dict[str, float] = {}
 
     def seconds(self, case) -> float:
-        """Expected wall seconds: the earlier run's (--budget-from) where it had the case, else the work model's."""
+        """Expected wall seconds: the earlier run's (--budget-from, --balance-from) where it had the case, else the
+        work model's."""
         return self.history[case.id] if case.id in self.history else budget.model_seconds(case, self.max_time)
 
     def plan(self, items) -> list:
-        """Order (and, with a budget, trim) the benchmark items; returns those left out."""
+        """Keep this shard's part (--shard), order (and, with a budget, trim) the benchmark items; returns those
+        deselected: left out by the budget, or another shard's."""
         cases = {item.nodeid: case_of(item) for item in items}
         benched = [item for item in items if cases[item.nodeid] is not None]
+        if not benched and self.shard is not None and self.shard[0] != 1:
+            others, items[:] = list(items), []
+            return others
         if not benched:
             return []
         for item in benched:
             self.expected[item.nodeid] = self.seconds(cases[item.nodeid])
+        others = []
+        if self.shard is not None:  # before the budget: each shard plans its own part
+            mine, n = self.shard
+            shard_of = assign({i.nodeid: self.expected[i.nodeid] for i in benched}, n)
+            # what is not a benchmark case runs in the first shard only
+            ours = [i for i in items if shard_of.get(i.nodeid, 1) == mine]
+            others = [i for i in items if shard_of.get(i.nodeid, 1) != mine]
+            items[:] = ours
+            benched = [i for i in ours if cases[i.nodeid] is not None]
         if self.budget_s is None:
             self.write_progress({"plan": [[case_id(cases[i.nodeid]), self.expected[i.nodeid]] for i in benched]})
-            return []
+            return others
         left = self.budget_s - self.reserve_s - (time.monotonic() - self.started)
         chosen, left_out = budget.plan(
             [(i.nodeid, budget.priority(cases[i.nodeid]), self.expected[i.nodeid]) for i in benched], left
@@ -235,7 +262,7 @@ class Sweep:
                 "budget_s": self.budget_s,
             }
         )
-        return dropped
+        return dropped + others
 
     def out_of_time(self, item) -> bool:
         """With a budget: would this item carry the run past it? (then it is left out, not run)"""
