@@ -97,6 +97,7 @@ REPORT_S = 20.0  # what a quick sweep's report takes here; kept free at the end 
 
 def cmd_run(args) -> int:
     from bench.budget import parse_duration
+    from bench.shard import assign, parse_shard
     from dnnbench.progress import Progress, choose_mode
     from dnnbench.sweep import follow_benchmarks, left_out_record, study_seconds
 
@@ -111,6 +112,12 @@ def cmd_run(args) -> int:
         return fail(studies)
     if args.budget_from is not None and not args.budget_from.exists():
         return fail(f"--budget-from {args.budget_from}: no such file or folder")
+    if args.balance_from is not None and not args.balance_from.exists():
+        return fail(f"--balance-from {args.balance_from}: no such file or folder")
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ValueError as e:
+        return fail(str(e))
     out.mkdir(parents=True, exist_ok=True)
     results, stream, log = out / "results.json", out / "results.stream.jsonl", out / "pytest.log"
     progress_file = out / "progress.jsonl"
@@ -120,7 +127,12 @@ def cmd_run(args) -> int:
 
     on_cuda = torch.cuda.is_available() and "cuda" in (args.device or "cuda")
     device, full = ("cuda" if on_cuda else "cpu"), args.profile == "full"
-    expected_studies = {n: study_seconds(n, full, device, args.budget_from) for n in studies}
+    history = args.budget_from or args.balance_from
+    expected_studies = {n: study_seconds(n, full, device, history) for n in studies}
+    if shard is not None:  # the studies are shared out like the benchmarks, whole studies by their expected seconds
+        of = assign(expected_studies, shard[1])
+        expected_studies = {n: s for n, s in expected_studies.items() if of[n] == shard[0]}
+        studies = [n for n in studies if n in expected_studies]
     cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-rs", "--profile", args.profile]
     cmd += ["--benchmark-json", str(results), "--stream", str(stream), "--progress", str(progress_file)]
     if budget_s is not None:
@@ -130,6 +142,8 @@ def cmd_run(args) -> int:
     for flag, value in (
         ("--benchmark-max-time", args.max_time),
         ("--budget-from", args.budget_from),
+        ("--balance-from", args.balance_from),
+        ("--shard", args.shard),
         ("--device", args.device),
         ("--dtypes", args.dtypes),
         ("--batch-sizes", args.batch_sizes),
@@ -246,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--budget-from", type=Path, help="an earlier run's folder or stream: its wall seconds plan the budget and ETA"
     )
+    p.add_argument(
+        "--shard", help="I/N: run the I-th of N disjoint parts of the benchmarks and studies (balanced by seconds)"
+    )
+    p.add_argument("--balance-from", type=Path, help="an earlier run's folder or stream: its seconds balance shards")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("-o", "--output", type=Path, help="output folder (default: results/run-<time>)")
     p.set_defaults(func=cmd_run)

@@ -67,7 +67,11 @@ def test_calibrate_prints_the_ceilings(capsys):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["calibrate", "--device", "tpu"], "--device tpu"), (["compare", "a.json"], "the following arguments")],
+    [
+        (["calibrate", "--device", "tpu"], "--device tpu"),
+        (["compare", "a.json"], "the following arguments"),
+        (["run", "--shard", "3/2", "-o", "unused"], "--shard '3/2': I must be between 1 and N"),
+    ],
 )
 def test_bad_subcommand_arguments_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
