@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
-from kernels.torch_ops import ALLOWED, _called_by_interpreter
+from kernels.torch_ops import AtenRecorder
 
 SUITE_PACKAGE = "kernels."
 # profiler labels torch.optim issues (Optimizer.step, zero_grad): they move no data and compute nothing
@@ -55,20 +54,6 @@ def counting_launches():
         KernelInterface.__getitem__ = original
 
 
-class OperatorCounter(TorchDispatchMode):
-    """Counts the aten compute operators called while active (not those Triton's interpreter calls to move data)."""
-
-    def __init__(self):
-        super().__init__()
-        self.ops: Counter = Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func.overloadpacket.__name__
-        if name not in ALLOWED and name not in LABELS and not _called_by_interpreter():
-            self.ops[name] += 1
-        return func(*args, **(kwargs or {}))
-
-
 def kernel_time_share(kernels: Iterable[tuple[str, float]], suite: set[str]) -> float | None:
     """The share of the kernel time (name, device time) spent in kernels named in `suite`; None without kernels."""
     total = mine = 0.0
@@ -97,10 +82,12 @@ def step_census(step: Callable[[], object], device: str) -> dict:
     compute operators), suite_share (launches over launches + operators) and, on CUDA, suite_time_share (the suite's
     kernels' share of kernel time), with the kernels and operators by name."""
     step()
-    ops = OperatorCounter()
-    with counting_launches() as launches, ops:
+    recorder = AtenRecorder()
+    with counting_launches() as launches, recorder:
         step()
-    n_launch, n_ops = sum(launches.values()), sum(ops.ops.values())
+    computing = recorder.computing() - LABELS
+    ops = {op: n for op, n in recorder.counts.items() if op in computing}
+    n_launch, n_ops = sum(launches.values()), sum(ops.values())
     time_share = None
     if device == "cuda":
         time_share = kernel_time_share(_profiled_kernels(step), set(launches))
@@ -110,5 +97,5 @@ def step_census(step: Callable[[], object], device: str) -> dict:
         "suite_share": n_launch / (n_launch + n_ops) if n_launch + n_ops else None,
         "suite_time_share": time_share,
         "kernels": dict(sorted(launches.items())),
-        "operators": dict(sorted(ops.ops.items())),
+        "operators": dict(sorted(ops.items())),
     }

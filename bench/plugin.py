@@ -224,11 +224,6 @@ class Sweep:
         deselected: left out by the budget, or another shard's."""
         cases = {item.nodeid: case_of(item) for item in items}
         benched = [item for item in items if cases[item.nodeid] is not None]
-        if not benched and self.shard is not None and self.shard[0] != 1:
-            others, items[:] = list(items), []
-            return others
-        if not benched:
-            return []
         for item in benched:
             self.expected[item.nodeid] = self.seconds(cases[item.nodeid])
         others = []
@@ -240,6 +235,8 @@ class Sweep:
             others = [i for i in items if shard_of.get(i.nodeid, 1) != mine]
             items[:] = ours
             benched = [i for i in ours if cases[i.nodeid] is not None]
+        if not benched:
+            return others
         if self.budget_s is None:
             self.write_progress({"plan": [[case_id(cases[i.nodeid]), self.expected[i.nodeid]] for i in benched]})
             return others

@@ -28,7 +28,7 @@ from bench.harness import WARMUP_CALLS
 from bench.lessons import MAX_CPU_FLOPS, count_flops
 from bench.timers import timed_call
 from models import LESSONS
-from models.backends import apply_backend, check_backend, step_parts, timing_skip_reason
+from models.backends import apply_backend, run_skip_reason, step_parts, timing_skip_reason
 from models.fusion import FUSIONS
 from models.precision import loss_scaler, precision, precision_skip_reason
 from models.train import train_step
@@ -340,11 +340,7 @@ def census_rows(study: SystemsStudy, version: str, lesson: str, device: str) -> 
         flops = None
         for ex in study.executions:
             where = _device(ex, device)
-            try:
-                check_backend(ex.backend, where, torch.float32)
-                reason = None
-            except (RuntimeError, ValueError) as e:
-                reason = str(e)
+            reason = run_skip_reason(ex.backend, where)
             if reason is None and where == "cpu" and ex.backend.startswith("triton"):
                 flops = (
                     flops if flops is not None else count_flops(_train_step(Execution("count"), lesson, "cpu", batch))

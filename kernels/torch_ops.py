@@ -12,6 +12,7 @@ its own; calls made from inside the interpreter are not the variant's and are no
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -59,17 +60,21 @@ def _called_by_interpreter() -> bool:
 
 
 class AtenRecorder(TorchDispatchMode):
-    """Records the names of the aten operators called while active (e.g. 'sum', 'mm', '_softmax'); may be entered
-    several times (a forward, then a backward)."""
+    """Records the names of the aten operators called while active (e.g. 'sum', 'mm', '_softmax'), with how often
+    each was called; may be entered several times (a forward, then a backward)."""
 
     def __init__(self):
         super().__init__()
-        self.ops: set[str] = set()
+        self.counts: Counter[str] = Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if not _called_by_interpreter():
-            self.ops.add(func.overloadpacket.__name__)
+            self.counts[func.overloadpacket.__name__] += 1
         return func(*args, **(kwargs or {}))
+
+    @property
+    def ops(self) -> set[str]:
+        return set(self.counts)
 
     def computing(self) -> set[str]:
         """The recorded operators that are not allocation or views."""

@@ -62,15 +62,23 @@ def check_backend(backend: str, device: str, dtype: torch.dtype) -> None:
             raise RuntimeError(f"backend {backend!r} on the CPU runs Triton's interpreter, whose bf16 tl.dot is wrong")
 
 
+def run_skip_reason(backend: str, device: str, dtype: torch.dtype = torch.float32) -> str | None:
+    """Why a training step on `backend` cannot run at all on `device` in `dtype` (check_backend's error), or None."""
+    try:
+        check_backend(backend, device, dtype)
+    except (RuntimeError, ValueError) as e:
+        return str(e)
+    return None
+
+
 def timing_skip_reason(
     backend: str, device: str, dtype: torch.dtype = torch.float32, autocast: bool = False
 ) -> str | None:
     """Why a training step on `backend` cannot be timed as a performance figure on `device` (in `dtype`, under
     autocast or not), or None. The lesson benchmarks and the systems studies both ask here."""
-    try:
-        check_backend(backend, device, dtype)
-    except (RuntimeError, ValueError) as e:
-        return str(e)
+    reason = run_skip_reason(backend, device, dtype)
+    if reason:
+        return reason
     if backend in TRITON_BACKENDS:
         reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device, timing=True)
         if reason:
