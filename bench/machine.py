@@ -7,6 +7,9 @@ import os
 import platform
 import re
 import socket
+import subprocess
+from functools import cache
+from pathlib import Path
 
 import torch
 
@@ -37,6 +40,52 @@ def gpu_info() -> list[dict]:
             }
         )
     return gpus
+
+
+def gpu_used() -> dict | None:
+    """The GPU this process times on (cuda:0, the first that CUDA_VISIBLE_DEVICES leaves it): its name, UUID and how
+    CUDA_VISIBLE_DEVICES names it (None when the variable is unset: then it is physical GPU 0). None without CUDA."""
+    if not torch.cuda.is_available():
+        return None
+    p = torch.cuda.get_device_properties(0)
+    uuid = getattr(p, "uuid", None)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return {
+        "name": p.name,
+        "uuid": f"GPU-{uuid}" if uuid is not None else None,
+        "visible_as": visible.split(",")[0].strip() if visible else None,
+    }
+
+
+@cache
+def suite_commit() -> str | None:
+    """The git commit of this suite's source (with '-dirty' when tracked files differ from it), or None outside a
+    git checkout: merged results from different commits are told apart by it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def job_id() -> str | None:
+    """The batch job this process runs in: Slurm's array job and task (1234_5) or job id, or the id dnnbench submit
+    gives a local job (DNNBENCH_JOB_ID); None outside a job."""
+    env = os.environ
+    if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
+        return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    return env.get("SLURM_JOB_ID") or env.get("DNNBENCH_JOB_ID")
 
 
 def card_slug(device: str = "cuda") -> str:
@@ -80,6 +129,9 @@ def machine_info() -> dict:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "gpus": gpu_info(),
+        "gpu_used": gpu_used(),
+        "commit": suite_commit(),
+        "job_id": job_id(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),

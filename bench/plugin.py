@@ -15,6 +15,9 @@ Options shared by tests and benchmarks:
   --shard I/N            run the I-th of N disjoint parts of the selection, balanced by expected seconds
                          (bench/shard.py); every shard must be given the same selection and options
   --balance-from PATH    an earlier run's stream (or its folder) whose wall seconds balance the shards
+  -n N / -n auto         (pytest-xdist) with --device cuda: one worker per GPU, each pinned to its own device and
+                         writing its own stream and JSON (bench/gpus.py); refused on the CPU
+  --allow-shared-cores   time with -n on the CPU anyway: checks the pipeline, the timings are not performance figures
 It also stores the machine's software and hardware in pytest-benchmark's machine_info, sets TF32 explicitly, and
 appends every finished benchmark to the run's stream file, so a killed run keeps what it finished. The stream also
 gets every benchmark that was skipped, failed or left out by the budget, with its reason, and each benchmark's wall
@@ -36,6 +39,7 @@ import pytest
 import kernels  # noqa: F401  (chooses the Triton interpreter before triton is imported)
 from bench import budget
 from bench.calibration import Ceiling
+from bench.gpus import pin_workers, visible_gpus, worker_path
 from bench.harness import BenchCase
 from bench.lessons import LabCase, LessonCase
 from bench.machine import machine_info as dnnbench_machine_info
@@ -86,6 +90,8 @@ def parse_options(config) -> RunOptions:
     if batches and min(batches) < 1:
         raise pytest.UsageError("--batch-sizes: batch sizes must be at least 1")
     seed = config.getoption("dnnbench_seed")
+    if seed is None:  # an xdist worker takes its controller's seed: one run, one seed
+        seed = getattr(config, "workerinput", {}).get("dnnbench_seed")
     if seed is None:
         seed = random.SystemRandom().randrange(1 << 31)
     stream = config.getoption("dnnbench_stream")
@@ -134,6 +140,12 @@ def pytest_addoption(parser):
         default=None,
         help="earlier run's stream (or folder) whose wall seconds balance the shards",
     )
+    group.addoption(
+        "--allow-shared-cores",
+        dest="dnnbench_allow_shared_cores",
+        action="store_true",
+        help="time benchmarks with -n on the CPU (workers share its cores: not performance figures)",
+    )
 
 
 def _given(config, flag: str) -> bool:
@@ -142,10 +154,59 @@ def _given(config, flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in map(str, args))
 
 
+def timed(config) -> bool:
+    """Whether this run times its benchmarks (pytest-benchmark's --benchmark-only or --benchmark-enable)."""
+    return bool(config.getoption("benchmark_only", False) or config.getoption("benchmark_enable", False))
+
+
+def worker_id(config) -> str | None:
+    """This process's pytest-xdist worker id (gw0, ...), or None in the controller and in a run without -n."""
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
+def parallel(config) -> bool:
+    """Whether this process belongs to a pytest-xdist run: its controller (-n N) or one of its workers."""
+    return worker_id(config) is not None or config.getoption("dist", "no") != "no"
+
+
+def check_parallel_timing(config) -> None:
+    """Timed benchmarks with -n: one worker per GPU, never more workers than GPUs, no CPU rows (unless allowed),
+    no budget (its plan depends on each process's clock, and every worker must collect the same items)."""
+    o = config.dnnbench
+    if "cpu" in o.devices and not config.getoption("dnnbench_allow_shared_cores"):
+        raise pytest.UsageError(
+            "-n with CPU benchmarks: parallel workers share the CPU's cores, so their timings are not performance "
+            "figures; time the CPU without -n, use --device cuda for one worker per GPU, or pass "
+            "--allow-shared-cores to check the pipeline anyway"
+        )
+    if config.getoption("dnnbench_budget"):
+        raise pytest.UsageError("--budget with -n: a budget plans one process's clock; use --shard I/N per machine")
+    n = config.getoption("numprocesses", None)
+    if "cuda" in o.devices and worker_id(config) is None and isinstance(n, int) and n > 0:
+        import torch
+
+        try:
+            pin_workers(n, visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()))
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.dnnbench = parse_options(config)
     set_precision_defaults()
+    if parallel(config) and timed(config):
+        check_parallel_timing(config)
+        # pytest-benchmark turns timing off under xdist (the workers of a CPU share its cores). Here each worker has
+        # a GPU of its own: its --benchmark-only overrides a --benchmark-skip, and a skip keeps it from turning timing
+        # off. pytest_sessionstart checks that timing stayed on.
+        config.option.benchmark_skip = True
+    wid = worker_id(config)
+    if wid is not None:  # each worker its own stream and JSON: results.stream.gw0.jsonl, results.gw0.json
+        o = config.dnnbench
+        o.stream = worker_path(o.stream, wid) if o.stream else None
+        if config.getoption("benchmark_json", None):
+            config.option.benchmark_json = worker_path(Path(config.option.benchmark_json), wid)
     # The profile's timing, unless given: pytest-benchmark reads these in its own pytest_configure, which runs last.
     prof = profile(config.dnnbench.profile)
     if not _given(config, "--benchmark-max-time"):
@@ -174,7 +235,20 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "devices": list(o.devices),
         "seed": o.seed,
         "stream": str(o.stream) if o.stream else None,
+        **run_place(config),
     }
+
+
+def run_place(config) -> dict:
+    """Which part of a sweep this process ran: its shard ('2/8', --shard) and its pytest-xdist worker (gw0)."""
+    sweep = getattr(config, "dnnbench_sweep", None)
+    shard = sweep.shard if sweep is not None else None
+    # CPU rows timed beside other timing processes: xdist workers (--allow-shared-cores), or local shards side by
+    # side (dnnbench submit --max-parallel, which sets DNNBENCH_SHARED_CORES)
+    shared = "cpu" in config.dnnbench.devices and (
+        (parallel(config) and timed(config)) or os.environ.get("DNNBENCH_SHARED_CORES") == "1"
+    )
+    return {"shard": f"{shard[0]}/{shard[1]}" if shard else None, "worker": worker_id(config), "shared_cores": shared}
 
 
 CASE_TYPES = (Ceiling, BenchCase, LessonCase, LabCase)
@@ -272,6 +346,8 @@ class Sweep:
         append_stream(self.config, {"left_out": {"test": item.originalname, "param": case.id, "reason": reason}})
 
     def write_progress(self, event: dict) -> None:
+        if "plan" in event and worker_id(self.config) not in (None, "gw0"):
+            return  # every xdist worker collects (and plans) the same items: the first one's plan stands for all
         if self.progress is not None:
             self.progress.parent.mkdir(parents=True, exist_ok=True)
             with self.progress.open("a") as f:
@@ -283,7 +359,48 @@ def budget_text(seconds: float) -> str:
 
 
 def pytest_sessionstart(session):
-    session.config.dnnbench_sweep = Sweep(session.config)
+    config = session.config
+    bs = getattr(config, "_benchmarksession", None)
+    if parallel(config) and timed(config) and bs is not None and bs.disabled:
+        raise pytest.UsageError(
+            "-n: this pytest-benchmark turned timing off under pytest-xdist; run without -n (or with --shard I/N "
+            "and CUDA_VISIBLE_DEVICES per process)"
+        )
+    if bs is not None and parallel(config) and worker_id(config) is None:
+        bs.json = None  # the controller times nothing: its workers write the JSON files
+    config.dnnbench_sweep = Sweep(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["dnnbench_seed"] = node.config.dnnbench.seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """-n auto with timed CUDA benchmarks: one worker per visible GPU (otherwise xdist's default, one per core)."""
+    if timed(config) and _split(config.getoption("dnnbench_device")) == ["cuda"]:
+        import torch
+
+        return max(len(visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())), 1)
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Before the workers start: worker i sees only the i-th visible GPU (CUDA_VISIBLE_DEVICES in its environment,
+    set before anything in it initializes CUDA)."""
+    if not (timed(config) and "cuda" in config.dnnbench.devices):
+        return
+    import torch
+
+    pin_specs(specs, visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()))
+
+
+def pin_specs(specs, gpus: list[str]) -> None:
+    """Give each xdist worker spec (execnet.XSpec, in worker order) its own GPU through its environment."""
+    for spec, gpu in zip(specs, pin_workers(len(specs), gpus), strict=True):
+        spec.env["CUDA_VISIBLE_DEVICES"] = gpu
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected theirs: the plan is of what was selected
@@ -344,10 +461,21 @@ def pytest_runtest_makereport(item, call):
 _machine_line: dict | None = None
 
 
-def append_stream(config, entry: dict) -> None:
+def pytest_sessionfinish(session):
+    """A shard's stream exists even when its part of the selection had no benchmark (its first line says which shard
+    of how many ran here): a merged report can tell a shard without results from one that never ran."""
+    config = session.config
+    sweep = getattr(config, "dnnbench_sweep", None)
+    controller = parallel(config) and worker_id(config) is None
+    if sweep is not None and sweep.shard is not None and not controller and not config.option.collectonly:
+        append_stream(config, None)
+
+
+def append_stream(config, entry: dict | None) -> None:
     """Append one record to the run's JSON-lines stream: a finished benchmark (pytest-benchmark's own JSON entry with
     its wall seconds), or a benchmark skipped, failed or left out, with its reason. The first line of a stream holds
-    the machine info and the run's profile (what it covers, what only the full profile adds) and budget."""
+    the machine info and the run's profile (what it covers, what only the full profile adds) and budget, its shard and
+    worker. None appends nothing but that first line, where the stream has none yet."""
     global _machine_line
     path = config.dnnbench.stream
     if path is None:
@@ -365,7 +493,9 @@ def append_stream(config, entry: dict) -> None:
                     "covers": prof.covers,
                     "leaves_out": prof.leaves_out,
                     "budget_s": sweep.budget_s if sweep else None,
+                    **run_place(config),
                 },
             }
             f.write(json.dumps(_machine_line) + "\n")
-        f.write(json.dumps(entry, default=str) + "\n")
+        if entry is not None:
+            f.write(json.dumps(entry, default=str) + "\n")

@@ -4,7 +4,11 @@
     dnnbench run [--device ...] [-o DIR]       run the benchmarks (pytest-benchmark), then write the report;
                  [--budget 10m] [--quiet]  within a time budget, with a progress display (done/total, ETA)
     dnnbench report RESULTS... -o DIR          report of results from any runs, machines and devices
+    dnnbench submit --executor slurm|local --shards N -o DIR -- RUN OPTIONS
+                                               the sweep as N shards, each a batch job (dnnbench/submit.py),
+                                               failed shards retried, then one merged report in DIR/report
     dnnbench compare BASE NEW [--fail-above P] the change per benchmark between two runs, noise taken into account
+                 [--across-gpus]               (refused across GPU models unless --across-gpus)
     dnnbench calibrate [--device ...]          measure this machine's ceilings (copy GB/s, matmul GFLOP/s)
     dnnbench study NAME|all [--full]           trade-off studies over the lessons (models/studies.py: training
                                                dynamics; bench/systems.py: the same work executed differently);
@@ -73,7 +77,7 @@ def cmd_compare(args) -> int:
     from reports.load import ResultsError
 
     try:
-        pairs, only_base, only_new = compare([args.base], [args.new])
+        pairs, only_base, only_new = compare([args.base], [args.new], across_gpus=args.across_gpus)
     except ResultsError as e:
         return fail(str(e))
     if not pairs:
@@ -118,10 +122,13 @@ def cmd_run(args) -> int:
         shard = parse_shard(args.shard) if args.shard else None
     except ValueError as e:
         return fail(str(e))
+    if args.workers is not None and args.workers != "auto" and not args.workers.isdigit():
+        return fail(f"--workers {args.workers!r}: expected a number of workers or auto")
     out.mkdir(parents=True, exist_ok=True)
     results, stream, log = out / "results.json", out / "results.stream.jsonl", out / "pytest.log"
     progress_file = out / "progress.jsonl"
-    progress_file.unlink(missing_ok=True)
+    for old in [progress_file, *out.glob("results*.stream*.jsonl"), *out.glob("results*.json")]:
+        old.unlink(missing_ok=True)  # the folder's results are this run's (one file per xdist worker with --workers)
     progress = Progress(choose_mode(args.quiet, sys.stdout))
     import torch
 
@@ -149,9 +156,12 @@ def cmd_run(args) -> int:
         ("--batch-sizes", args.batch_sizes),
         ("-k", args.select),
         ("--seed", args.seed),
+        ("-n", args.workers),
     ):
         if value is not None:
             cmd += [flag, str(value)]
+    if args.allow_shared_cores:
+        cmd.append("--allow-shared-cores")
     if not args.quiet:
         print("$ " + shlex.join(cmd) + f"  > {log}", flush=True)
     try:
@@ -160,23 +170,30 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:  # the benchmark run was stopped: report what finished
         rc, counts, studies = 130, {"interrupted": 1}, []
     progress.end()
+    if rc == 5 and shard is not None:
+        rc = 0  # pytest's "no tests ran": this shard's part of the selection has no benchmark (studies only, or none)
     if not args.quiet:
         print("benchmarks: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" (pytest output: {log})")
-    source = stream if stream.exists() and stream.stat().st_size else results
-    if not source.exists():
+    # the stream (one per xdist worker with --workers) has every finished benchmark, even of a killed run
+    sources = [p for p in sorted(out.glob("results*.stream*.jsonl")) if p.stat().st_size]
+    sources = sources or sorted(out.glob("results*.json"))
+    if not sources:
         return fail(f"the benchmark run wrote no results (pytest exit status {rc}; see {log})")
     run = []
     for name in studies:
         elapsed = time.monotonic() - started
         if budget_s is not None and elapsed + expected_studies[name] + REPORT_S > budget_s:
-            left_out_record(stream, "study", name, f"left out by the budget of {budget_s:g} s: the run reached it")
+            left_out_record(sources[0], "study", name, f"left out by the budget of {budget_s:g} s: the run reached it")
         else:
             run.append(name)
     study_files, failed = run_studies(run, full, device, out, progress, {n: expected_studies[n] for n in run})
-    index = report(args, [source, *study_files], out / "report", progress)
+    if args.no_report:  # a shard of a sweep: its results are merged into one report later (dnnbench report)
+        print(f"results: {', '.join(map(str, [*sources, *study_files]))}")
+        return rc or (1 if failed else 0)
+    index = report(args, [*sources, *study_files], out / "report", progress)
     if index is None:
         return 2
-    print(f"results: {source}\nreport: {index.resolve()}")
+    print(f"results: {', '.join(map(str, sources))}\nreport: {index.resolve()}")
     if budget_s is not None and not args.quiet:
         print(f"budget {budget_s:g} s, used {time.monotonic() - started:.0f} s")
     return rc or (1 if failed else 0)
@@ -196,6 +213,46 @@ def report(args, paths, out: Path, progress) -> Path | None:
         return None
     progress.end()
     return index
+
+
+def cmd_submit(args) -> int:
+    from dnnbench.progress import Progress, choose_mode
+    from dnnbench.submit import SubmitOptions, check, submit
+
+    run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+    build_parser().parse_args(["run", *run_args])  # a bad run option: its one-line error before any job is submitted
+    opts = SubmitOptions(
+        executor=args.executor,
+        shards=args.shards,
+        out=args.output,
+        run_args=run_args,
+        retries=args.retries,
+        time_min=args.time,
+        partition=args.partition,
+        gpus_per_task=args.gpus_per_task,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+        max_parallel=args.max_parallel,
+        wait=not args.no_wait,
+    )
+    try:
+        check(opts)
+    except ValueError as e:
+        return fail(str(e))
+    outcome = submit(opts)
+    if not opts.wait:
+        print(f"jobs: {opts.out / 'jobs.json'}")
+        print(f"when they have finished: dnnbench report {opts.out} -o {opts.out / 'report'}")
+        return 0
+    for shard, m in sorted(outcome.missing.items()):
+        print(f"shard {shard}/{opts.shards} missing: {m['reason']}; log: {m['log']}", file=sys.stderr)
+    if not outcome.done:
+        return fail(f"no shard gave results; the jobs' logs: {opts.out / 'jobs.json'}")
+    index = report(args, [opts.out], opts.out / "report", Progress(choose_mode(args.quiet, sys.stdout)))
+    if index is None:
+        return 2
+    print(f"results: {opts.out}\nreport: {index.resolve()}")
+    return 1 if outcome.missing else 0
 
 
 def cmd_calibrate(args) -> int:
@@ -264,9 +321,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--shard", help="I/N: run the I-th of N disjoint parts of the benchmarks and studies (balanced by seconds)"
     )
     p.add_argument("--balance-from", type=Path, help="an earlier run's folder or stream: its seconds balance shards")
+    p.add_argument(
+        "--workers",
+        help="N or auto: pytest-xdist workers, one per GPU, each pinned to its own (with --device cuda; "
+        "auto: every visible GPU)",
+    )
+    p.add_argument(
+        "--allow-shared-cores",
+        action="store_true",
+        help="with --workers on the CPU: run anyway (checks the pipeline; the timings are not performance figures)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--no-report", action="store_true", help="results only (a shard's; merge with dnnbench report)")
     p.add_argument("-o", "--output", type=Path, help="output folder (default: results/run-<time>)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "submit",
+        help="run a sweep as N shards, each a batch job (submitit: Slurm, or local processes), then one report",
+        description="dnnbench submit [options] -- <dnnbench run options>: each shard runs `dnnbench run <run "
+        "options> --shard I/N` as a job; failed shards are retried; the merged report goes to OUT/report.",
+    )
+    p.add_argument("--executor", choices=("slurm", "local"), required=True)
+    p.add_argument("--shards", type=int, required=True, help="N: how many jobs share the sweep")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder of the shards, job logs and report")
+    p.add_argument("--retries", type=int, default=1, help="submit a failed or killed shard again, up to this often")
+    p.add_argument("--time", type=int, default=60, metavar="MIN", help="each job's time limit in minutes")
+    p.add_argument("--partition", help="Slurm partition")
+    p.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per shard (Slurm --gpus-per-task)")
+    p.add_argument("--cpus-per-task", type=int, help="CPU cores per shard (Slurm --cpus-per-task)")
+    p.add_argument("--mem-gb", type=float, help="memory per shard in GB (Slurm --mem)")
+    p.add_argument(
+        "--max-parallel",
+        type=int,
+        help="shards running at once (Slurm: the array's %%limit; local: default one at a time, or one per GPU set)",
+    )
+    p.add_argument("--no-wait", action="store_true", help="Slurm: print the job ids and return")
+    p.add_argument("--baseline", default="eager", help="the variant speedups are measured against")
+    p.add_argument("--quiet", action="store_true", help="no progress display while the report is built")
+    p.add_argument("run_args", nargs=argparse.REMAINDER, help="-- then the dnnbench run options of every shard")
+    p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("report", help="write the report of benchmark results")
     p.add_argument("results", nargs="+", type=Path, help="pytest-benchmark JSON files or dnnbench .jsonl streams")
@@ -283,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="PCT",
         help="exit 1 when a benchmark is slower beyond noise by more than PCT percent",
+    )
+    p.add_argument(
+        "--across-gpus", action="store_true", help="compare even when the two runs used different GPU models"
     )
     p.set_defaults(func=cmd_compare)
 

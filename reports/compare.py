@@ -8,18 +8,20 @@ or `--benchmark-save` output), not only dnnbench's. A pair's change is new media
 - the difference is larger than the spread: |new median - base median| exceeds the larger of the two IQRs, so
   thousands of rounds cannot turn a shift inside the run-to-run spread into a verdict.
 Otherwise it is "within noise".
+
+Timings from different GPU models are not an A/B of the code: compare refuses them unless told (across_gpus), and
+names both sides' GPUs. A side may be a folder of results (a sharded sweep's): every stream in it is read.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reports.load import read_entries
+from reports.load import ResultsError, expand, read_entries
 
 ALPHA = 0.001  # strict: a compare makes hundreds of tests at once
 MIN_SAMPLES = 5
@@ -67,18 +69,37 @@ def judge(base: dict, new: dict) -> tuple[str, str]:
     return ("slower" if diff > 0 else "faster"), evidence
 
 
-def entries_by_name(paths) -> dict[str, dict]:
-    out = {}
-    for p in map(Path, paths):
-        for e in read_entries(p)[1]:
+def gpu_model(machine: dict) -> str | None:
+    """The GPU model a results file was measured on: the one it timed on, else the machine's first; None without."""
+    info = machine.get("dnnbench") or {}
+    used = info.get("gpu_used") or {}
+    gpus = info.get("gpus") or []
+    return used.get("name") or (gpus[0].get("name") if gpus else None)
+
+
+def entries_by_name(paths) -> tuple[dict[str, dict], set[str]]:
+    """(benchmark name -> its stats, the GPU models the files were measured on)."""
+    out, gpus = {}, set()
+    for p in expand(paths):
+        if p.name.startswith("study-") or p.name == "missing-shards.jsonl":
+            continue
+        machine, entries = read_entries(p)
+        gpus |= {gpu_model(machine)} - {None}
+        for e in entries:
             if isinstance(e, dict) and "median" in (e.get("stats") or {}):
                 out[e.get("fullname") or e.get("name")] = e["stats"]
-    return out
+    return out, gpus
 
 
-def compare(base_paths, new_paths) -> tuple[list[Pair], list[str], list[str]]:
-    """(pairs, names only in base, names only in new)."""
-    base, new = entries_by_name(base_paths), entries_by_name(new_paths)
+def compare(base_paths, new_paths, across_gpus: bool = False) -> tuple[list[Pair], list[str], list[str]]:
+    """(pairs, names only in base, names only in new). Raises ResultsError when the two sides ran on different GPU
+    models, unless across_gpus."""
+    (base, base_gpus), (new, new_gpus) = entries_by_name(base_paths), entries_by_name(new_paths)
+    if base_gpus and new_gpus and base_gpus != new_gpus and not across_gpus:
+        raise ResultsError(
+            f"base ran on {', '.join(sorted(base_gpus))} and new on {', '.join(sorted(new_gpus))}: timings from "
+            "different GPU models are not an A/B comparison of the code; pass --across-gpus to compare them anyway"
+        )
     pairs = []
     for name in sorted(base.keys() & new.keys()):
         b, n = base[name], new[name]

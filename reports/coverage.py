@@ -33,6 +33,56 @@ def profile_sentences(runs: list[dict]) -> list[str]:
     return out
 
 
+# provenance columns whose mixing a report warns about: the same benchmark from two of them may differ by the software
+MIXED = {"commit": "commits of the suite", "torch": "torch versions", "triton": "triton versions"}
+
+
+def lacking_shards(runs: list[dict]) -> list[str]:
+    """The shards ('2/8') of each sharded sweep in `runs` that no results file came from."""
+    seen: dict[int, set[int]] = {}
+    for r in runs:
+        if r.get("shard"):
+            i, n = map(int, str(r["shard"]).split("/"))
+            seen.setdefault(n, set()).add(i)
+    return [f"{i}/{n}" for n, have in sorted(seen.items()) for i in range(1, n + 1) if i not in have]
+
+
+def provenance_sentences(df: pd.DataFrame, runs: list[dict]) -> list[str]:
+    """Where the rows were measured (shards, xdist workers, GPUs) and a warning for each mix that makes rows
+    incomparable: several commits of the suite, torch or triton versions, or CPU timings from parallel workers."""
+    out = []
+    parts = []
+    for col, what in (("shard", "shards"), ("worker", "pytest-xdist workers"), ("job_id", "batch jobs")):
+        n = df[col].dropna().nunique() if col in df else 0
+        if n > 1:
+            parts.append(f"{n} {what}")
+    if "gpu_uuid" in df and df["gpu_uuid"].dropna().nunique() > 1:
+        per_model = df.dropna(subset=["gpu_uuid"]).groupby("gpu")["gpu_uuid"].nunique()
+        parts.append(f"{per_model.sum()} GPUs (" + ", ".join(f"{n} {m}" for m, n in per_model.items()) + ")")
+    lacking = lacking_shards(runs)
+    if lacking:
+        out.append(
+            f"Warning: shard {', '.join(lacking)} of this sweep has no results in these files: its benchmarks are "
+            "missing from every table (dnnbench submit lists a shard that failed every attempt below, with its log)."
+        )
+    if parts:
+        out.append("These results merge " + ", ".join(parts) + "; each row's provenance is in the long table.")
+    for col, what in MIXED.items():
+        values = sorted(map(str, df[col].dropna().unique())) if col in df else []
+        if len(values) > 1:
+            out.append(
+                f"Warning: these results come from {len(values)} {what} ({', '.join(values)}): a difference between "
+                f"rows of different {col} values may come from the software, not from the variant or the machine."
+            )
+    if any(r.get("shared_cores") for r in runs):
+        out.append(
+            "Warning: some CPU rows were timed by parallel workers or shards sharing the CPU's cores "
+            "(--allow-shared-cores, or local shards with --max-parallel): they check the pipeline and are not "
+            "performance figures."
+        )
+    return out
+
+
 def missing_table(coverage: list[dict]) -> pd.DataFrame:
     """One row per (status, kind, reason): how many benchmarks, and the first few of them."""
     df = pd.DataFrame(coverage)
@@ -51,7 +101,7 @@ def coverage_section(ctx: ReportContext) -> list[Section]:
     measured = ctx.df["kind"].value_counts()
     counts = ", ".join(f"{n} {kind}" for kind, n in measured.items()) or "no benchmark"
     studies = len(ctx.meta.get("study_headers", {}))
-    text = profile_sentences(runs)
+    text = profile_sentences(runs) + provenance_sentences(ctx.df, runs)
     text.append(f"Measured: {counts}" + (f", and {studies} studies." if studies else "."))
     tables = []
     if coverage:

@@ -20,7 +20,34 @@ class ResultsError(ValueError):
     """A results file that cannot be used; the message names the file and the reason."""
 
 
-COVERAGE = ("skipped", "failed", "left_out")  # stream records of benchmarks that did not give a measurement
+# stream records of benchmarks that did not give a measurement; "missing" is a whole shard of a sharded sweep that
+# failed every attempt (dnnbench submit writes it to missing-shards.jsonl, with the shard's log)
+COVERAGE = ("skipped", "failed", "left_out", "missing")
+MISSING_SHARDS = "missing-shards.jsonl"
+
+
+def expand(paths) -> list[Path]:
+    """The results files of `paths`: a file as it is; a folder (a run's, or a sharded sweep's with one folder per
+    shard or worker) gives every stream in it (*.stream*.jsonl), or its pytest-benchmark JSON files where it has no
+    stream, its study files and its missing-shards record."""
+    return [path for path, _ in labelled(paths)]
+
+
+def labelled(paths) -> list[tuple[Path, str]]:
+    """expand(), each file with its label in the table's `source` column: its name, or its path inside the folder
+    it was found in (shard-2-of-8/results.stream.jsonl), so that a sweep's files stay apart."""
+    out = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append((p, p.name))
+            continue
+        streams = sorted(p.rglob("*.stream*.jsonl"))
+        jsons = [] if streams else sorted(q for q in p.rglob("*.json") if q.name.startswith("results"))
+        found = [*streams, *jsons, *sorted(p.rglob("study-*.jsonl")), *sorted(p.rglob(MISSING_SHARDS))]
+        if not found:
+            raise ResultsError(f"{p}: a folder without results (no *.stream.jsonl, results*.json or study-*.jsonl)")
+        out += [(q, str(q.relative_to(p))) for q in found]
+    return out
 
 
 def read_records(path: Path) -> list[dict]:
@@ -58,6 +85,12 @@ def read_entries(path: Path, records: list[dict] | None = None) -> tuple[dict, l
         records = read_records(path) if records is None else records
         machine = next((r["machine_info"] for r in records if "machine_info" in r), {})
         return machine, [r for r in records if "stats" in r]
+    data = read_json(path)
+    return data.get("machine_info") or {}, data["benchmarks"]
+
+
+def read_json(path: Path) -> dict:
+    """A pytest-benchmark JSON file's content (machine_info, benchmarks, and dnnbench's run line under 'dnnbench')."""
     text = _read_text(path)
     try:
         data = json.loads(text)
@@ -65,7 +98,7 @@ def read_entries(path: Path, records: list[dict] | None = None) -> tuple[dict, l
         raise ResultsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise ResultsError(f"{path}: not pytest-benchmark output (no 'benchmarks' list)")
-    return data.get("machine_info") or {}, data["benchmarks"]
+    return data
 
 
 def read_coverage(records: list[dict]) -> tuple[dict, list[dict]]:
@@ -98,6 +131,25 @@ def machine_name(machine: dict) -> str:
         return f"{host} ({gpus[0]['name']})"
     cpu = info.get("cpu_model") or (machine.get("cpu") or {}).get("brand_raw") or machine.get("processor") or "cpu"
     return f"{host} ({cpu})"
+
+
+def provenance(machine: dict, run: dict) -> dict:
+    """The provenance columns of every row from one results file: host, the GPU it timed on, its shard and worker,
+    its batch job, the suite's commit, torch's and triton's versions."""
+    info = machine.get("dnnbench", {})
+    gpu = info.get("gpu_used") or {}
+    return {
+        "host": info.get("host") or machine.get("node"),
+        "gpu": gpu.get("name"),
+        "gpu_uuid": gpu.get("uuid"),
+        "gpu_visible_as": gpu.get("visible_as"),
+        "shard": run.get("shard"),
+        "worker": run.get("worker"),
+        "job_id": info.get("job_id"),
+        "commit": info.get("commit"),
+        "torch": info.get("torch"),
+        "triton": info.get("triton"),
+    }
 
 
 def measured(entry: dict, stats: dict) -> dict:
@@ -176,25 +228,31 @@ def load(paths) -> pd.DataFrame:
     Entries without dnnbench fields (another project's pytest-benchmark file) are left out and counted in
     attrs['skipped']. A run's JSON and its stream hold the same measurements: duplicates are kept once."""
     rows, skipped, studies, headers, runs, coverage = [], 0, [], {}, [], []
-    for p in map(Path, paths):
+    for p, label in labelled(paths):
         if p.name.startswith("study-") and p.suffix == ".jsonl":  # `dnnbench study` rows, one table of their own
             header, study_rows = read_study(p)
             headers.setdefault(header["study"], header)  # the same study from several machines: the first header
             studies += study_rows
             continue
-        records = read_records(p) if p.suffix == ".jsonl" else []  # a stream is read once
-        machine, entries = read_entries(p, records or None)
+        if p.suffix == ".jsonl":  # a stream is read once
+            records = read_records(p)
+            machine, entries = read_entries(p, records)
+            run, missing = read_coverage(records)
+        else:
+            data = read_json(p)
+            machine, entries, missing = data.get("machine_info") or {}, data["benchmarks"], []
+            run = data.get("dnnbench") if isinstance(data.get("dnnbench"), dict) else {}
         name = machine_name(machine)
-        run, missing = read_coverage(records)
-        if run:
-            runs.append({**run, "machine": name, "source": p.name})
+        if run and p.suffix == ".jsonl":  # a JSON file's run line is its stream's: counted once
+            runs.append({**run, "machine": name, "source": label})
         coverage += [{**m, "machine": name} for m in missing]
+        where = provenance(machine, run)
         for entry in entries:
-            row = entry_row(entry, name, p.name) if isinstance(entry, dict) else None
+            row = entry_row(entry, name, label) if isinstance(entry, dict) else None
             if row is None:
                 skipped += 1
             else:
-                rows.append(row)
+                rows.append({**row, **where})
     df = pd.DataFrame(rows, columns=COLUMNS)
     df = df.drop_duplicates(subset=["machine", "name", "median_s", "rounds"]).reset_index(drop=True)
     df.attrs["skipped"] = skipped

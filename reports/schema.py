@@ -141,4 +141,15 @@ COLUMNS = {
     "samples_per_s": "samples/s (lessons)",
     "op_shares": "dict (lessons)",
     "source": "the results file's name",
+    # provenance (bench/machine.py, bench/plugin.py): where and from what a row was measured
+    "host": "the machine's host name",
+    "gpu": "the GPU the row was timed on (its name), or None on the CPU",
+    "gpu_uuid": "that GPU's UUID (GPU-...), or None",
+    "gpu_visible_as": "how CUDA_VISIBLE_DEVICES named that GPU (index or UUID), or None when it was unset",
+    "shard": "I/N: the shard of the sweep (--shard), or None",
+    "worker": "the pytest-xdist worker (gw0, ...), or None",
+    "job_id": "the batch job (Slurm array job_task, or dnnbench submit's local job), or None",
+    "commit": "the suite's git commit (-dirty: with local changes), or None",
+    "torch": "torch's version",
+    "triton": "triton's version",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -14,11 +15,16 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def speedups(df: pd.DataFrame, baseline: str = "eager") -> pd.DataFrame:
-    """Op rows with `speedup` = baseline median / variant median, both from the same group of the same run."""
+    """Op rows with `speedup` = baseline median / variant median, both from the same group of the same run (the same
+    results file); where the baseline was timed in another file of the same machine (another shard or xdist worker
+    of a sweep, another run), the median of that machine's baseline medians in the group."""
     ops = df[df["kind"] == "op"].copy()
-    base = ops[ops["variant"] == baseline].set_index(["machine", "group"])["median_s"]
-    key = pd.MultiIndex.from_frame(ops[["machine", "group"]])
-    ops["speedup"] = base.reindex(key).to_numpy() / ops["median_s"].to_numpy()
+    bases = ops[ops["variant"] == baseline]
+    same_file = bases.groupby(["machine", "source", "group"])["median_s"].first()
+    same_machine = bases.groupby(["machine", "group"])["median_s"].median()
+    base = same_file.reindex(pd.MultiIndex.from_frame(ops[["machine", "source", "group"]])).to_numpy()
+    other = same_machine.reindex(pd.MultiIndex.from_frame(ops[["machine", "group"]])).to_numpy()
+    ops["speedup"] = np.where(np.isnan(base), other, base) / ops["median_s"].to_numpy()
     return ops
 
 
