@@ -130,6 +130,7 @@ def machine_info() -> dict:
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "gpus": gpu_info(),
         "gpu_used": gpu_used(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "commit": suite_commit(),
         "job_id": job_id(),
         "cpu_model": cpu_model(),

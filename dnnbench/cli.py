@@ -124,6 +124,11 @@ def cmd_run(args) -> int:
         return fail(str(e))
     if args.workers is not None and args.workers != "auto" and not args.workers.isdigit():
         return fail(f"--workers {args.workers!r}: expected a number of workers or auto")
+    if args.workers is not None and args.device != "cuda" and not args.allow_shared_cores:
+        return fail(
+            "--workers times one worker per GPU: give --device cuda (CPU workers would share the cores; "
+            "--allow-shared-cores runs them anyway, not as performance figures)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     results, stream, log = out / "results.json", out / "results.stream.jsonl", out / "pytest.log"
     progress_file = out / "progress.jsonl"

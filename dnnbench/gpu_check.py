@@ -6,7 +6,9 @@ benchmark sweep, written to reports/gpu/<card>/ with a short summary.
     python -m dnnbench.gpu_check --targets --studies device,precision,backend   # then quick studies on the device
 
 Each step runs as its own process with a time limit, so a crash or a hang in one step still leaves the other
-step's results and the summary.
+step's results and the summary. On a node with several GPUs the benchmark step is split into one shard per GPU
+(`--shard I/N`, bench/shard.py), each shard a process of its own that sees only its GPU (CUDA_VISIBLE_DEVICES), all
+running at once: the sweep takes about 1/N of the time, and the summary merges the shards' streams.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def target_benchmarks() -> str:
     return " or ".join(["test_ceiling", *parts])
 
 
+# pytest's last line: "12 passed, 3 skipped in 4.2s" (with -q) or the same between "=" rules
+PYTEST_SUMMARY = r"^=*\s*(\d+ (?:passed|failed|error|skipped|deselected).*?)\s*=*$"
+
+
 def run_step(
     name: str, args: list[str], out: Path, timeout: float, env: dict | None = None, module: str = "pytest"
 ) -> dict:
@@ -66,14 +72,47 @@ def run_step(
         except subprocess.TimeoutExpired:
             rc = "timeout"
     text = log.read_text()
-    # pytest's last line: "12 passed, 3 skipped in 4.2s" (with -q) or the same between "=" rules
-    summary = re.findall(r"^=*\s*(\d+ (?:passed|failed|error|skipped|deselected).*?)\s*=*$", text, re.M)
+    summary = re.findall(PYTEST_SUMMARY, text, re.M)
     if module != "pytest":
         summary = [f"{len(re.findall(r'^rows: ', text, re.M))} written"]
     result = {"step": name, "exit": rc, "summary": summary[-1] if summary else "(no summary)", "seconds": 0.0}
     result["seconds"] = round(time.time() - start, 1)
     print(f"[gpu-check] {name}: exit {rc}, {result['summary']} ({result['seconds']} s)", flush=True)
     return result
+
+
+def run_shards(name: str, args: list[str], gpus: list[str], out: Path, timeout: float) -> list[dict]:
+    """Run `python -m pytest ARGS --shard I/N` once per GPU, all at once, shard I seeing only gpus[I-1] and writing
+    its own JSON and stream (results.shard-I.json, results.stream.shard-I.jsonl); logs to out/NAME-I.log. Returns
+    one step record per shard."""
+    n, procs, logs, start = len(gpus), [], [], time.time()
+    for i, gpu in enumerate(gpus, 1):
+        log = out / f"{name}-{i}.log"
+        own = ["--shard", f"{i}/{n}", "--benchmark-json", str(out / f"results.shard-{i}.json")]
+        own += ["--stream", str(out / f"results.stream.shard-{i}.jsonl")]
+        cmd = [sys.executable, "-m", "pytest", *args, *own]
+        sink = log.open("w")
+        sink.write("$ CUDA_VISIBLE_DEVICES=" + gpu + " " + " ".join(cmd) + "\n")
+        sink.flush()
+        env = dict(os.environ, PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES=gpu)
+        procs.append(subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env))
+        logs.append((log, sink))
+    steps = []
+    for i, (proc, (log, sink)) in enumerate(zip(procs, logs, strict=True), 1):
+        try:
+            rc = proc.wait(timeout=max(timeout - (time.time() - start), 1.0))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            rc = "timeout"
+        sink.close()
+        summary = re.findall(PYTEST_SUMMARY, log.read_text(), re.M)
+        step = {"step": f"{name} {i}/{n} (GPU {gpus[i - 1]})", "exit": rc, "summary": summary[-1] if summary else ""}
+        step["summary"] = step["summary"] or "(no summary)"
+        step["seconds"] = round(time.time() - start, 1)
+        print(f"[gpu-check] {step['step']}: exit {rc}, {step['summary']} ({step['seconds']} s)", flush=True)
+        steps.append(step)
+    return steps
 
 
 def strip_raw_timings(path: Path) -> None:
@@ -106,10 +145,11 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
         *[f"- {s['step']}: exit {s['exit']}, {s['summary']}, {s['seconds']} s" for s in steps],
         "",
     ]
-    sources = [p for p in (out / "results.json", out / "results.stream.jsonl") if p.exists()]
+    # The streams have every finished benchmark even when a JSON was never written (a killed run); one per shard
+    # on a node with several GPUs.
+    sources = sorted(out.glob("results*.stream*.jsonl")) or sorted(out.glob("results*.json"))
     if sources:
-        # The stream has every finished benchmark even when the JSON was never written (a killed run).
-        df = load([sources[0]])
+        df = load(sources)
         lines += ["## Ceilings (measured in this run)", "", ceilings_markdown(df), ""]
         lines += ["## Variants against eager (median of one run; ratio > 1: faster than eager)", ""]
         lines += [speedup_markdown(df), ""]
@@ -130,6 +170,21 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
     return path
 
 
+def bench_gpus(device: str, wanted: int | None) -> list[str]:
+    """The GPUs the benchmark step shards over (CUDA_VISIBLE_DEVICES entries): every visible one, or the first
+    `wanted`; none on the CPU."""
+    import torch
+
+    from bench.gpus import visible_gpus
+
+    if device != "cuda":
+        return []
+    gpus = visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
+    if wanted is not None and not 1 <= wanted <= len(gpus):
+        raise SystemExit(f"gpu_check: --gpus {wanted}: between 1 and the {len(gpus)} visible GPU(s)")
+    return gpus[:wanted] if wanted else gpus
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dnnbench.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
@@ -146,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
+    parser.add_argument(
+        "--gpus",
+        type=int,
+        help="benchmark on this many GPUs at once, one shard each (default: every visible GPU; 1: one process)",
+    )
     args = parser.parse_args(argv)
 
     slug = card_slug(args.device)
@@ -173,15 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
     steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
     results, stream = out / "results.json", out / "results.stream.jsonl"
-    for old in (results, stream, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the stream afresh
+    earlier = [*out.glob("results*.json"), *out.glob("results*.stream*.jsonl")]
+    for old in (*earlier, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the streams afresh
         old.unlink(missing_ok=True)
     if args.targets:
         targets = target_benchmarks()
         common = [*common_unselected, "-k", f"({args.select}) and ({targets})" if args.select else targets]
     bench = ["bench", *common, "--benchmark-only", "--profile", "quick", "--benchmark-max-time", args.max_time]
-    bench += ["--benchmark-json", str(results), "--stream", str(stream)]
-    steps.append(run_step("bench", bench, out, args.bench_timeout))
-    strip_raw_timings(results)
+    gpus = bench_gpus(args.device, args.gpus)
+    if len(gpus) > 1:
+        steps += run_shards("bench", bench, gpus, out, args.bench_timeout)
+    else:
+        bench += ["--benchmark-json", str(results), "--stream", str(stream)]
+        steps.append(run_step("bench", bench, out, args.bench_timeout))
+    for path in out.glob("results*.json"):
+        strip_raw_timings(path)
     if args.studies:
         study = ["study", args.studies, "--device", args.device, "-o", str(out)]
         steps.append(run_step("studies", study, out, args.study_timeout, module="dnnbench.cli"))

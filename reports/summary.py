@@ -22,9 +22,9 @@ def speedups(df: pd.DataFrame, baseline: str = "eager") -> pd.DataFrame:
     bases = ops[ops["variant"] == baseline]
     same_file = bases.groupby(["machine", "source", "group"])["median_s"].first()
     same_machine = bases.groupby(["machine", "group"])["median_s"].median()
-    base = same_file.reindex(pd.MultiIndex.from_frame(ops[["machine", "source", "group"]])).to_numpy()
-    other = same_machine.reindex(pd.MultiIndex.from_frame(ops[["machine", "group"]])).to_numpy()
-    ops["speedup"] = np.where(np.isnan(base), other, base) / ops["median_s"].to_numpy()
+    base = same_file.reindex(pd.MultiIndex.from_frame(ops[["machine", "source", "group"]])).to_numpy(dtype=float)
+    other = same_machine.reindex(pd.MultiIndex.from_frame(ops[["machine", "group"]])).to_numpy(dtype=float)
+    ops["speedup"] = np.where(np.isnan(base), other, base) / ops["median_s"].to_numpy(dtype=float)
     return ops
 
 

@@ -2,6 +2,7 @@
 speedups of the benchmark results, and each study's generated conclusion read from the study file's own header."""
 
 import json
+from pathlib import Path
 
 from dnnbench.gpu_check import write_summary
 from tests.test_planted_report import planted_results
@@ -63,3 +64,49 @@ def test_the_device_selections_come_from_each_op_s_spec():
         == "not compiled or pow2 or small or nchw or pad0 or k2_stride1 or digits or head or hidden or momentum or adam"
     )
     assert target_benchmarks().startswith("test_ceiling or (matmul and 4096x4096x4096) or ")
+
+
+def test_the_benchmark_step_shards_over_every_visible_gpu(monkeypatch):
+    import pytest
+    import torch
+
+    from dnnbench.gpu_check import bench_gpus
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert bench_gpus("cuda", None) == ["0", "1", "2", "3"]
+    assert bench_gpus("cuda", 2) == ["0", "1"]
+    assert bench_gpus("cpu", None) == []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,7")
+    assert bench_gpus("cuda", None) == ["6", "7"]
+    with pytest.raises(SystemExit, match="--gpus 3: between 1 and the 2 visible"):
+        bench_gpus("cuda", 3)
+
+
+def test_shards_run_at_once_one_per_gpu_and_the_summary_merges_them(tmp_path):
+    """The multi-GPU path on the CPU: two shard processes (each told its own 'GPU', which the CPU run ignores), whose
+    streams together hold every selected benchmark once."""
+    import subprocess
+    import sys
+
+    from dnnbench.gpu_check import run_shards
+
+    select = "test_op and softmax and 1024x16 and (eager or lesson)"
+    args = ["bench", "--device", "cpu", "-p", "no:cacheprovider", "-q", "-k", select, "--benchmark-only"]
+    steps = run_shards("bench", [*args, "--benchmark-max-time", "0.01"], ["0", "1"], tmp_path, 300)
+    assert [s["step"] for s in steps] == ["bench 1/2 (GPU 0)", "bench 2/2 (GPU 1)"]
+    assert all(s["exit"] == 0 for s in steps), [(tmp_path / f"bench-{i}.log").read_text()[-1500:] for i in (1, 2)]
+    assert (tmp_path / "bench-1.log").read_text().startswith("$ CUDA_VISIBLE_DEVICES=0 ")
+    cases = []
+    for i in (1, 2):
+        records = [json.loads(x) for x in (tmp_path / f"results.stream.shard-{i}.jsonl").read_text().splitlines()]
+        assert records[0]["dnnbench"]["shard"] == f"{i}/2"
+        assert records[0]["machine_info"]["dnnbench"]["cuda_visible_devices"] == str(i - 1)  # its own GPU
+        cases += [r["name"][r["name"].index("[") + 1 : -1] for r in records if "stats" in r]
+        cases += [r["skipped"]["param"] for r in records if "skipped" in r]
+    collect = [sys.executable, "-m", "pytest", *args[:-1], "--collect-only"]
+    listed = subprocess.run(collect, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    ids = [line[line.index("[") + 1 : -1] for line in listed.splitlines() if "::" in line]
+    assert len(ids) >= 4 and sorted(cases) == sorted(ids)
+    text = write_summary(tmp_path, "cpu", steps).read_text()
+    assert "- bench 2/2 (GPU 1): exit 0" in text and "## Variants against eager" in text

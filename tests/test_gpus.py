@@ -168,3 +168,12 @@ def test_each_worker_writes_its_own_stream_and_json(tmp_path):
     collected = pytest_bench("--collect-only", "--device", "cpu", "-k", SELECT)
     ids = [line[line.index("[") + 1 : -1] for line in collected.stdout.splitlines() if "::" in line]
     assert len(ids) >= 4 and sorted(cases) == sorted(ids)  # every case once, in one worker or the other
+
+
+def test_dnnbench_run_workers_without_cuda_is_a_one_line_error(capsys):
+    from dnnbench.cli import main
+
+    assert main(["run", "--workers", "2", "--device", "cpu", "-o", "unused"]) == 2
+    assert "--workers times one worker per GPU: give --device cuda" in capsys.readouterr().err
+    assert main(["run", "--workers", "two", "-o", "unused"]) == 2
+    assert "expected a number of workers or auto" in capsys.readouterr().err

@@ -93,8 +93,10 @@ def test_the_backend_study_compiles_and_records_the_cost(monkeypatch):
     df = pd.DataFrame(run_systems_study(small("backend", ("4.3",), monkeypatch)))
     assert compiled_graphs() > before, "the compiled execution compiled nothing"
     timing = df[df["kind"] == "timing"].set_index("setting")
-    # the compiled step's first call compiles (seconds); eager's first call costs about one step
-    assert timing.loc["compiled", "compile_s"] > 0.05 > timing.loc["eager", "compile_s"] - 0.05
+    # the compiled step's first call traces and compiles: many steps' worth (even with Inductor's caches warm, which
+    # makes a fixed number of seconds a flaky bound), and more than eager's first call adds to a step
+    compiled, eager = timing.loc["compiled"], timing.loc["eager"]
+    assert compiled["compile_s"] > max(10 * compiled["step_s"], eager["compile_s"]), (compiled, eager)
     assert timing.loc["compiled", "first_call_s"] > timing.loc["compiled", "compile_s"] > 0
 
 
