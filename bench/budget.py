@@ -52,9 +52,13 @@ def parse_duration(text: str) -> float:
     return total
 
 
+BACKEND_RUNG = {"cudagraphs": "eager", "compiled_cudagraphs": "compiled"}  # the ladder rung of what they replay
+
+
 def priority(case) -> int:
     """0 for the ceilings, 1 for the baselines, then 2 + the distance from the top of the ladder (lesson backends sit
-    on the rung of what they run: compiled on 2, triton on 3, triton_fused on 4)."""
+    on the rung of what they run: compiled on 2, triton on 3, triton_fused on 4; the CUDA graph backends replay
+    eager (cudagraphs) or compiled (compiled_cudagraphs) work, so they sit on those rungs)."""
     top = max(registry.RUNGS.values())
     if isinstance(case, Ceiling):
         return 0
@@ -62,7 +66,7 @@ def priority(case) -> int:
         variant = registry.get(case.op, case.variant)
         return 1 if variant.baseline else 2 + top - variant.rung
     if isinstance(case, LessonCase):
-        return 1 if case.backend == "eager" else 2 + top - registry.RUNGS[case.backend]
+        return 1 if case.backend == "eager" else 2 + top - registry.RUNGS[BACKEND_RUNG.get(case.backend, case.backend)]
     if isinstance(case, LabCase):
         settings = LESSONS[case.lesson].settings
         return 1 if not settings or case.setting == settings[0] else 2

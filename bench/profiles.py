@@ -49,8 +49,12 @@ PROFILES = {
         compile_cases="one",
         compiled_lesson_modes=("train_step",),
         lesson_skips={
-            ("6.5", "compiled"): "the quick profile does not compile ResNet-18 (about 50 s on a 2-core CPU for the "
-            "forward and the training step); the other lessons time the compiled backend, --profile full times it here"
+            (
+                "6.5",
+                backend,
+            ): "the quick profile does not compile ResNet-18 (about 50 s on a 2-core CPU for the forward and the "
+            "training step); the other lessons time the compiled backend, --profile full times it here"
+            for backend in ("compiled", "compiled_cudagraphs")
         },
         covers=(
             "every op at one small and one large size, forward and backward, with every rung that can be timed on "

@@ -31,7 +31,7 @@ from models import LESSONS
 from models.backends import apply_backend, run_skip_reason, step_parts, timing_skip_reason
 from models.fusion import FUSIONS
 from models.precision import loss_scaler, precision, precision_skip_reason
-from models.train import train_step
+from models.train import step_call
 
 STEPS = 10  # timed calls per round; a round keeps their median
 
@@ -90,10 +90,17 @@ SYSTEMS_STUDIES: dict[str, SystemsStudy] = {
     for s in (
         SystemsStudy(
             name="backend",
-            question="What does each backend cost per training step and to compile, and when does compiling pay back?",
+            question="What does each backend cost per training step and to compile or capture, and when does that pay "
+            "back?",
             lessons={"quick": ("4.3", "6.4"), "full": MLPS + CNNS},
             batches={"quick": (64,), "full": (16, 256, 1024)},
-            executions=(Execution("eager"), Execution("compiled", "compiled"), Execution("triton", "triton")),
+            executions=(
+                Execution("eager"),
+                Execution("compiled", "compiled"),
+                Execution("triton", "triton"),
+                Execution("cudagraphs", "cudagraphs"),
+                Execution("compiled_cudagraphs", "compiled_cudagraphs"),
+            ),
             figure="break_even",
             about="compiled",
         ),
@@ -212,7 +219,7 @@ def _train_step(ex: Execution, lesson: str, device: str, batch: int) -> Callable
     with precision(ex.precision, device):
         scaler = loss_scaler(device)
 
-    return lambda: train_step(model, loss_fn, optimizer, x, y, scaler)
+    return step_call(model, loss_fn, optimizer, x, y, scaler)
 
 
 def _row(study: str, version: str, lesson: str, ex: Execution, device: str, batch: int | None, **values) -> dict:

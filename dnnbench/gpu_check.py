@@ -56,6 +56,12 @@ def target_benchmarks() -> str:
 PYTEST_SUMMARY = r"^=*\s*(\d+ (?:passed|failed|error|skipped|deselected).*?)\s*=*$"
 
 
+# --targets: the launch-bound lessons' training step on every backend (eager, compiled, triton, triton_fused, the CUDA
+# graph backends) at a small and a large batch, beside the ops' targets
+LESSON_TARGETS = "test_lesson and (lesson4.3- or lesson5.4-) and train_step and not channels_last and not autocast"
+LESSON_BATCHES = "64,1024"
+
+
 def run_step(
     name: str, args: list[str], out: Path, timeout: float, env: dict | None = None, module: str = "pytest"
 ) -> dict:
@@ -194,13 +200,16 @@ def main(argv: list[str] | None = None) -> int:
         "--targets",
         action="store_true",
         help="test only bf16 and TF32 (what the interpreter cannot check), benchmark only the cases "
-        "behind the ops' targets",
+        "behind the ops' targets, then lessons 4.3 and 5.4's training step on every backend at batch 64 and 1024",
     )
     parser.add_argument("--studies", help="then run these quick studies on the device (comma-separated, or all)")
     parser.add_argument("--study-timeout", type=float, default=180.0, help="seconds for the studies")
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
+    parser.add_argument(
+        "--lesson-timeout", type=float, default=240.0, help="seconds for the lesson-backend targets (with --targets)"
+    )
     parser.add_argument(
         "--gpus",
         type=int,
@@ -246,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         bench += ["--benchmark-json", str(results), "--stream", str(stream)]
         steps.append(run_step("bench", bench, out, args.bench_timeout))
+    if args.targets:  # the full profile has every lesson; the batch sizes and -k narrow it to the targets
+        lessons = ["bench", *common_unselected, "--benchmark-only", "--profile", "full", "--dtypes", "fp32"]
+        lessons += ["--batch-sizes", LESSON_BATCHES, "-k", LESSON_TARGETS, "--benchmark-max-time", args.max_time]
+        lessons += ["--benchmark-json", str(out / "results.lessons.json")]
+        lessons += ["--stream", str(out / "results.stream.lessons.jsonl")]
+        steps.append(run_step("lessons", lessons, out, args.lesson_timeout))
     for path in out.glob("results*.json"):
         strip_raw_timings(path)
     if args.studies:

@@ -1,8 +1,9 @@
 """Backends a lesson's model runs on: `eager` (the lab's torch.nn layers as they are), `compiled` (torch.compile of
-the model), `triton` (each Linear, Conv2d, BatchNorm, MaxPool2d and Dropout replaced by a layer that calls the
-kernels registry's Triton variants, sharing the same parameters: models/layers.py) and `triton_fused` (the same
-with the activations in their layers' kernels and the head's cross-entropy computed without its logits:
-models/fusion.py).
+the model), `cudagraphs` (the eager training step captured into a CUDA graph and replayed: models/graphs.py),
+`compiled_cudagraphs` (torch.compile's reduce-overhead mode), `triton` (each Linear, Conv2d, BatchNorm, MaxPool2d
+and Dropout replaced by a layer that calls the kernels registry's Triton variants, sharing the same parameters:
+models/layers.py) and `triton_fused` (the same with the activations in their layers' kernels and the head's
+cross-entropy computed without its logits: models/fusion.py).
 
 On the triton backends the rest of the training step follows the model (`step_parts`): nn.CrossEntropyLoss
 becomes the registry's Triton cross-entropy, torch.optim.SGD and Adam step through the registry's one-launch Triton
@@ -24,8 +25,11 @@ from kernels.triton_support import INTERPRET
 from models.fusion import FUSIONS, LinearCrossEntropyLoss, fuse, fuses_head_loss
 from models.layers import TRITON_VARIANTS, swap
 
-BACKENDS = ("eager", "compiled", "triton", "triton_fused")
+BACKENDS = ("eager", "compiled", "triton", "triton_fused", "cudagraphs", "compiled_cudagraphs")
 TRITON_BACKENDS = ("triton", "triton_fused")
+# the whole training step captured into a CUDA graph and replayed (models/graphs.py, models/train.stepper), and
+# torch.compile's reduce-overhead mode (Inductor's CUDA graphs of the forward and backward; the optimizer steps eagerly)
+GRAPH_BACKENDS = ("cudagraphs", "compiled_cudagraphs")
 # What a training step on the triton backend still leaves to PyTorch, aten operator -> why (besides what each
 # Triton variant it calls declares in its own torch_ops).
 TORCH_PARTS = {
@@ -54,6 +58,11 @@ def check_backend(backend: str, device: str, dtype: torch.dtype) -> None:
         raise ValueError(f"unknown device {device!r}; use cpu or cuda")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for, but no CUDA device is available")
+    if backend in GRAPH_BACKENDS and device != "cuda":
+        raise RuntimeError(
+            f"backend {backend!r} replays CUDA graphs: it needs CUDA (on the CPU there are no kernel launches to "
+            "capture)"
+        )
     if backend in TRITON_BACKENDS:
         reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device)
         if reason:
@@ -208,11 +217,18 @@ def logits_loss(loss_fn):
     return loss_fn.logits_loss if isinstance(loss_fn, LinearCrossEntropyLoss) else loss_fn
 
 
+def backend_of(model: nn.Module) -> str | None:
+    """The backend apply_backend put `model` on (None for a model never given one: eager)."""
+    return _BACKEND_OF.get(model)
+
+
 def apply_backend(model: nn.Module, backend: str, fusions: tuple[str, ...] = FUSIONS) -> nn.Module:
     """The model on `backend` (on triton_fused, with `fusions`: models/fusion.FUSIONS); its parameters are the
     model's own on every backend."""
     if backend == "compiled":
         model = compile_static(model)
+    elif backend == "compiled_cudagraphs":
+        model = compile_static(model, mode="reduce-overhead")
     elif backend == "triton":
         model = swap(model)
     elif backend == "triton_fused":

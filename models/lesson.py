@@ -16,6 +16,7 @@ from torch import nn
 
 from kernels import registry
 from models.backends import apply_backend, check_backend
+from models.graphs import GraphedCall
 
 
 @dataclass
@@ -122,7 +123,13 @@ class Lesson:
         torch.manual_seed(seed)
         ctx = Context(backend, device, dtype, seed)
         start = time.perf_counter()
+        captures = GraphedCall.captures
         out = self.fn(ctx, setting, **overrides)
+        if backend == "cudagraphs" and GraphedCall.captures == captures:
+            raise RuntimeError(
+                f"lesson {self.id} on backend 'cudagraphs' captured no training step: its lab writes its own loop "
+                "(the update by hand), which ran eagerly; the lesson's benchmark captures its workload's step"
+            )
         if device == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start

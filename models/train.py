@@ -9,8 +9,9 @@ import time
 import torch
 from torch import nn
 
-from models.backends import logits_loss, step_loss, step_parts
+from models.backends import backend_of, logits_loss, step_loss, step_parts
 from models.data import Split
+from models.graphs import GraphedCall, make_capturable
 from models.precision import loss_scaler
 
 
@@ -51,6 +52,50 @@ def train_step(
     return loss
 
 
+def graphed(model: nn.Module, call, optimizer=None):
+    """`call` (no arguments: a forward or a training step on fixed tensors) as the model's backend runs it: on
+    `cudagraphs` a GraphedCall, captured on its first call and replayed after (with the optimizer it steps made
+    capturable); otherwise `call` itself."""
+    if backend_of(model) != "cudagraphs":
+        return call
+    if optimizer is not None:
+        make_capturable(optimizer)
+    return GraphedCall(call)
+
+
+def step_call(model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor, scaler=None):
+    """The training step on the fixed batch (x, y) as a call without arguments, as the model's backend runs it (see
+    `graphed`: on cudagraphs x and y are the graph's static inputs; write a new batch into them in place)."""
+    if scaler is not None and backend_of(model) == "cudagraphs":
+        raise ValueError(
+            "backend 'cudagraphs': fp16 autocast's GradScaler decides on the host whether to step, which a CUDA "
+            "graph cannot replay; use bf16 autocast or fp32"
+        )
+    return graphed(model, lambda: train_step(model, loss_fn, optimizer, x, y, scaler), optimizer)
+
+
+def stepper(model: nn.Module, loss_fn, optimizer, scaler: torch.amp.GradScaler | None = None):
+    """step(x, y) -> loss: one training step on any batch as the model's backend runs it. On `cudagraphs` each batch
+    shape gets its own captured step (step_call) over static buffers that every batch is copied into (the last,
+    smaller batch of an epoch has its own graph); the loss returned is the graph's tensor, refreshed by the next
+    step of that shape."""
+    if backend_of(model) != "cudagraphs":
+        return lambda x, y: train_step(model, loss_fn, optimizer, x, y, scaler)
+    graphs: dict[tuple, tuple[torch.Tensor, torch.Tensor, GraphedCall]] = {}
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        key = (x.shape, x.dtype, y.shape, y.dtype)
+        if key not in graphs:
+            sx, sy = x.clone(), y.clone()  # static buffers (a batch may be a view of the data set)
+            graphs[key] = (sx, sy, step_call(model, loss_fn, optimizer, sx, sy, scaler))
+        sx, sy, graphed = graphs[key]
+        sx.copy_(x)
+        sy.copy_(y)
+        return graphed()
+
+    return step
+
+
 def fit(
     model: nn.Module, loss_fn, optimizer, data: Split, epochs: int, batch_size: int, classify: bool = False
 ) -> dict[str, list[float]]:
@@ -61,11 +106,12 @@ def fit(
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     trained = 0.0
     scaler = loss_scaler(data.x.device.type)  # under fp16 autocast only (models/precision.py)
+    step = stepper(model, loss_fn, optimizer, scaler)
     for _ in range(epochs):
         model.train()
         total, start = 0.0, time.perf_counter()
         for xb, yb in batches(data.x, data.y, batch_size):
-            loss = train_step(model, loss_fn, optimizer, xb, yb, scaler)
+            loss = step(xb, yb)
             total += loss.item() * len(xb)  # .item() waits for the step: the clock below sees finished work
         trained += time.perf_counter() - start
         history["loss"].append(total / len(data.x))

@@ -196,9 +196,23 @@ def _versus_baseline(header: dict, summary: pd.DataFrame) -> str:
     return f"{header['study']}: " + "; ".join(parts) + "."
 
 
+# executions whose first call captures CUDA graphs: the break-even sentence gives their capture's payback too
+CAPTURED = ("cudagraphs", "compiled_cudagraphs")
+
+
 def _break_even(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
-    """When the first call's extra cost of `about` (compiling) pays back, from its saving per step."""
-    about, baseline = header["about"], _labels(header)[0]
+    """When the first call's extra cost of `about` (compiling) pays back, from its saving per step; then the same for
+    each execution that captures CUDA graphs, where one ran."""
+    text = _pays_back(header, summary, header["about"], "Compiling")
+    for label in (e for e in _labels(header) if e in CAPTURED and e != header["about"]):
+        if not summary[(summary["setting"] == label) & summary["skipped"].isna()].empty:
+            text += " " + _pays_back(header, summary, label, f"On {label}, warming up and capturing the step")
+    return text
+
+
+def _pays_back(header: dict, summary: pd.DataFrame, about: str, what: str) -> str:
+    """`what` costs (the first call's time above a step's) and after how many steps `about` pays it back."""
+    baseline = _labels(header)[0]
     compiled = summary[(summary["setting"] == about) & summary["skipped"].isna()]
     if compiled.empty:
         return f"Compile cost was not measured ({about} did not run)."
@@ -207,7 +221,7 @@ def _break_even(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
     for _, c in compiled[compiled["apart"] == "faster"].iterrows():
         saved_s = (base.loc[(c["lesson"], c["batch"]), "step_ms"] - c["step_ms"]) / 1e3
         paying.append((c["compile_s"] / saved_s, c["lesson"], c["batch"]))
-    cost = f"Compiling costs {compiled['compile_s'].min():.2g} to {compiled['compile_s'].max():.2g} s"
+    cost = f"{what} costs {compiled['compile_s'].min():.2g} to {compiled['compile_s'].max():.2g} s"
     if not paying:
         return cost + f" on the first call and never pays back here: {about} is not faster beyond the spread."
     steps, lesson, batch = min(paying)

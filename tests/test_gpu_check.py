@@ -110,3 +110,23 @@ def test_shards_run_at_once_one_per_gpu_and_the_summary_merges_them(tmp_path):
     assert len(ids) >= 4 and sorted(cases) == sorted(ids)
     text = write_summary(tmp_path, "cpu", steps).read_text()
     assert "- bench 2/2 (GPU 1): exit 0" in text and "## Variants against eager" in text
+
+
+def test_the_lesson_targets_are_4_3_and_5_4_on_every_backend_at_two_batches():
+    import subprocess
+    import sys
+
+    from dnnbench.gpu_check import LESSON_BATCHES, LESSON_TARGETS
+    from models.backends import BACKENDS
+
+    args = ["bench", "--collect-only", "-q", "--profile", "full", "--dtypes", "fp32", "--device", "cpu"]
+    args += ["--batch-sizes", LESSON_BATCHES, "-k", LESSON_TARGETS]
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True, text=True, cwd=root).stdout
+    ids = sorted(line[line.index("[") + 1 : -1] for line in listed.splitlines() if "::" in line)
+    assert ids == sorted(
+        f"lesson{lesson}-train_step-cpu-fp32-b{batch}-{backend}"
+        for lesson in ("4.3", "5.4")
+        for batch in (64, 1024)
+        for backend in BACKENDS
+    )

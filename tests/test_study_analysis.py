@@ -200,7 +200,8 @@ def test_an_execution_without_rows_did_not_run_and_its_figure_says_so():
         ]
     )
     text = conclude(SYSTEMS_STUDIES["backend"], rows)
-    assert "compiled did not run here (no compiler here); triton did not run here (not run)." in text
+    assert "compiled did not run here (no compiler here); triton did not run here (not run);" in text
+    assert "cudagraphs did not run here (not run); compiled_cudagraphs did not run here (not run)." in text
     assert text.endswith("Compile cost was not measured (compiled did not run).")
     cpu_only = _timing({("cpu", 8): [1.0, 1.0]})
     assert "cuda did not run here, so there is no crossover" in conclude(SYSTEMS_STUDIES["device"], cpu_only)

@@ -186,12 +186,13 @@ class CrossEntropySpec(OpSpec):
 
     def tolerance(self, case: Case, mode: str) -> float:
         # the log-sum-exp sums C exponentials; "mean" and "sum" add the rows' losses. The loss lse - x_y of a
-        # confident row is a difference of two nearby numbers: a couple more roundings of the logits' size. Not more:
-        # every rung's measured error stays below a fifth of this bound, and the loss of a row of random logits
-        # varies by about a tenth of its size, so twice this bound let a constant output pass in bf16.
+        # confident row is a difference of two nearby numbers: a couple more roundings of the logits' size. Not more
+        # for the loss: every rung's measured error stays below a fifth of this bound, and the loss of a row of random
+        # logits varies by about a tenth of its size, so twice this bound let a constant output pass in bf16. The
+        # gradient softmax - onehot keeps twice as much (the lesson's fp16 softmax reaches 1.3x this bound on it).
         rows = math.prod(case.shape) // class_count(case.shape)
         tol = RTOL[case.dtype] * reduction_factor(class_count(case.shape)) * reduction_factor(rows)
-        return 2 * tol
+        return (2 if mode == "forward" else 4) * tol
 
 
 SPEC = CrossEntropySpec()
