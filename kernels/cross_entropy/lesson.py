@@ -10,12 +10,17 @@ from kernels.registry import variant
 
 OVERFLOW = "the lesson's softmax has no max subtraction: exp overflows and the loss is NaN (test_cross_entropy_edges)"
 FP16_CHAIN = (
-    "in fp16 the lesson's unfused chain rounds exp, the sum, the division and the log to fp16 one by one: over 9000 "
-    "classes its gradient error reaches ~1.7e-2, above the fp16 tolerance (eager and Triton within it)"
+    "in fp16 the lesson's unfused chain rounds exp, the sum, the division and the log to fp16 one by one, and autograd "
+    "differentiates that chain (1/p for a small p): over 9000 classes its gradient error reaches ~1.7e-2, and on 781 "
+    "or 10 classes 2.2-2.6x the fp16 tolerance for about one seed in 30 (eager and Triton within it)"
 )
 
 
-@variant("cross_entropy", "lesson", unsupported={"large_logits": OVERFLOW, "wide/fp16": FP16_CHAIN})
+@variant(
+    "cross_entropy",
+    "lesson",
+    unsupported={"large_logits": OVERFLOW, "wide/fp16": FP16_CHAIN, "odd/fp16": FP16_CHAIN, "digits/fp16": FP16_CHAIN},
+)
 def lesson_cross_entropy(
     x: torch.Tensor, target: torch.Tensor, weight=None, ignore_index: int = -100, reduction="mean", label_smoothing=0.0
 ) -> torch.Tensor:
