@@ -199,8 +199,10 @@ def pytest_configure(config):
         check_parallel_timing(config)
         # pytest-benchmark turns timing off under xdist (the workers of a CPU share its cores). Here each worker has
         # a GPU of its own: its --benchmark-only overrides a --benchmark-skip, and a skip keeps it from turning timing
-        # off. pytest_sessionstart checks that timing stayed on.
-        config.option.benchmark_skip = True
+        # off (only with --benchmark-only: a skip would skip them otherwise). pytest_sessionstart checks that timing
+        # stayed on.
+        if config.getoption("benchmark_only", False):
+            config.option.benchmark_skip = True
     wid = worker_id(config)
     if wid is not None:  # each worker its own stream and JSON: results.stream.gw0.jsonl, results.gw0.json
         o = config.dnnbench
@@ -363,8 +365,8 @@ def pytest_sessionstart(session):
     bs = getattr(config, "_benchmarksession", None)
     if parallel(config) and timed(config) and bs is not None and bs.disabled:
         raise pytest.UsageError(
-            "-n: this pytest-benchmark turned timing off under pytest-xdist; run without -n (or with --shard I/N "
-            "and CUDA_VISIBLE_DEVICES per process)"
+            "-n: pytest-benchmark turned timing off under pytest-xdist; time with --benchmark-only (one worker per "
+            "GPU), or run without -n (or with --shard I/N and CUDA_VISIBLE_DEVICES per process)"
         )
     if bs is not None and parallel(config) and worker_id(config) is None:
         bs.json = None  # the controller times nothing: its workers write the JSON files

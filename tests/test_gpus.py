@@ -177,3 +177,18 @@ def test_dnnbench_run_workers_without_cuda_is_a_one_line_error(capsys):
     assert "--workers times one worker per GPU: give --device cuda" in capsys.readouterr().err
     assert main(["run", "--workers", "two", "-o", "unused"]) == 2
     assert "expected a number of workers or auto" in capsys.readouterr().err
+
+
+def test_benchmark_enable_without_only_under_n_is_refused_not_skipped():
+    """--benchmark-enable (not --benchmark-only) cannot keep pytest-benchmark's timing on under xdist: a clear error,
+    never a run whose benchmarks were quietly skipped or untimed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "--benchmark-enable", "-n", "2", "--allow-shared-cores"]
+        + ["--device", "cpu", "-k", SELECT, "-p", "no:cacheprovider", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "pytest-benchmark turned timing off under pytest-xdist" in proc.stdout + proc.stderr
