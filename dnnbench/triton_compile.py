@@ -109,6 +109,10 @@ def record(out: Path, shard: int = 0, shards: int = 1) -> None:
     ]
     for spec, v, case in runs[shard::shards]:
         spec.compare(v.fn, case, "cpu", seed=0, grads=case.grad and v.differentiable)
+    if shard == 0:  # kernels outside the registry: the one-launch MLP training step (kernels/triton_mlp.py)
+        from kernels import triton_mlp
+
+        triton_mlp.sample_steps()
     InterpretedFunction.run = original
     out.write_text(json.dumps(list(launches.values()), default=str))
     print(f"recorded {len(launches)} distinct launches", file=sys.stderr)
@@ -140,6 +144,9 @@ FLAGS = (
     "WEIGHT_DECAY",
     "MAXIMIZE",
     "AMSGRAD",
+    "N_LAYERS",
+    "ACT",
+    "LOSS",
 )
 
 

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def launched_kernel_names() -> set[str]:
     """Names of the @triton.jit kernels (`*_kernel`; the helpers they call compile inside them) of every module of
-    every op's variants, found as the objects Triton's decorator made."""
+    every op's variants, and of the one-launch MLP step (kernels/triton_mlp.py), found as the objects Triton's
+    decorator made."""
     import importlib
 
     import triton
@@ -26,13 +27,13 @@ def launched_kernel_names() -> set[str]:
     from kernels import registry
 
     names = set()
-    for op in registry.ops():
-        for v in registry.variants(op):
-            module = importlib.import_module(v.fn.__module__)
-            for name, obj in vars(module).items():
-                fn = getattr(obj, "fn", None)  # a JITFunction (or the interpreter's stand-in) wraps the Python function
-                if name.endswith("_kernel") and isinstance(obj, triton.runtime.KernelInterface) and fn is not None:
-                    names.add(fn.__name__)
+    modules = [v.fn.__module__ for op in registry.ops() for v in registry.variants(op)] + ["kernels.triton_mlp"]
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name, obj in vars(module).items():
+            fn = getattr(obj, "fn", None)  # a JITFunction (or the interpreter's stand-in) wraps the Python function
+            if name.endswith("_kernel") and isinstance(obj, triton.runtime.KernelInterface) and fn is not None:
+                names.add(fn.__name__)
     return names
 
 

@@ -1,0 +1,293 @@
+"""A lesson MLP's whole training step in two Triton launches: forward, loss, backward (one kernel), then the SGD
+update (a second kernel).
+
+The course's MLPs (weeks 3 to 5) are a few Linear layers of at most a hundred units with sigmoid, tanh or relu between
+them, a cross-entropy or MSE loss and SGD. Their eager step is 20 to 60 launches of microseconds each; here it is two:
+
+- `_mlp_fwd_bwd_kernel`: each program takes BLOCK_B rows of the batch through every layer, keeping every layer's
+  activations in registers ([BLOCK_B, W] each, W the widest layer padded to a power of two, at least 16 for tl.dot),
+  computes the loss and its gradient, and goes back through the layers. The weight and bias gradients are sums over
+  the whole batch, so the programs add theirs into one fp32 gradient buffer with atomics: a partials buffer would
+  need a reduction pass over (programs x parameters), more bytes than the parameters themselves for these tiny
+  layers, and a third launch. Each program writes its part of the loss to its own slot (no zeroing launch).
+- `_mlp_sgd_kernel`: reads each gradient once the first kernel has finished (the launch boundary is the global
+  barrier the atomics need), updates the parameter (and momentum buffer), writes the gradient back as zero for the
+  next step, and its first program sums the loss partials.
+
+Parameters live in one flat fp32 buffer (the modules' weights and biases become views of it), so the update is one
+launch whatever the layer count. Matmuls use tl.dot in IEEE fp32 (no TF32): fp32 means fp32, as everywhere here.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import nn
+
+from kernels.triton_support import check_triton_tensor, next_power_of_2
+
+ACTIVATIONS = {"none": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
+LOSSES = {"cross_entropy": 0, "mse": 1}
+MAX_LAYERS = 4
+MAX_WIDTH = 128
+BLOCK_B = 16  # rows per program: tl.dot needs at least 16
+UPDATE_BLOCK = 1024
+
+
+@triton.jit
+def _act(z, ACT: tl.constexpr):
+    out = z
+    if ACT == 1:
+        out = tl.sigmoid(z)
+    if ACT == 2:
+        out = 2.0 * tl.sigmoid(2.0 * z) - 1.0  # tanh, from the exp-stable sigmoid
+    if ACT == 3:
+        out = tl.maximum(z, 0.0)
+    return out
+
+
+@triton.jit
+def _act_grad(dh, a, ACT: tl.constexpr):
+    """The gradient through the activation, from its output `a` (what the forward kept)."""
+    out = dh
+    if ACT == 1:
+        out = dh * a * (1.0 - a)
+    if ACT == 2:
+        out = dh * (1.0 - a * a)
+    if ACT == 3:
+        out = tl.where(a > 0.0, dh, 0.0)
+    return out
+
+
+@triton.jit
+def _weight(p_ptr, n_out, n_in, W: tl.constexpr):
+    """A layer's [n_out, n_in] weight as a zero-padded [W, W] block (padded rows and columns contribute nothing)."""
+    o = tl.arange(0, W)
+    i = tl.arange(0, W)
+    return tl.load(p_ptr + o[:, None] * n_in + i[None, :], mask=(o[:, None] < n_out) & (i[None, :] < n_in), other=0.0)
+
+
+@triton.jit
+def _linear(h, w_ptr, b_ptr, n_out, n_in, W: tl.constexpr):
+    o = tl.arange(0, W)
+    b = tl.load(b_ptr + o, mask=o < n_out, other=0.0)
+    return tl.dot(h, tl.trans(_weight(w_ptr, n_out, n_in, W)), input_precision="ieee") + b[None, :]
+
+
+@triton.jit
+def _linear_backward(dz, h, w_ptr, gw_ptr, gb_ptr, n_out, n_in, W: tl.constexpr):
+    """Add this block's dW = dz^T h and db = sum(dz) into the gradient buffer; return dh = dz W."""
+    o = tl.arange(0, W)
+    i = tl.arange(0, W)
+    gw = tl.dot(tl.trans(dz), h, input_precision="ieee")
+    tl.atomic_add(gw_ptr + o[:, None] * n_in + i[None, :], gw, mask=(o[:, None] < n_out) & (i[None, :] < n_in))
+    tl.atomic_add(gb_ptr + o, tl.sum(dz, axis=0), mask=o < n_out)
+    return tl.dot(dz, _weight(w_ptr, n_out, n_in, W), input_precision="ieee")
+
+
+@triton.jit
+def _mlp_fwd_bwd_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, B, scale,
+                        d0, d1, d2, d3, d4, ow1, ob1, ow2, ob2, ow3, ob3, ow4, ob4,
+                        N_LAYERS: tl.constexpr, ACT: tl.constexpr, LOSS: tl.constexpr,
+                        BLOCK: tl.constexpr, W: tl.constexpr):  # fmt: skip
+    pid = tl.program_id(0)
+    rows = pid * BLOCK + tl.arange(0, BLOCK)
+    cols = tl.arange(0, W)
+    in_rows = rows < B
+    h0 = tl.load(x_ptr + rows[:, None] * d0 + cols[None, :], mask=in_rows[:, None] & (cols[None, :] < d0), other=0.0)
+    # forward: h_k is the input of layer k + 1 (kept for the backward); unused ones stay placeholders
+    z = _linear(h0, p_ptr + ow1, p_ptr + ob1, d1, d0, W)
+    h1 = h0
+    h2 = h0
+    h3 = h0
+    d_out = d1
+    if N_LAYERS > 1:
+        h1 = _act(z, ACT)
+        z = _linear(h1, p_ptr + ow2, p_ptr + ob2, d2, d1, W)
+        d_out = d2
+    if N_LAYERS > 2:
+        h2 = _act(z, ACT)
+        z = _linear(h2, p_ptr + ow3, p_ptr + ob3, d3, d2, W)
+        d_out = d3
+    if N_LAYERS > 3:
+        h3 = _act(z, ACT)
+        z = _linear(h3, p_ptr + ow4, p_ptr + ob4, d4, d3, W)
+        d_out = d4
+    valid = in_rows[:, None] & (cols[None, :] < d_out)
+    # the loss of these rows and its gradient dz (scale: the mean's 1 / count), zero outside the batch and the width
+    if LOSS == 0:  # cross-entropy over d_out classes, target indices
+        y = tl.load(y_ptr + rows, mask=in_rows, other=0)
+        logits = tl.where(valid, z, -float("inf"))
+        m = tl.max(logits, axis=1)
+        m = tl.where(in_rows, m, 0.0)
+        e = tl.where(valid, tl.exp(logits - m[:, None]), 0.0)
+        s = tl.sum(e, axis=1)
+        s = tl.where(in_rows, s, 1.0)
+        hit = cols[None, :] == y[:, None]
+        row_loss = m + tl.log(s) - tl.sum(tl.where(hit & valid, z, 0.0), axis=1)
+        dz = tl.where(valid, (e / s[:, None] - tl.where(hit, 1.0, 0.0)) * scale, 0.0)
+    else:  # MSE against [B, d_out] targets
+        y = tl.load(y_ptr + rows[:, None] * d_out + cols[None, :], mask=valid, other=0.0)
+        diff = tl.where(valid, z - y, 0.0)
+        row_loss = tl.sum(diff * diff, axis=1)
+        dz = 2.0 * diff * scale
+    tl.store(partial_ptr + pid, tl.sum(tl.where(in_rows, row_loss, 0.0), axis=0) * scale)
+    # backward, from the last layer: layer k + 1 takes h_k
+    if N_LAYERS > 3:
+        dh = _linear_backward(dz, h3, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, d4, d3, W)
+        dz = _act_grad(dh, h3, ACT)
+    if N_LAYERS > 2:
+        dh = _linear_backward(dz, h2, p_ptr + ow3, g_ptr + ow3, g_ptr + ob3, d3, d2, W)
+        dz = _act_grad(dh, h2, ACT)
+    if N_LAYERS > 1:
+        dh = _linear_backward(dz, h1, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, d2, d1, W)
+        dz = _act_grad(dh, h1, ACT)
+    _linear_backward(dz, h0, p_ptr + ow1, g_ptr + ow1, g_ptr + ob1, d1, d0, W)
+
+
+@triton.jit
+def _mlp_sgd_kernel(p_ptr, g_ptr, buf_ptr, partial_ptr, loss_ptr, n, n_partials, lr, momentum,
+                    MOMENTUM: tl.constexpr, BLOCK: tl.constexpr, PARTIALS: tl.constexpr):  # fmt: skip
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    inside = offs < n
+    p = tl.load(p_ptr + offs, mask=inside, other=0.0)
+    d = tl.load(g_ptr + offs, mask=inside, other=0.0)
+    if MOMENTUM:  # torch's SGD: the first step's buffer is the gradient itself; a zero buffer gives just that
+        d = momentum * tl.load(buf_ptr + offs, mask=inside, other=0.0) + d
+        tl.store(buf_ptr + offs, d, mask=inside)
+    tl.store(p_ptr + offs, p - lr * d, mask=inside)
+    tl.store(g_ptr + offs, tl.zeros_like(d), mask=inside)  # the next step's atomics start from zero
+    if pid == 0:
+        total = tl.zeros((PARTIALS,), dtype=tl.float32)
+        for start in range(0, n_partials, PARTIALS):
+            k = start + tl.arange(0, PARTIALS)
+            total += tl.load(partial_ptr + k, mask=k < n_partials, other=0.0)
+        tl.store(loss_ptr, tl.sum(total, axis=0))
+
+
+def mlp_layers(model: nn.Module) -> tuple[list[nn.Linear], str]:
+    """(the Linear layers, the activation between them) of an MLP the step supports: an nn.Sequential of Linear layers
+    with one kind of activation (nn.Sigmoid, nn.Tanh, nn.ReLU) between each two and none after the last, or of Linear
+    layers only. An nn.Sequential, because a module with its own forward may call functions (torch.sigmoid) that its
+    list of modules does not show. Raises ValueError naming what is not supported."""
+    kinds = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(
+            f"triton_mlp: the MLP must be an nn.Sequential of Linear and activation layers, not "
+            f"{type(model).__name__} (its own forward may call functions its modules do not show)"
+        )
+    layers = list(model)
+    other = [type(m).__name__ for m in layers if not isinstance(m, nn.Linear) and type(m) not in kinds]
+    if other:
+        raise ValueError(f"triton_mlp: the MLP may hold Linear, Sigmoid, Tanh and ReLU layers only, not {other}")
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
+    acts = [kinds[type(m)] for m in layers if type(m) in kinds]
+    if len(set(acts)) > 1:
+        raise ValueError(f"triton_mlp: one activation between all layers, not {sorted(set(acts))}")
+    alternating = all(isinstance(m, nn.Linear) == (k % 2 == 0) for k, m in enumerate(layers))
+    if acts and not (alternating and len(layers) == 2 * len(linears) - 1):
+        raise ValueError("triton_mlp: the layers must alternate Linear, activation, ..., Linear")
+    return linears, acts[0] if acts else "none"
+
+
+class TritonMLPStep:
+    """SGD training steps of an MLP in two launches each: step(x, y) -> the loss (a 0-d tensor, the step's mean).
+
+    `linears` are the MLP's Linear layers in order (at most MAX_LAYERS, widths at most MAX_WIDTH, fp32 on one device,
+    with biases); `activation` is applied between them (not after the last). Their weights and biases become views of
+    one flat buffer (the same nn.Parameter objects, so the model sees every update); gradients and momentum buffers
+    are flat buffers of the same layout. The loss: "cross_entropy" (y: class indices) or "mse" (y: [B, out]), mean
+    reduction."""
+
+    def __init__(self, linears, activation: str, loss: str, lr: float, momentum: float = 0.0):
+        if not 1 <= len(linears) <= MAX_LAYERS:
+            raise ValueError(f"triton_mlp: 1 to {MAX_LAYERS} Linear layers, got {len(linears)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"triton_mlp: activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if loss not in LOSSES:
+            raise ValueError(f"triton_mlp: loss {loss!r} is not one of {', '.join(LOSSES)}")
+        if lr <= 0 or momentum < 0:
+            raise ValueError(f"triton_mlp: lr must be positive and momentum not negative, got {lr}, {momentum}")
+        dims = [linears[0].in_features] + [m.out_features for m in linears]
+        for a, b in zip(linears, linears[1:], strict=False):
+            if a.out_features != b.in_features:
+                raise ValueError(f"triton_mlp: layer widths do not chain ({a.out_features} into {b.in_features})")
+        if max(dims) > MAX_WIDTH:
+            raise ValueError(f"triton_mlp: widths up to {MAX_WIDTH} (registers per program), got {max(dims)}")
+        if any(m.bias is None for m in linears):
+            raise ValueError("triton_mlp: every Linear layer needs its bias")
+        for m in linears:
+            check_triton_tensor(m.weight, "triton_mlp")
+            if m.weight.dtype != torch.float32:
+                raise TypeError(f"triton_mlp: fp32 parameters only, got {m.weight.dtype}")
+        self.dims, self.activation, self.loss, self.lr, self.momentum = dims, activation, loss, lr, momentum
+        with torch.no_grad():
+            self.params = torch.cat([t.detach().reshape(-1) for m in linears for t in (m.weight, m.bias)])
+            self.offsets, at = [], 0
+            for m in linears:  # the modules' parameters become views of the flat buffer
+                ow, ob = at, at + m.weight.numel()
+                m.weight.data = self.params[ow:ob].view_as(m.weight)
+                m.bias.data = self.params[ob : ob + m.bias.numel()].view_as(m.bias)
+                self.offsets += [ow, ob]
+                at = ob + m.bias.numel()
+        self.grads = torch.zeros_like(self.params)
+        self.buffers = torch.zeros_like(self.params) if momentum else self.grads  # unused without momentum
+        self.width = max(16, next_power_of_2(max(dims)))
+        self.loss_value = torch.zeros((), device=self.params.device)
+        self._partials: dict[int, torch.Tensor] = {}
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        check_triton_tensor(x, "triton_mlp")
+        b = x.shape[0]
+        if x.dim() != 2 or x.shape[1] != self.dims[0] or b < 1:
+            raise ValueError(f"triton_mlp: x must be [batch, {self.dims[0]}], got {list(x.shape)}")
+        if self.loss == "cross_entropy":
+            if y.shape != (b,) or y.dtype not in (torch.int64, torch.int32):
+                raise ValueError(f"triton_mlp: cross-entropy targets are [batch] class indices, got {list(y.shape)}")
+        elif y.shape != (b, self.dims[-1]):
+            raise ValueError(f"triton_mlp: MSE targets are [batch, {self.dims[-1]}], got {list(y.shape)}")
+        x, y = x.contiguous().float(), y.contiguous()
+        if self.loss == "mse":
+            y = y.float()
+        programs = triton.cdiv(b, BLOCK_B)
+        if programs not in self._partials:
+            self._partials[programs] = torch.empty(programs, device=x.device)
+        partials = self._partials[programs]
+        count = b if self.loss == "cross_entropy" else b * self.dims[-1]
+        d = self.dims + [0] * (MAX_LAYERS + 1 - len(self.dims))
+        o = self.offsets + [0] * (2 * MAX_LAYERS - len(self.offsets))
+        _mlp_fwd_bwd_kernel[(programs,)](
+            x, y, self.params, self.grads, partials, b, 1.0 / count, *d, *o,
+            N_LAYERS=len(self.dims) - 1, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
+            BLOCK=BLOCK_B, W=self.width,
+        )  # fmt: skip
+        n = self.params.numel()
+        _mlp_sgd_kernel[(triton.cdiv(n, UPDATE_BLOCK),)](
+            self.params, self.grads, self.buffers, partials, self.loss_value, n, programs, self.lr, self.momentum,
+            MOMENTUM=bool(self.momentum), BLOCK=UPDATE_BLOCK, PARTIALS=min(1024, max(16, next_power_of_2(programs))),
+        )  # fmt: skip
+        return self.loss_value
+
+
+# (depth, activation, loss, momentum, hidden width): every code path once (each depth, activation, loss and the
+# momentum flag), the widest layers at one depth; the compile check compiles each (ptxas takes seconds per W=128 one)
+SAMPLES = (
+    (1, "none", "cross_entropy", 0.0, 0),
+    (2, "sigmoid", "mse", 0.9, MAX_WIDTH),
+    (3, "tanh", "cross_entropy", 0.0, 64),
+    (4, "relu", "mse", 0.9, 32),
+)
+
+
+def sample_steps(device: str = "cpu") -> None:
+    """One step of each of SAMPLES' small MLPs: what the sm_90 compile check (dnnbench/triton_compile.py) records its
+    launches from."""
+    for n_layers, activation, loss, momentum, width in SAMPLES:
+        widths = [5, *([width] * (n_layers - 1)), 3]
+        linears = [nn.Linear(a, b).to(device) for a, b in zip(widths, widths[1:], strict=False)]
+        step = TritonMLPStep(linears, activation, loss, lr=0.1, momentum=momentum)
+        x = torch.randn(40, widths[0], device=device)
+        y = torch.randint(0, 3, (40,), device=device) if loss == "cross_entropy" else x[:, :3]
+        step(x, y)
