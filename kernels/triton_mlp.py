@@ -258,10 +258,12 @@ class TritonMLPStep:
         count = b if self.loss == "cross_entropy" else b * self.dims[-1]
         d = self.dims + [0] * (MAX_LAYERS + 1 - len(self.dims))
         o = self.offsets + [0] * (2 * MAX_LAYERS - len(self.offsets))
+        # 8 warps from 64 units on: a program holds each layer's [W, W] weight block and [16, W] activations, and on
+        # sm_90 at 4 warps W=64 spills ~1.8 KB (none at 8) and W=128 16-110 KB (8-48 KB at 8: still to be tiled)
         _mlp_fwd_bwd_kernel[(programs,)](
             x, y, self.params, self.grads, partials, b, 1.0 / count, *d, *o,
             N_LAYERS=len(self.dims) - 1, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
-            BLOCK=BLOCK_B, W=self.width,
+            BLOCK=BLOCK_B, W=self.width, num_warps=8 if self.width >= 64 else 4,
         )  # fmt: skip
         n = self.params.numel()
         _mlp_sgd_kernel[(triton.cdiv(n, UPDATE_BLOCK),)](
