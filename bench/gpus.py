@@ -31,6 +31,16 @@ def visible_gpus(env_value: str | None, count: int) -> list[str]:
     return out
 
 
+def process_gpus() -> list[str]:
+    """visible_gpus for this process: its CUDA_VISIBLE_DEVICES, or every GPU torch counts (which, before CUDA
+    initializes, asks NVML without creating a context)."""
+    import os
+
+    import torch
+
+    return visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
+
+
 def worker_number(worker_id: str) -> int:
     """pytest-xdist's worker id 'gw3' -> 3."""
     match = re.fullmatch(r"gw(\d+)", worker_id)

@@ -39,7 +39,7 @@ import pytest
 import kernels  # noqa: F401  (chooses the Triton interpreter before triton is imported)
 from bench import budget
 from bench.calibration import Ceiling
-from bench.gpus import pin_workers, visible_gpus, worker_path
+from bench.gpus import pin_workers, process_gpus, worker_path
 from bench.harness import BenchCase
 from bench.lessons import LabCase, LessonCase
 from bench.machine import machine_info as dnnbench_machine_info
@@ -183,10 +183,8 @@ def check_parallel_timing(config) -> None:
         raise pytest.UsageError("--budget with -n: a budget plans one process's clock; use --shard I/N per machine")
     n = config.getoption("numprocesses", None)
     if "cuda" in o.devices and worker_id(config) is None and isinstance(n, int) and n > 0:
-        import torch
-
         try:
-            pin_workers(n, visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()))
+            pin_workers(n, process_gpus())
         except ValueError as e:
             raise pytest.UsageError(str(e)) from None
 
@@ -382,9 +380,7 @@ def pytest_configure_node(node):
 def pytest_xdist_auto_num_workers(config):
     """-n auto with timed CUDA benchmarks: one worker per visible GPU (otherwise xdist's default, one per core)."""
     if timed(config) and _split(config.getoption("dnnbench_device")) == ["cuda"]:
-        import torch
-
-        return max(len(visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())), 1)
+        return max(len(process_gpus()), 1)
     return None
 
 
@@ -394,9 +390,7 @@ def pytest_xdist_setupnodes(config, specs):
     set before anything in it initializes CUDA)."""
     if not (timed(config) and "cuda" in config.dnnbench.devices):
         return
-    import torch
-
-    pin_specs(specs, visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count()))
+    pin_specs(specs, process_gpus())
 
 
 def pin_specs(specs, gpus: list[str]) -> None:

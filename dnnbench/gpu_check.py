@@ -81,7 +81,12 @@ def run_step(
     summary = re.findall(PYTEST_SUMMARY, text, re.M)
     if module != "pytest":
         summary = [f"{len(re.findall(r'^rows: ', text, re.M))} written"]
-    result = {"step": name, "exit": rc, "summary": summary[-1] if summary else "(no summary)", "seconds": 0.0}
+    return step_record(name, rc, summary, start)
+
+
+def step_record(name: str, rc, summaries: list[str], start: float) -> dict:
+    """A step's exit status, last summary line and seconds since `start`, printed as it is recorded."""
+    result = {"step": name, "exit": rc, "summary": summaries[-1] if summaries else "(no summary)"}
     result["seconds"] = round(time.time() - start, 1)
     print(f"[gpu-check] {name}: exit {rc}, {result['summary']} ({result['seconds']} s)", flush=True)
     return result
@@ -113,11 +118,7 @@ def run_shards(name: str, args: list[str], gpus: list[str], out: Path, timeout: 
             rc = "timeout"
         sink.close()
         summary = re.findall(PYTEST_SUMMARY, log.read_text(), re.M)
-        step = {"step": f"{name} {i}/{n} (GPU {gpus[i - 1]})", "exit": rc, "summary": summary[-1] if summary else ""}
-        step["summary"] = step["summary"] or "(no summary)"
-        step["seconds"] = round(time.time() - start, 1)
-        print(f"[gpu-check] {step['step']}: exit {rc}, {step['summary']} ({step['seconds']} s)", flush=True)
-        steps.append(step)
+        steps.append(step_record(f"{name} {i}/{n} (GPU {gpus[i - 1]})", rc, summary, start))
     return steps
 
 
@@ -179,13 +180,11 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
 def bench_gpus(device: str, wanted: int | None) -> list[str]:
     """The GPUs the benchmark step shards over (CUDA_VISIBLE_DEVICES entries): every visible one, or the first
     `wanted`; none on the CPU."""
-    import torch
-
-    from bench.gpus import visible_gpus
+    from bench.gpus import process_gpus
 
     if device != "cuda":
         return []
-    gpus = visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
+    gpus = process_gpus()
     if wanted is not None and not 1 <= wanted <= len(gpus):
         raise SystemExit(f"gpu_check: --gpus {wanted}: between 1 and the {len(gpus)} visible GPU(s)")
     return gpus[:wanted] if wanted else gpus

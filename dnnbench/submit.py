@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from reports.load import MISSING_SHARDS
+
 EXECUTORS = ("slurm", "local")
 
 
@@ -105,9 +107,9 @@ def local_gpus() -> list[int]:
     """The GPU indices local jobs may take (CUDA_VISIBLE_DEVICES' entries, or every GPU); none without CUDA."""
     import torch
 
-    from bench.gpus import visible_gpus
+    from bench.gpus import process_gpus
 
-    entries = visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
+    entries = process_gpus()
     if not all(e.isdigit() for e in entries):
         raise ValueError(f"--executor local hands GPUs out by index; CUDA_VISIBLE_DEVICES names {','.join(entries)}")
     return [int(e) for e in entries] if torch.cuda.is_available() else []
@@ -159,16 +161,14 @@ class Launcher:
         self.opts, self.runner, self.log = opts, runner, log
         self.outcome = Outcome()
         self.jobs = opts.out / "jobs"
-        if opts.executor == "slurm":
-            import submitit
+        import submitit
 
+        if opts.executor == "slurm":
             self.executor = submitit.SlurmExecutor(folder=self.jobs / "%j")
             self.executor.update_parameters(**slurm_parameters(opts))
             self.free_gpus: list[int] = []
             self.slots = opts.shards  # Slurm schedules (array_parallelism limits it there)
         else:
-            import submitit
-
             self.executor = submitit.LocalExecutor(folder=self.jobs / "%j")
             self.free_gpus = local_gpus() if opts.gpus_per_task else []
             if opts.gpus_per_task:  # one shard per GPU set: shards never share a GPU
@@ -261,7 +261,7 @@ class Launcher:
         out, n = self.opts.out, self.opts.shards
         record = {f"{s}/{n}": self.outcome.attempts.get(s, []) for s in range(1, n + 1)}
         (out / "jobs.json").write_text(json.dumps({"executor": self.opts.executor, "shards": record}, indent=1))
-        missing = out / "missing-shards.jsonl"
+        missing = out / MISSING_SHARDS
         missing.unlink(missing_ok=True)
         if self.outcome.missing:
             lines = [

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.load import ResultsError, expand, read_entries
+from reports.load import MISSING_SHARDS, ResultsError, expand, read_entries
 
 ALPHA = 0.001  # strict: a compare makes hundreds of tests at once
 MIN_SAMPLES = 5
@@ -81,7 +81,7 @@ def entries_by_name(paths) -> tuple[dict[str, dict], set[str]]:
     """(benchmark name -> its stats, the GPU models the files were measured on)."""
     out, gpus = {}, set()
     for p in expand(paths):
-        if p.name.startswith("study-") or p.name == "missing-shards.jsonl":
+        if p.name.startswith("study-") or p.name == MISSING_SHARDS:
             continue
         machine, entries = read_entries(p)
         gpus |= {gpu_model(machine)} - {None}
