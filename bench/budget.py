@@ -52,13 +52,14 @@ def parse_duration(text: str) -> float:
     return total
 
 
-BACKEND_RUNG = {"cudagraphs": "eager", "compiled_cudagraphs": "compiled"}  # the ladder rung of what they replay
+# the ladder rung of what they replay (the CUDA graph backends), or of what they are (triton_mlp: fused Triton)
+BACKEND_RUNG = {"cudagraphs": "eager", "compiled_cudagraphs": "compiled", "triton_mlp": "triton_fused"}
 
 
 def priority(case) -> int:
     """0 for the ceilings, 1 for the baselines, then 2 + the distance from the top of the ladder (lesson backends sit
-    on the rung of what they run: compiled on 2, triton on 3, triton_fused on 4; the CUDA graph backends replay
-    eager (cudagraphs) or compiled (compiled_cudagraphs) work, so they sit on those rungs)."""
+    on the rung of what they run: compiled on 2, triton on 3, triton_fused and triton_mlp on 4; the CUDA graph
+    backends replay eager (cudagraphs) or compiled (compiled_cudagraphs) work, so they sit on those rungs)."""
     top = max(registry.RUNGS.values())
     if isinstance(case, Ceiling):
         return 0

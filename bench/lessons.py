@@ -12,6 +12,7 @@ optimize.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -24,9 +25,9 @@ from bench.profiles import profile
 from bench.timers import timed_call
 from kernels.dtypes import dtype_name, parse_dtype
 from models import LESSONS
-from models.backends import BACKENDS, apply_backend, step_parts, timing_skip_reason
+from models.backends import BACKENDS, STEP_BACKENDS, STEP_ONLY, apply_backend, step_parts, timing_skip_reason
 from models.precision import precision
-from models.train import graphed, train_step
+from models.train import graphed, step_fn
 from reports import schema
 
 MODES = ("forward", "train_step")
@@ -199,8 +200,19 @@ COMPILED_TRAINING_ONLY = (
 )
 
 
+@functools.cache
+def unfit_reason(lesson: str, backend: str) -> str | None:
+    """Why `backend` cannot train the workload of `lesson` at all (triton_mlp on a model that is not an MLP ...)."""
+    reason = LESSONS[lesson].workload.unfit_reason(backend)
+    return f"lesson {lesson}: {reason}" if reason else None
+
+
 def _skip(prof, lesson: str, backend: str, mode: str) -> str | None:
     """Why the profile does not time this lesson case, or None."""
+    if backend in STEP_BACKENDS and mode != "train_step":
+        return STEP_ONLY
+    if unfit_reason(lesson, backend):
+        return unfit_reason(lesson, backend)
     if (lesson, backend) in prof.lesson_skips:
         return prof.lesson_skips[(lesson, backend)]
     if backend in ("compiled", "compiled_cudagraphs") and mode not in prof.compiled_lesson_modes:
@@ -295,12 +307,16 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
             with torch.no_grad(), precision(mode, lc.device):
                 return model(x)
 
+        if lc.mode == "forward":
+            return graphed(model, forward)
+        train = step_fn(model, loss_fn, optimizer)  # on triton_mlp: the whole step as two Triton launches
+
         def step():
             with precision(mode, lc.device):
-                return train_step(model, loss_fn, optimizer, x, y)
+                return train(x, y)
 
         # on cudagraphs captured on the first call, which the timing below counts as the backend's compile time
-        return graphed(model, forward) if lc.mode == "forward" else graphed(model, step, optimizer)
+        return graphed(model, step, optimizer)
 
     plain.train(lc.mode == "train_step")
     try:

@@ -25,7 +25,7 @@ import torch
 
 from bench.census import step_census
 from bench.harness import WARMUP_CALLS
-from bench.lessons import MAX_CPU_FLOPS, count_flops
+from bench.lessons import MAX_CPU_FLOPS, count_flops, unfit_reason
 from bench.timers import timed_call
 from models import LESSONS
 from models.backends import apply_backend, run_skip_reason, step_parts, timing_skip_reason
@@ -92,12 +92,14 @@ SYSTEMS_STUDIES: dict[str, SystemsStudy] = {
             name="backend",
             question="What does each backend cost per training step and to compile or capture, and when does that pay "
             "back?",
-            lessons={"quick": ("4.3", "6.4"), "full": MLPS + CNNS},
+            # 4.4 (64-100-10) and 5.4 (2-50-3 with momentum) besides: the MLPs triton_mlp trains
+            lessons={"quick": ("4.3", "6.4"), "full": ("4.3", "4.4", "5.4", *MLPS[1:], *CNNS)},
             batches={"quick": (64,), "full": (16, 256, 1024)},
             executions=(
                 Execution("eager"),
                 Execution("compiled", "compiled"),
                 Execution("triton", "triton"),
+                Execution("triton_mlp", "triton_mlp"),
                 Execution("cudagraphs", "cudagraphs"),
                 Execution("compiled_cudagraphs", "compiled_cudagraphs"),
             ),
@@ -170,6 +172,8 @@ def _device(ex: Execution, device: str) -> str:
 def skip_reason(ex: Execution, device: str, lesson: str) -> str | None:
     """Why this machine cannot time `ex` on `lesson`, or None."""
     device = _device(ex, device)
+    if unfit_reason(lesson, ex.backend):
+        return unfit_reason(lesson, ex.backend)
     reason = timing_skip_reason(ex.backend, device, autocast=ex.precision.endswith("autocast"))
     reason = reason or precision_skip_reason(ex.precision, device)
     if reason:

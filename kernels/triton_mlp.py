@@ -167,57 +167,43 @@ def _mlp_sgd_kernel(p_ptr, g_ptr, buf_ptr, partial_ptr, loss_ptr, n, n_partials,
         tl.store(loss_ptr, tl.sum(total, axis=0))
 
 
-def mlp_layers(model: nn.Module) -> tuple[list[nn.Linear], str]:
-    """(the Linear layers, the activation between them) of an MLP the step supports: an nn.Sequential of Linear layers
-    with one kind of activation (nn.Sigmoid, nn.Tanh, nn.ReLU) between each two and none after the last, or of Linear
-    layers only. An nn.Sequential, because a module with its own forward may call functions (torch.sigmoid) that its
-    list of modules does not show. Raises ValueError naming what is not supported."""
-    kinds = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(
-            f"triton_mlp: the MLP must be an nn.Sequential of Linear and activation layers, not "
-            f"{type(model).__name__} (its own forward may call functions its modules do not show)"
-        )
-    layers = list(model)
-    other = [type(m).__name__ for m in layers if not isinstance(m, nn.Linear) and type(m) not in kinds]
-    if other:
-        raise ValueError(f"triton_mlp: the MLP may hold Linear, Sigmoid, Tanh and ReLU layers only, not {other}")
-    linears = [m for m in layers if isinstance(m, nn.Linear)]
-    acts = [kinds[type(m)] for m in layers if type(m) in kinds]
-    if len(set(acts)) > 1:
-        raise ValueError(f"triton_mlp: one activation between all layers, not {sorted(set(acts))}")
-    alternating = all(isinstance(m, nn.Linear) == (k % 2 == 0) for k, m in enumerate(layers))
-    if acts and not (alternating and len(layers) == 2 * len(linears) - 1):
-        raise ValueError("triton_mlp: the layers must alternate Linear, activation, ..., Linear")
-    return linears, acts[0] if acts else "none"
+def check_mlp(linears, activation: str, loss: str, lr: float, momentum: float = 0.0) -> list[int]:
+    """The MLP's widths [in, hidden..., out] if TritonMLPStep supports its shape and options (its tensors are checked
+    when the step is made); else a ValueError naming what it does not support."""
+    if not 1 <= len(linears) <= MAX_LAYERS:
+        raise ValueError(f"triton_mlp: 1 to {MAX_LAYERS} Linear layers, got {len(linears)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"triton_mlp: activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
+    if loss not in LOSSES:
+        raise ValueError(f"triton_mlp: loss {loss!r} is not one of {', '.join(LOSSES)}")
+    if lr <= 0 or momentum < 0:
+        raise ValueError(f"triton_mlp: lr must be positive and momentum not negative, got {lr}, {momentum}")
+    dims = [linears[0].in_features] + [m.out_features for m in linears]
+    for a, b in zip(linears, linears[1:], strict=False):
+        if a.out_features != b.in_features:
+            raise ValueError(f"triton_mlp: layer widths do not chain ({a.out_features} into {b.in_features})")
+    if max(dims) > MAX_WIDTH:
+        raise ValueError(f"triton_mlp: widths up to {MAX_WIDTH} (registers per program), got {max(dims)}")
+    if any(m.bias is None for m in linears):
+        raise ValueError("triton_mlp: every Linear layer needs its bias")
+    return dims
 
 
 class TritonMLPStep:
     """SGD training steps of an MLP in two launches each: step(x, y) -> the loss (a 0-d tensor, the step's mean).
 
     `linears` are the MLP's Linear layers in order (at most MAX_LAYERS, widths at most MAX_WIDTH, fp32 on one device,
-    with biases); `activation` is applied between them (not after the last). Their weights and biases become views of
-    one flat buffer (the same nn.Parameter objects, so the model sees every update); gradients and momentum buffers
-    are flat buffers of the same layout. The loss: "cross_entropy" (y: class indices) or "mse" (y: [B, out]), mean
-    reduction."""
+    with biases; anything with weight, bias, in_features and out_features: models/mlp_step.py reads them from a lab's
+    model, a scalar w * x + b included); `activation` is applied between them (not after the last). Their weights
+    and biases become views of one flat buffer (the same nn.Parameter objects, so the model sees every update);
+    gradients and momentum buffers are flat buffers of the same layout. The loss: "cross_entropy" (y: class indices
+    in range; no ignore_index) or "mse" (y: [B, out]), mean reduction. `TritonMLPStep.made` counts the steps made in
+    this process (a lesson on triton_mlp checks it made one)."""
+
+    made = 0
 
     def __init__(self, linears, activation: str, loss: str, lr: float, momentum: float = 0.0):
-        if not 1 <= len(linears) <= MAX_LAYERS:
-            raise ValueError(f"triton_mlp: 1 to {MAX_LAYERS} Linear layers, got {len(linears)}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"triton_mlp: activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
-        if loss not in LOSSES:
-            raise ValueError(f"triton_mlp: loss {loss!r} is not one of {', '.join(LOSSES)}")
-        if lr <= 0 or momentum < 0:
-            raise ValueError(f"triton_mlp: lr must be positive and momentum not negative, got {lr}, {momentum}")
-        dims = [linears[0].in_features] + [m.out_features for m in linears]
-        for a, b in zip(linears, linears[1:], strict=False):
-            if a.out_features != b.in_features:
-                raise ValueError(f"triton_mlp: layer widths do not chain ({a.out_features} into {b.in_features})")
-        if max(dims) > MAX_WIDTH:
-            raise ValueError(f"triton_mlp: widths up to {MAX_WIDTH} (registers per program), got {max(dims)}")
-        if any(m.bias is None for m in linears):
-            raise ValueError("triton_mlp: every Linear layer needs its bias")
+        dims = check_mlp(linears, activation, loss, lr, momentum)
         for m in linears:
             check_triton_tensor(m.weight, "triton_mlp")
             if m.weight.dtype != torch.float32:
@@ -237,6 +223,7 @@ class TritonMLPStep:
         self.width = max(16, next_power_of_2(max(dims)))
         self.loss_value = torch.zeros((), device=self.params.device)
         self._partials: dict[int, torch.Tensor] = {}
+        TritonMLPStep.made += 1
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_triton_tensor(x, "triton_mlp")

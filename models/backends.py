@@ -2,8 +2,9 @@
 the model), `cudagraphs` (the eager training step captured into a CUDA graph and replayed: models/graphs.py),
 `compiled_cudagraphs` (torch.compile's reduce-overhead mode), `triton` (each Linear, Conv2d, BatchNorm, MaxPool2d
 and Dropout replaced by a layer that calls the kernels registry's Triton variants, sharing the same parameters:
-models/layers.py) and `triton_fused` (the same with the activations in their layers' kernels and the head's
-cross-entropy computed without its logits: models/fusion.py).
+models/layers.py), `triton_fused` (the same with the activations in their layers' kernels and the head's
+cross-entropy computed without its logits: models/fusion.py) and `triton_mlp` (a lesson MLP's whole SGD training
+step, forward, loss, backward and update, in two Triton launches: models/mlp_step.py).
 
 On the triton backends the rest of the training step follows the model (`step_parts`): nn.CrossEntropyLoss
 becomes the registry's Triton cross-entropy, torch.optim.SGD and Adam step through the registry's one-launch Triton
@@ -21,12 +22,17 @@ from torch import nn
 
 from kernels import registry
 from kernels.compile import compile_static
+from kernels.dtypes import dtype_name
 from kernels.triton_support import INTERPRET
 from models.fusion import FUSIONS, LinearCrossEntropyLoss, fuse, fuses_head_loss
 from models.layers import TRITON_VARIANTS, swap
 
-BACKENDS = ("eager", "compiled", "triton", "triton_fused", "cudagraphs", "compiled_cudagraphs")
+BACKENDS = ("eager", "compiled", "triton", "triton_fused", "triton_mlp", "cudagraphs", "compiled_cudagraphs")
 TRITON_BACKENDS = ("triton", "triton_fused")
+# the whole SGD training step of a lesson MLP in two Triton launches (models/mlp_step.py): it replaces the training
+# step only (the model and its forward stay eager's), and runs in fp32
+STEP_BACKENDS = ("triton_mlp",)
+STEP_ONLY = "triton_mlp replaces the training step only: its forward is eager's, timed under eager"
 # the whole training step captured into a CUDA graph and replayed (models/graphs.py, models/train.stepper), and
 # torch.compile's reduce-overhead mode (Inductor's CUDA graphs of the forward and backward; the optimizer steps eagerly)
 GRAPH_BACKENDS = ("cudagraphs", "compiled_cudagraphs")
@@ -63,10 +69,12 @@ def check_backend(backend: str, device: str, dtype: torch.dtype) -> None:
             f"backend {backend!r} replays CUDA graphs: it needs CUDA (on the CPU there are no kernel launches to "
             "capture)"
         )
-    if backend in TRITON_BACKENDS:
+    if backend in TRITON_BACKENDS + STEP_BACKENDS:
         reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device)
         if reason:
             raise RuntimeError(f"backend {backend!r} cannot run on {device}: {reason}")
+        if backend in STEP_BACKENDS and dtype != torch.float32:
+            raise RuntimeError(f"backend {backend!r} trains fp32 parameters only, not {dtype_name(dtype)}")
         if device == "cpu" and INTERPRET and dtype == torch.bfloat16:
             raise RuntimeError(f"backend {backend!r} on the CPU runs Triton's interpreter, whose bf16 tl.dot is wrong")
 
@@ -88,7 +96,7 @@ def timing_skip_reason(
     reason = run_skip_reason(backend, device, dtype)
     if reason:
         return reason
-    if backend in TRITON_BACKENDS:
+    if backend in TRITON_BACKENDS + STEP_BACKENDS:
         reason = registry.get("matmul", TRITON_VARIANTS["matmul"]).skip_reason(device, timing=True)
         if reason:
             return f"backend {backend!r} on {device}: {reason}"

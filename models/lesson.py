@@ -15,8 +15,10 @@ import torch
 from torch import nn
 
 from kernels import registry
-from models.backends import apply_backend, check_backend
+from kernels.triton_mlp import TritonMLPStep
+from models.backends import STEP_BACKENDS, apply_backend, check_backend
 from models.graphs import GraphedCall
+from models.mlp_step import unfit_reason
 
 
 @dataclass
@@ -72,6 +74,14 @@ class Workload:
     # under torch.autocast to bf16)
     forms: tuple[str, ...] = ()
 
+    def unfit_reason(self, backend: str) -> str | None:
+        """Why `backend` cannot train this workload at all (triton_mlp: a model, loss or optimizer that is not a
+        lesson MLP's), or None. Known before anything runs."""
+        if backend not in STEP_BACKENDS:
+            return None
+        model = self.model()
+        return unfit_reason(model, self.loss(), self.optimizer(model.parameters()))
+
     def batch(self, model: nn.Module, n: int, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Random inputs and targets for a batch of n (timing does not depend on the values)."""
         x = torch.randn(n, *self.sample, device=device, dtype=dtype)
@@ -123,12 +133,12 @@ class Lesson:
         torch.manual_seed(seed)
         ctx = Context(backend, device, dtype, seed)
         start = time.perf_counter()
-        captures = GraphedCall.captures
+        made = _whole_steps(backend)
         out = self.fn(ctx, setting, **overrides)
-        if backend == "cudagraphs" and GraphedCall.captures == captures:
+        if made is not None and _whole_steps(backend) == made:
             raise RuntimeError(
-                f"lesson {self.id} on backend 'cudagraphs' captured no training step: its lab writes its own loop "
-                "(the update by hand), which ran eagerly; the lesson's benchmark captures its workload's step"
+                f"lesson {self.id} on backend {backend!r} made no training step of its own: its lab writes its own "
+                "loop (the update by hand), which ran eagerly; the lesson's benchmark times its workload's step"
             )
         if device == "cuda":
             torch.cuda.synchronize()
@@ -139,6 +149,12 @@ class Lesson:
         return Result(
             self.id, setting, backend, device, history, final, seconds, out.get("model"), out.get("outputs", {})
         )
+
+
+def _whole_steps(backend: str) -> int | None:
+    """How many whole training steps `backend` has made in this process (CUDA graphs captured, Triton MLP steps
+    built), or None for a backend that runs the lab's own step."""
+    return {"cudagraphs": GraphedCall.captures, "triton_mlp": TritonMLPStep.made}.get(backend)
 
 
 LESSONS: dict[str, Lesson] = {}

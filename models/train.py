@@ -12,6 +12,7 @@ from torch import nn
 from models.backends import backend_of, logits_loss, step_loss, step_parts
 from models.data import Split
 from models.graphs import GraphedCall, make_capturable
+from models.mlp_step import triton_mlp_step
 from models.precision import loss_scaler
 
 
@@ -63,6 +64,16 @@ def graphed(model: nn.Module, call, optimizer=None):
     return GraphedCall(call)
 
 
+def step_fn(model: nn.Module, loss_fn, optimizer, scaler: torch.amp.GradScaler | None = None):
+    """step(x, y) -> loss: one training step as the model's backend runs it, before any CUDA graph: on triton_mlp
+    the lab's model, loss and SGD as one TritonMLPStep (two launches; models/mlp_step.py), otherwise `train_step`."""
+    if backend_of(model) == "triton_mlp":
+        if scaler is not None:
+            raise ValueError("backend 'triton_mlp' trains in fp32: fp16 autocast's GradScaler has nothing to scale")
+        return triton_mlp_step(model, loss_fn, optimizer)
+    return lambda x, y: train_step(model, loss_fn, optimizer, x, y, scaler)
+
+
 def step_call(model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor, scaler=None):
     """The training step on the fixed batch (x, y) as a call without arguments, as the model's backend runs it (see
     `graphed`: on cudagraphs x and y are the graph's static inputs; write a new batch into them in place)."""
@@ -71,7 +82,8 @@ def step_call(model: nn.Module, loss_fn, optimizer, x: torch.Tensor, y: torch.Te
             "backend 'cudagraphs': fp16 autocast's GradScaler decides on the host whether to step, which a CUDA "
             "graph cannot replay; use bf16 autocast or fp32"
         )
-    return graphed(model, lambda: train_step(model, loss_fn, optimizer, x, y, scaler), optimizer)
+    step = step_fn(model, loss_fn, optimizer, scaler)
+    return graphed(model, lambda: step(x, y), optimizer)
 
 
 def stepper(model: nn.Module, loss_fn, optimizer, scaler: torch.amp.GradScaler | None = None):
@@ -80,7 +92,7 @@ def stepper(model: nn.Module, loss_fn, optimizer, scaler: torch.amp.GradScaler |
     smaller batch of an epoch has its own graph); the loss returned is the graph's tensor, refreshed by the next
     step of that shape."""
     if backend_of(model) != "cudagraphs":
-        return lambda x, y: train_step(model, loss_fn, optimizer, x, y, scaler)
+        return step_fn(model, loss_fn, optimizer, scaler)
     graphs: dict[tuple, tuple[torch.Tensor, torch.Tensor, GraphedCall]] = {}
 
     def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -217,7 +217,7 @@ def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) 
         op_shares=info.get("op_shares"),
         baseline=info.get("backend") == "eager",
         source=source,
-        rung={"eager": 1, "compiled": 2, "triton": 3}.get(info.get("backend")),
+        rung={"eager": 1, "compiled": 2, "triton": 3, "triton_fused": 4, "triton_mlp": 4}.get(info.get("backend")),
     )
     return row
 

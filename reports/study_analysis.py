@@ -196,17 +196,22 @@ def _versus_baseline(header: dict, summary: pd.DataFrame) -> str:
     return f"{header['study']}: " + "; ".join(parts) + "."
 
 
-# executions whose first call captures CUDA graphs: the break-even sentence gives their capture's payback too
-CAPTURED = ("cudagraphs", "compiled_cudagraphs")
+# executions whose first call pays something besides compiling the model (capturing CUDA graphs, compiling Triton
+# kernels): the break-even sentence gives the payback of each, in these words
+FIRST_CALLS = {
+    "cudagraphs": "warming up and capturing the step",
+    "compiled_cudagraphs": "compiling and capturing the step",
+    "triton_mlp": "compiling its two Triton kernels",
+}
 
 
 def _break_even(header: dict, summary: pd.DataFrame, rows: pd.DataFrame) -> str:
     """When the first call's extra cost of `about` (compiling) pays back, from its saving per step; then the same for
-    each execution that captures CUDA graphs, where one ran."""
+    each execution whose first call captures CUDA graphs or compiles Triton kernels, where one ran."""
     text = _pays_back(header, summary, header["about"], "Compiling")
-    for label in (e for e in _labels(header) if e in CAPTURED and e != header["about"]):
+    for label in (e for e in _labels(header) if e in FIRST_CALLS and e != header["about"]):
         if not summary[(summary["setting"] == label) & summary["skipped"].isna()].empty:
-            text += " " + _pays_back(header, summary, label, f"On {label}, warming up and capturing the step")
+            text += " " + _pays_back(header, summary, label, f"On {label}, {FIRST_CALLS[label]}")
     return text
 
 

@@ -140,6 +140,27 @@ def test_compiling_pays_back_after_its_cost_over_the_time_saved_per_step():
     assert "never pays back" in conclude(study, slower)
 
 
+def test_each_first_call_cost_gets_its_own_payback():
+    """The CUDA graph capture and triton_mlp's kernel compile are paid back by their own saving per step."""
+    study = SYSTEMS_STUDIES["backend"]
+    rows = _timing(
+        {
+            ("eager", 64): [0.010, 0.0101],
+            ("compiled", 64): [0.005, 0.0051],
+            ("cudagraphs", 64): [0.002, 0.0021],
+            ("triton_mlp", 64): [0.001, 0.0011],
+        },
+        compile_s=1.0,
+    )
+    rows.loc[rows["setting"] == "cudagraphs", "compile_s"] = 0.4  # 0.4 s over 8 ms saved per step
+    rows.loc[rows["setting"] == "triton_mlp", "compile_s"] = 0.8  # 0.8 s over 9 ms
+    text = conclude(study, rows)
+    assert "On cudagraphs, warming up and capturing the step costs 0.4 to 0.4 s on the first call; it pays back " \
+        "soonest on lesson 4.3 at batch 64, after 50 steps." in text  # fmt: skip
+    assert "On triton_mlp, compiling its two Triton kernels costs 0.8 to 0.8 s on the first call; it pays back " \
+        "soonest on lesson 4.3 at batch 64, after 89 steps." in text  # fmt: skip
+
+
 def test_the_crossover_is_the_smallest_batch_from_which_the_gpu_always_wins():
     study = SYSTEMS_STUDIES["device"]
     rows = _timing(

@@ -95,7 +95,7 @@ def test_dnnbench_study_writes_systems_rows_and_the_report_shows_them(tmp_path, 
     assert main(["study", "backend", "-o", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     header, *rows = [json.loads(line) for line in (tmp_path / "study-backend.jsonl").read_text().splitlines()]
-    labels = ["eager", "compiled", "triton", "cudagraphs", "compiled_cudagraphs"]
+    labels = ["eager", "compiled", "triton", "triton_mlp", "cudagraphs", "compiled_cudagraphs"]
     assert header["header"]["executions"] == [{"label": label} for label in labels]
     assert {r["setting"] for r in rows} == set(labels)
     if not torch.cuda.is_available():  # the CUDA graph backends: a skipped row with the reason, per lesson and batch
