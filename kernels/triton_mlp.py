@@ -10,6 +10,8 @@ them, a cross-entropy or MSE loss and SGD. Their eager step is 20 to 60 launches
   the whole batch, so the programs add theirs into one fp32 gradient buffer with atomics: a partials buffer would
   need a reduction pass over (programs x parameters), more bytes than the parameters themselves for these tiny
   layers, and a third launch. Each program writes its part of the loss to its own slot (no zeroing launch).
+  From 128 units on (W=128), `_mlp_fwd_bwd_staged_kernel` does the same through a per-program scratch, one slice of
+  a weight at a time (a [128, 128] weight block beside the activations would spill registers).
 - `_mlp_sgd_kernel`: reads each gradient once the first kernel has finished (the launch boundary is the global
   barrier the atomics need), updates the parameter (and momentum buffer), writes the gradient back as zero for the
   next step, and its first program sums the loss partials.
@@ -87,6 +89,31 @@ def _linear_backward(dz, h, w_ptr, gw_ptr, gb_ptr, n_out, n_in, W: tl.constexpr)
 
 
 @triton.jit
+def _loss_grad(z, y_ptr, partial_ptr, pid, rows, in_rows, cols, d_out, scale, LOSS: tl.constexpr):
+    """The loss of these rows (their share of the mean, written to this program's slot) and its gradient dz (scale:
+    the mean's 1 / count), zero outside the batch and the width."""
+    valid = in_rows[:, None] & (cols[None, :] < d_out)
+    if LOSS == 0:  # cross-entropy over d_out classes, target indices
+        y = tl.load(y_ptr + rows, mask=in_rows, other=0)
+        logits = tl.where(valid, z, -float("inf"))
+        m = tl.max(logits, axis=1)
+        m = tl.where(in_rows, m, 0.0)
+        e = tl.where(valid, tl.exp(logits - m[:, None]), 0.0)
+        s = tl.sum(e, axis=1)
+        s = tl.where(in_rows, s, 1.0)
+        hit = cols[None, :] == y[:, None]
+        row_loss = m + tl.log(s) - tl.sum(tl.where(hit & valid, z, 0.0), axis=1)
+        dz = tl.where(valid, (e / s[:, None] - tl.where(hit, 1.0, 0.0)) * scale, 0.0)
+    else:  # MSE against [B, d_out] targets
+        y = tl.load(y_ptr + rows[:, None] * d_out + cols[None, :], mask=valid, other=0.0)
+        diff = tl.where(valid, z - y, 0.0)
+        row_loss = tl.sum(diff * diff, axis=1)
+        dz = 2.0 * diff * scale
+    tl.store(partial_ptr + pid, tl.sum(tl.where(in_rows, row_loss, 0.0), axis=0) * scale)
+    return dz
+
+
+@triton.jit
 def _mlp_fwd_bwd_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, B, scale,
                         d0, d1, d2, d3, d4, ow1, ob1, ow2, ob2, ow3, ob3, ow4, ob4,
                         N_LAYERS: tl.constexpr, ACT: tl.constexpr, LOSS: tl.constexpr,
@@ -114,25 +141,7 @@ def _mlp_fwd_bwd_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, B, scale,
         h3 = _act(z, ACT)
         z = _linear(h3, p_ptr + ow4, p_ptr + ob4, d4, d3, W)
         d_out = d4
-    valid = in_rows[:, None] & (cols[None, :] < d_out)
-    # the loss of these rows and its gradient dz (scale: the mean's 1 / count), zero outside the batch and the width
-    if LOSS == 0:  # cross-entropy over d_out classes, target indices
-        y = tl.load(y_ptr + rows, mask=in_rows, other=0)
-        logits = tl.where(valid, z, -float("inf"))
-        m = tl.max(logits, axis=1)
-        m = tl.where(in_rows, m, 0.0)
-        e = tl.where(valid, tl.exp(logits - m[:, None]), 0.0)
-        s = tl.sum(e, axis=1)
-        s = tl.where(in_rows, s, 1.0)
-        hit = cols[None, :] == y[:, None]
-        row_loss = m + tl.log(s) - tl.sum(tl.where(hit & valid, z, 0.0), axis=1)
-        dz = tl.where(valid, (e / s[:, None] - tl.where(hit, 1.0, 0.0)) * scale, 0.0)
-    else:  # MSE against [B, d_out] targets
-        y = tl.load(y_ptr + rows[:, None] * d_out + cols[None, :], mask=valid, other=0.0)
-        diff = tl.where(valid, z - y, 0.0)
-        row_loss = tl.sum(diff * diff, axis=1)
-        dz = 2.0 * diff * scale
-    tl.store(partial_ptr + pid, tl.sum(tl.where(in_rows, row_loss, 0.0), axis=0) * scale)
+    dz = _loss_grad(z, y_ptr, partial_ptr, pid, rows, in_rows, cols, d_out, scale, LOSS)
     # backward, from the last layer: layer k + 1 takes h_k
     if N_LAYERS > 3:
         dh = _linear_backward(dz, h3, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, d4, d3, W)
@@ -144,6 +153,123 @@ def _mlp_fwd_bwd_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, B, scale,
         dh = _linear_backward(dz, h1, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, d2, d1, W)
         dz = _act_grad(dh, h1, ACT)
     _linear_backward(dz, h0, p_ptr + ow1, g_ptr + ow1, g_ptr + ob1, d1, d0, W)
+
+
+# From 128 units on, a [W, W] weight block no longer fits a program's registers beside the activations (sm_90: 8-48
+# KB of spills at 8 warps). The staged kernel keeps one [NC, W] slice of a weight in registers at a time: each layer's
+# output is computed NC columns at a time and written to a per-program scratch ([BLOCK, W] per layer, 8 KB at W=128,
+# read back by the same program at once, so it stays in L1/L2), and the backward reads the inputs' columns back from
+# it. A CTA barrier separates a layer's writes from its reads: other warps of the program wrote them. The slices are
+# a loop, not unrolled (tl.static_range): unrolled, the compiler hoists every slice's loads to the top and spills
+# (sm_90: 255 registers and 10 KB of spills; as a loop, 8 warps: ~110 registers, none, 60 KB of shared memory for the
+# pipelined slices).
+STAGED_FROM = 128
+NC = 32  # weight columns (forward) or input columns (backward) per slice
+
+
+@triton.jit
+def _linear_staged(h, w_ptr, b_ptr, out_ptr, n_out, n_in, ACT: tl.constexpr, BLOCK: tl.constexpr, W: tl.constexpr,
+                   NC: tl.constexpr):  # fmt: skip
+    """act(h W^T + b) into the [BLOCK, W] scratch at out_ptr, NC output columns at a time."""
+    r = tl.arange(0, BLOCK)
+    i = tl.arange(0, W)
+    for c in range(0, W, NC):
+        o = c + tl.arange(0, NC)
+        w = tl.load(w_ptr + o[:, None] * n_in + i[None, :], mask=(o[:, None] < n_out) & (i[None, :] < n_in), other=0.0)
+        b = tl.load(b_ptr + o, mask=o < n_out, other=0.0)
+        z = tl.dot(h, tl.trans(w), input_precision="ieee") + b[None, :]
+        tl.store(out_ptr + r[:, None] * W + o[None, :], _act(z, ACT))
+
+
+@triton.jit
+def _linear_backward_staged(dz, h_ptr, w_ptr, gw_ptr, gb_ptr, dz_ptr, n_out, n_in, ACT: tl.constexpr,
+                            INPUT_GRAD: tl.constexpr, BLOCK: tl.constexpr, W: tl.constexpr,
+                            NC: tl.constexpr):  # fmt: skip
+    """Add dW = dz^T h and db = sum(dz) into the gradient buffer, NC input columns at a time (h's columns read back
+    from the scratch at h_ptr); with INPUT_GRAD, write the layer below's dz = act'(dz W) to the scratch at dz_ptr."""
+    r = tl.arange(0, BLOCK)
+    o = tl.arange(0, W)
+    tl.atomic_add(gb_ptr + o, tl.sum(dz, axis=0), mask=o < n_out)
+    for c in range(0, W, NC):
+        i = c + tl.arange(0, NC)
+        h = tl.load(h_ptr + r[:, None] * W + i[None, :])
+        inside = (o[:, None] < n_out) & (i[None, :] < n_in)
+        tl.atomic_add(gw_ptr + o[:, None] * n_in + i[None, :], tl.dot(tl.trans(dz), h, input_precision="ieee"),
+                      mask=inside)  # fmt: skip
+        if INPUT_GRAD:
+            w = tl.load(w_ptr + o[:, None] * n_in + i[None, :], mask=inside, other=0.0)
+            dh = tl.dot(dz, w, input_precision="ieee")
+            tl.store(dz_ptr + r[:, None] * W + i[None, :], _act_grad(dh, h, ACT))
+
+
+@triton.jit
+def _mlp_fwd_bwd_staged_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, scratch_ptr, B, scale,
+                               d0, d1, d2, d3, d4, ow1, ob1, ow2, ob2, ow3, ob3, ow4, ob4,
+                               N_LAYERS: tl.constexpr, ACT: tl.constexpr, LOSS: tl.constexpr,
+                               BLOCK: tl.constexpr, W: tl.constexpr, NC: tl.constexpr):  # fmt: skip
+    """_mlp_fwd_bwd_kernel for wide layers: slot k of this program's scratch holds h_k, the input of layer k + 1
+    (slot 0 the batch's rows, slot N_LAYERS the logits, then each layer's dz on the way back)."""
+    tl.static_assert(W % NC == 0, "the slices must tile the padded width")
+    pid = tl.program_id(0)
+    rows = pid * BLOCK + tl.arange(0, BLOCK)
+    cols = tl.arange(0, W)
+    in_rows = rows < B
+    tile = tl.arange(0, BLOCK)[:, None] * W + cols[None, :]
+    size = BLOCK * W
+    slot = scratch_ptr + pid.to(tl.int64) * (N_LAYERS + 1) * size
+    h = tl.load(x_ptr + rows[:, None] * d0 + cols[None, :], mask=in_rows[:, None] & (cols[None, :] < d0), other=0.0)
+    tl.store(slot + tile, h)
+    # forward: layer k writes act(z) to slot k (the last layer z, no activation), read back whole for the next
+    if N_LAYERS == 1:
+        _linear_staged(h, p_ptr + ow1, p_ptr + ob1, slot + size, d1, d0, 0, BLOCK, W, NC)
+    else:
+        _linear_staged(h, p_ptr + ow1, p_ptr + ob1, slot + size, d1, d0, ACT, BLOCK, W, NC)
+    d_out = d1
+    if N_LAYERS > 1:
+        tl.debug_barrier()
+        h = tl.load(slot + size + tile)
+        if N_LAYERS == 2:
+            _linear_staged(h, p_ptr + ow2, p_ptr + ob2, slot + 2 * size, d2, d1, 0, BLOCK, W, NC)
+        else:
+            _linear_staged(h, p_ptr + ow2, p_ptr + ob2, slot + 2 * size, d2, d1, ACT, BLOCK, W, NC)
+        d_out = d2
+    if N_LAYERS > 2:
+        tl.debug_barrier()
+        h = tl.load(slot + 2 * size + tile)
+        if N_LAYERS == 3:
+            _linear_staged(h, p_ptr + ow3, p_ptr + ob3, slot + 3 * size, d3, d2, 0, BLOCK, W, NC)
+        else:
+            _linear_staged(h, p_ptr + ow3, p_ptr + ob3, slot + 3 * size, d3, d2, ACT, BLOCK, W, NC)
+        d_out = d3
+    if N_LAYERS > 3:
+        tl.debug_barrier()
+        h = tl.load(slot + 3 * size + tile)
+        _linear_staged(h, p_ptr + ow4, p_ptr + ob4, slot + 4 * size, d4, d3, 0, BLOCK, W, NC)
+        d_out = d4
+    top = slot + N_LAYERS * size  # the logits, then each layer's dz
+    tl.debug_barrier()
+    z = tl.load(top + tile)
+    tl.debug_barrier()  # every warp has read the logits before the dz below overwrite them
+    dz = _loss_grad(z, y_ptr, partial_ptr, pid, rows, in_rows, cols, d_out, scale, LOSS)
+    # backward, from the last layer: layer k + 1 takes h_k from slot k and writes the dz below it to the top slot
+    if N_LAYERS > 3:
+        _linear_backward_staged(dz, slot + 3 * size, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, top, d4, d3, ACT, True,
+                                BLOCK, W, NC)  # fmt: skip
+        tl.debug_barrier()
+        dz = tl.load(top + tile)
+        tl.debug_barrier()
+    if N_LAYERS > 2:
+        _linear_backward_staged(dz, slot + 2 * size, p_ptr + ow3, g_ptr + ow3, g_ptr + ob3, top, d3, d2, ACT, True,
+                                BLOCK, W, NC)  # fmt: skip
+        tl.debug_barrier()
+        dz = tl.load(top + tile)
+        tl.debug_barrier()
+    if N_LAYERS > 1:
+        _linear_backward_staged(dz, slot + size, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, top, d2, d1, ACT, True,
+                                BLOCK, W, NC)  # fmt: skip
+        tl.debug_barrier()
+        dz = tl.load(top + tile)
+    _linear_backward_staged(dz, slot, p_ptr + ow1, g_ptr + ow1, g_ptr + ob1, top, d1, d0, ACT, False, BLOCK, W, NC)
 
 
 @triton.jit
@@ -223,6 +349,8 @@ class TritonMLPStep:
         self.width = max(16, next_power_of_2(max(dims)))
         self.loss_value = torch.zeros((), device=self.params.device)
         self._partials: dict[int, torch.Tensor] = {}
+        self._scratch: dict[int, torch.Tensor] = {}  # the staged kernel's, per program count
+        self.kernel = "staged" if self.width >= STAGED_FROM else "registers"
         TritonMLPStep.made += 1
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -245,13 +373,23 @@ class TritonMLPStep:
         count = b if self.loss == "cross_entropy" else b * self.dims[-1]
         d = self.dims + [0] * (MAX_LAYERS + 1 - len(self.dims))
         o = self.offsets + [0] * (2 * MAX_LAYERS - len(self.offsets))
-        # 8 warps from 64 units on: a program holds each layer's [W, W] weight block and [16, W] activations, and on
-        # sm_90 at 4 warps W=64 spills ~1.8 KB (none at 8) and W=128 16-110 KB (8-48 KB at 8: still to be tiled)
-        _mlp_fwd_bwd_kernel[(programs,)](
-            x, y, self.params, self.grads, partials, b, 1.0 / count, *d, *o,
-            N_LAYERS=len(self.dims) - 1, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
-            BLOCK=BLOCK_B, W=self.width, num_warps=8 if self.width >= 64 else 4,
-        )  # fmt: skip
+        layers = len(self.dims) - 1
+        if self.kernel == "staged":
+            if programs not in self._scratch:
+                self._scratch[programs] = torch.empty(programs * (layers + 1) * BLOCK_B * self.width, device=x.device)
+            _mlp_fwd_bwd_staged_kernel[(programs,)](
+                x, y, self.params, self.grads, partials, self._scratch[programs], b, 1.0 / count, *d, *o,
+                N_LAYERS=layers, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
+                BLOCK=BLOCK_B, W=self.width, NC=NC, num_warps=8,
+            )  # fmt: skip
+        else:
+            # 8 warps at 64 units: a program holds each layer's [W, W] weight block and [16, W] activations (sm_90: at
+            # 4 warps W=64 spills ~1.8 KB, none at 8)
+            _mlp_fwd_bwd_kernel[(programs,)](
+                x, y, self.params, self.grads, partials, b, 1.0 / count, *d, *o,
+                N_LAYERS=layers, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
+                BLOCK=BLOCK_B, W=self.width, num_warps=8 if self.width >= 64 else 4,
+            )  # fmt: skip
         n = self.params.numel()
         _mlp_sgd_kernel[(triton.cdiv(n, UPDATE_BLOCK),)](
             self.params, self.grads, self.buffers, partials, self.loss_value, n, programs, self.lr, self.momentum,
@@ -267,6 +405,7 @@ SAMPLES = (
     (2, "sigmoid", "mse", 0.9, MAX_WIDTH),
     (3, "tanh", "cross_entropy", 0.0, 64),
     (4, "relu", "mse", 0.9, 32),
+    (4, "tanh", "cross_entropy", 0.0, MAX_WIDTH),
 )
 
 

@@ -45,6 +45,7 @@ def compare(widths, activation, loss, momentum, batch=37, seed=0):
         r.backward()
         opt.step()
         theirs.append(r.item())
+    compare.kernel = step.kernel  # which forward-backward kernel ran
     return model, ref, ours, theirs
 
 
@@ -54,6 +55,7 @@ def compare(widths, activation, loss, momentum, batch=37, seed=0):
 @pytest.mark.parametrize("widths", [(2, 50, 3), (4, 17, 9, 5), (3, 8, 8, 8, 2)], ids=["1hidden", "2hidden", "3hidden"])
 def test_steps_match_eager_float64(widths, activation, loss, momentum):
     model, ref, ours, theirs = compare(widths, activation, loss, momentum)
+    assert compare.kernel == "registers"  # up to 64 units: every activation in registers
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
     assert ours[-1] < ours[0]  # it trains
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
@@ -64,6 +66,26 @@ def test_steps_match_eager_float64(widths, activation, loss, momentum):
 def test_any_batch_size_and_the_widest_layers(batch):
     model, ref, ours, theirs = compare((MAX_WIDTH, MAX_WIDTH, 10), "relu", "cross_entropy", 0.9, batch=batch)
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
+
+
+@pytest.mark.parametrize(
+    "widths, activation, loss, momentum",
+    [
+        ((100, 3), "none", "cross_entropy", 0.0),
+        ((5, 100, 3), "sigmoid", "mse", 0.9),
+        ((5, 80, 90, 3), "tanh", "cross_entropy", 0.9),
+        ((5, MAX_WIDTH, 65, 100, 3), "relu", "mse", 0.0),
+    ],
+    ids=["1layer", "2layers", "3layers", "4layers"],
+)
+def test_the_staged_kernel_of_wide_layers_at_every_depth(widths, activation, loss, momentum):
+    """From STAGED_FROM units on, each layer's output goes through the per-program scratch (_mlp_fwd_bwd_staged_kernel):
+    every depth, with rows past the batch in the last program (batch 37)."""
+    model, ref, ours, theirs = compare(widths, activation, loss, momentum)
+    assert compare.kernel == "staged"  # padded to 128 units
+    assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p.double(), q, rtol=RTOL, atol=1e-6)
 
 
 def test_a_linear_model_without_hidden_layers():
