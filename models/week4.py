@@ -54,13 +54,13 @@ def digits_epochs(lab_epochs: int, lab_batch: int, batch: int) -> int:
 
 @lesson("4.3", "Softmax Pytorch", "a softmax classifier Linear(64,10) on the digits (the lab's MNIST)")
 def softmax_classifier(ctx, setting, **overrides):
-    hp = take(overrides, lr=0.1, epochs=digits_epochs(10, 100, 100), batch_size=100)
+    hp = take(overrides, lr=0.1, epochs=digits_epochs(10, 100, 100), batch_size=100, limit=None)
     model = ctx.model(nn.Linear(64, 10))
     history = fit(
         model,
         nn.CrossEntropyLoss(),
         torch.optim.SGD(model.parameters(), lr=hp.lr),
-        ctx.data(digits_flat()),
+        ctx.data(digits_flat().head(hp.limit)),
         hp.epochs,
         hp.batch_size,
         classify=True,
@@ -101,9 +101,9 @@ def shallow(ctx, setting, **overrides):
         hp = take(overrides, lr=0.001 if hidden == 1 else 0.1, epochs=500, batch_size=1)
         data, net, opt = xor(), Net(2, hidden, 1), torch.optim.SGD
     else:  # digits: 64-100-10 with sigmoid (the lab's), or each activation compared
-        hp = take(overrides, lr=0.01, epochs=30, batch_size=48)
+        hp = take(overrides, lr=0.01, epochs=30, batch_size=48, limit=None)
         activation = ACTIVATIONS["sigmoid" if setting == "digits" else setting]
-        data, net, opt = digits_flat(), Net(64, 100, 10, activation, sigmoid_out=False), torch.optim.SGD
+        data, net, opt = digits_flat().head(hp.limit), Net(64, 100, 10, activation, sigmoid_out=False), torch.optim.SGD
     classes = setting in ("digits", *ACTIVATIONS)
     model = ctx.model(net)
     loss = nn.CrossEntropyLoss() if classes else nn.BCELoss()

@@ -40,7 +40,7 @@ BY_DESIGN = {  # error message -> why the rung refuses it
 RANDOM = {"dropout"}
 # samples a rung gets wrong for a reason its registration states (unsupported): the lesson's formula at p = 1
 KNOWN = {("dropout", "lesson"): lambda kwargs: kwargs.get("p", 0.5) == 1 and kwargs.get("training", True)}
-MAX_SAMPLES = {"compiled": 3}  # torch.compile compiles each sample's shapes (seconds each): the first few
+MAX_SAMPLES = {"compiled": 2}  # torch.compile compiles each sample's shapes (seconds each): the first few
 SAMPLE_STRIDE = {"max_pool2d": 40}  # 1,440 samples, a grid of the same few arguments: every 40th
 
 
