@@ -46,6 +46,7 @@ from bench.machine import machine_info as dnnbench_machine_info
 from bench.machine import set_precision_defaults
 from bench.profiles import PROFILES, profile
 from bench.shard import assign, parse_shard
+from reports.schema import budget_text
 
 
 @dataclass
@@ -352,10 +353,6 @@ class Sweep:
             self.progress.parent.mkdir(parents=True, exist_ok=True)
             with self.progress.open("a") as f:
                 f.write(json.dumps(event) + "\n")
-
-
-def budget_text(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def pytest_sessionstart(session):

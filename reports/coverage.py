@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports.schema import budget_text
 from reports.section import ReportContext, Section
 
 KIND = {"test_op": "op", "test_lesson": "lesson", "test_lesson_lab": "lab", "test_ceiling": "ceiling"}
 EXAMPLES = 3
-
-
-def budget_text(seconds) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def profile_sentences(runs: list[dict]) -> list[str]:

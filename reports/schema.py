@@ -153,3 +153,8 @@ COLUMNS = {
     "torch": "torch's version",
     "triton": "triton's version",
 }
+
+
+def budget_text(seconds: float) -> str:
+    """A run's --budget in words, as the harness writes it in its skip reasons and the report in its coverage."""
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"

@@ -156,3 +156,10 @@ def test_the_profile_sets_the_timing_unless_the_command_line_does(pytester):
         pytester, "--profile", "quick", "--benchmark-max-time", "0.3", "--benchmark-warmup-iterations=7"
     )
     assert "max_time=0.3 " in given and "warmup_iterations=7)" in given
+
+
+def test_a_budget_reads_in_minutes_from_one_minute_on():
+    """The words of the skip reasons and of the report's coverage sentence (reports/schema.budget_text)."""
+    from reports.schema import budget_text
+
+    assert [budget_text(s) for s in (3, 59.5, 60, 90, 600)] == ["3 s", "59.5 s", "1 min", "1.5 min", "10 min"]
