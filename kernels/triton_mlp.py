@@ -168,9 +168,20 @@ NC = 32  # weight columns (forward) or input columns (backward) per slice
 
 
 @triton.jit
-def _linear_staged(h, w_ptr, b_ptr, out_ptr, n_out, n_in, ACT: tl.constexpr, BLOCK: tl.constexpr, W: tl.constexpr,
-                   NC: tl.constexpr):  # fmt: skip
-    """act(h W^T + b) into the [BLOCK, W] scratch at out_ptr, NC output columns at a time."""
+def _read_back(ptr, BLOCK: tl.constexpr, W: tl.constexpr):
+    """The [BLOCK, W] scratch at ptr, once every warp of the program has written its part (the first barrier), and
+    before any warp writes it again (the second)."""
+    tl.debug_barrier()
+    out = tl.load(ptr + tl.arange(0, BLOCK)[:, None] * W + tl.arange(0, W)[None, :])
+    tl.debug_barrier()
+    return out
+
+
+@triton.jit
+def _linear_staged(h, w_ptr, b_ptr, out_ptr, n_out, n_in, ACT: tl.constexpr, LAST: tl.constexpr, BLOCK: tl.constexpr,
+                   W: tl.constexpr, NC: tl.constexpr):  # fmt: skip
+    """act(h W^T + b) (the LAST layer: no act) written to the [BLOCK, W] scratch at out_ptr NC output columns at a
+    time, and returned read back whole."""
     r = tl.arange(0, BLOCK)
     i = tl.arange(0, W)
     for c in range(0, W, NC):
@@ -178,7 +189,10 @@ def _linear_staged(h, w_ptr, b_ptr, out_ptr, n_out, n_in, ACT: tl.constexpr, BLO
         w = tl.load(w_ptr + o[:, None] * n_in + i[None, :], mask=(o[:, None] < n_out) & (i[None, :] < n_in), other=0.0)
         b = tl.load(b_ptr + o, mask=o < n_out, other=0.0)
         z = tl.dot(h, tl.trans(w), input_precision="ieee") + b[None, :]
-        tl.store(out_ptr + r[:, None] * W + o[None, :], _act(z, ACT))
+        if not LAST:
+            z = _act(z, ACT)
+        tl.store(out_ptr + r[:, None] * W + o[None, :], z)
+    return _read_back(out_ptr, BLOCK, W)
 
 
 @triton.jit
@@ -186,7 +200,8 @@ def _linear_backward_staged(dz, h_ptr, w_ptr, gw_ptr, gb_ptr, dz_ptr, n_out, n_i
                             INPUT_GRAD: tl.constexpr, BLOCK: tl.constexpr, W: tl.constexpr,
                             NC: tl.constexpr):  # fmt: skip
     """Add dW = dz^T h and db = sum(dz) into the gradient buffer, NC input columns at a time (h's columns read back
-    from the scratch at h_ptr); with INPUT_GRAD, write the layer below's dz = act'(dz W) to the scratch at dz_ptr."""
+    from the scratch at h_ptr); with INPUT_GRAD, return the layer below's dz = act'(dz W), written NC columns at a time
+    to the scratch at dz_ptr and read back whole."""
     r = tl.arange(0, BLOCK)
     o = tl.arange(0, W)
     tl.atomic_add(gb_ptr + o, tl.sum(dz, axis=0), mask=o < n_out)
@@ -200,6 +215,9 @@ def _linear_backward_staged(dz, h_ptr, w_ptr, gw_ptr, gb_ptr, dz_ptr, n_out, n_i
             w = tl.load(w_ptr + o[:, None] * n_in + i[None, :], mask=inside, other=0.0)
             dh = tl.dot(dz, w, input_precision="ieee")
             tl.store(dz_ptr + r[:, None] * W + i[None, :], _act_grad(dh, h, ACT))
+    if INPUT_GRAD:
+        dz = _read_back(dz_ptr, BLOCK, W)
+    return dz
 
 
 @triton.jit
@@ -220,55 +238,30 @@ def _mlp_fwd_bwd_staged_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, scratch_
     h = tl.load(x_ptr + rows[:, None] * d0 + cols[None, :], mask=in_rows[:, None] & (cols[None, :] < d0), other=0.0)
     tl.store(slot + tile, h)
     # forward: layer k writes act(z) to slot k (the last layer z, no activation), read back whole for the next
-    if N_LAYERS == 1:
-        _linear_staged(h, p_ptr + ow1, p_ptr + ob1, slot + size, d1, d0, 0, BLOCK, W, NC)
-    else:
-        _linear_staged(h, p_ptr + ow1, p_ptr + ob1, slot + size, d1, d0, ACT, BLOCK, W, NC)
+    h = _linear_staged(h, p_ptr + ow1, p_ptr + ob1, slot + size, d1, d0, ACT, N_LAYERS == 1, BLOCK, W, NC)
     d_out = d1
     if N_LAYERS > 1:
-        tl.debug_barrier()
-        h = tl.load(slot + size + tile)
-        if N_LAYERS == 2:
-            _linear_staged(h, p_ptr + ow2, p_ptr + ob2, slot + 2 * size, d2, d1, 0, BLOCK, W, NC)
-        else:
-            _linear_staged(h, p_ptr + ow2, p_ptr + ob2, slot + 2 * size, d2, d1, ACT, BLOCK, W, NC)
+        h = _linear_staged(h, p_ptr + ow2, p_ptr + ob2, slot + 2 * size, d2, d1, ACT, N_LAYERS == 2, BLOCK, W, NC)
         d_out = d2
     if N_LAYERS > 2:
-        tl.debug_barrier()
-        h = tl.load(slot + 2 * size + tile)
-        if N_LAYERS == 3:
-            _linear_staged(h, p_ptr + ow3, p_ptr + ob3, slot + 3 * size, d3, d2, 0, BLOCK, W, NC)
-        else:
-            _linear_staged(h, p_ptr + ow3, p_ptr + ob3, slot + 3 * size, d3, d2, ACT, BLOCK, W, NC)
+        h = _linear_staged(h, p_ptr + ow3, p_ptr + ob3, slot + 3 * size, d3, d2, ACT, N_LAYERS == 3, BLOCK, W, NC)
         d_out = d3
     if N_LAYERS > 3:
-        tl.debug_barrier()
-        h = tl.load(slot + 3 * size + tile)
-        _linear_staged(h, p_ptr + ow4, p_ptr + ob4, slot + 4 * size, d4, d3, 0, BLOCK, W, NC)
+        h = _linear_staged(h, p_ptr + ow4, p_ptr + ob4, slot + 4 * size, d4, d3, ACT, True, BLOCK, W, NC)
         d_out = d4
-    top = slot + N_LAYERS * size  # the logits, then each layer's dz
-    tl.debug_barrier()
-    z = tl.load(top + tile)
-    tl.debug_barrier()  # every warp has read the logits before the dz below overwrite them
-    dz = _loss_grad(z, y_ptr, partial_ptr, pid, rows, in_rows, cols, d_out, scale, LOSS)
-    # backward, from the last layer: layer k + 1 takes h_k from slot k and writes the dz below it to the top slot
+    dz = _loss_grad(h, y_ptr, partial_ptr, pid, rows, in_rows, cols, d_out, scale, LOSS)
+    # backward, from the last layer: layer k + 1 takes h_k from slot k, and writes the dz below it to the top slot
+    # (where the logits were)
+    top = slot + N_LAYERS * size
     if N_LAYERS > 3:
-        _linear_backward_staged(dz, slot + 3 * size, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, top, d4, d3, ACT, True,
-                                BLOCK, W, NC)  # fmt: skip
-        tl.debug_barrier()
-        dz = tl.load(top + tile)
-        tl.debug_barrier()
+        dz = _linear_backward_staged(dz, slot + 3 * size, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, top, d4, d3, ACT,
+                                     True, BLOCK, W, NC)  # fmt: skip
     if N_LAYERS > 2:
-        _linear_backward_staged(dz, slot + 2 * size, p_ptr + ow3, g_ptr + ow3, g_ptr + ob3, top, d3, d2, ACT, True,
-                                BLOCK, W, NC)  # fmt: skip
-        tl.debug_barrier()
-        dz = tl.load(top + tile)
-        tl.debug_barrier()
+        dz = _linear_backward_staged(dz, slot + 2 * size, p_ptr + ow3, g_ptr + ow3, g_ptr + ob3, top, d3, d2, ACT,
+                                     True, BLOCK, W, NC)  # fmt: skip
     if N_LAYERS > 1:
-        _linear_backward_staged(dz, slot + size, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, top, d2, d1, ACT, True,
-                                BLOCK, W, NC)  # fmt: skip
-        tl.debug_barrier()
-        dz = tl.load(top + tile)
+        dz = _linear_backward_staged(dz, slot + size, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, top, d2, d1, ACT, True,
+                                     BLOCK, W, NC)  # fmt: skip
     _linear_backward_staged(dz, slot, p_ptr + ow1, g_ptr + ow1, g_ptr + ob1, top, d1, d0, ACT, False, BLOCK, W, NC)
 
 
