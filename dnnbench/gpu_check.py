@@ -1,5 +1,6 @@
-"""One command for a lent GPU (torch preinstalled, no network): correctness tests on the device, then the quick
-benchmark sweep, written to reports/gpu/<card>/ with a short summary.
+"""One command for a lent GPU (torch preinstalled, no network): correctness tests on the device, the launch-bound
+backends' tests (CUDA graph capture, the Triton MLP step), then the quick benchmark sweep, written to
+reports/gpu/<card>/ with a short summary.
 
     python -m dnnbench.gpu_check --device cuda          # what `make gpu-check` runs
     python -m dnnbench.gpu_check --device cpu           # the same flow on a machine without a GPU (into results/)
@@ -27,6 +28,9 @@ from bench.machine import card_slug, machine_info, set_precision_defaults
 # --targets narrows the tests to what the CPU interpreter cannot check (bf16 tl.dot, TF32): each test shape compiles
 # its own kernels on a cold machine, and the whole device suite outlasts a lent GPU's time.
 TARGET_TESTS = "bf16 or tf32"
+# what only a GPU checks of the launch-bound lesson backends: the captured training step (cudagraphs,
+# compiled_cudagraphs) against eager, and triton_mlp's compiled kernels against eager float64
+LAUNCH_TESTS = ("tests/test_graphs.py", "tests/test_triton_mlp.py", "tests/test_mlp_step.py")
 
 
 def compiled_cases() -> str:
@@ -209,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study-timeout", type=float, default=180.0, help="seconds for the studies")
     parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
     parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
+    parser.add_argument(
+        "--launch-timeout", type=float, default=180.0, help="seconds for the launch-bound backends' tests"
+    )
     parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
     parser.add_argument(
         "--lesson-timeout", type=float, default=240.0, help="seconds for the lesson-backend targets (with --targets)"
@@ -244,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     narrow = ["-k", f"({args.select}) and ({tests_k})" if args.select else tests_k]
     tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
     steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
+    # the launch-bound backends' own tests: CUDA graph capture, and the MLP step compiled (barriers, atomics)
+    launch = [*LAUNCH_TESTS, *common_unselected, "--junitxml", str(out / "launch.xml")]
+    steps.append(run_step("launch", launch, out, args.launch_timeout))
     results, stream = out / "results.json", out / "results.stream.jsonl"
     earlier = [*out.glob("results*.json"), *out.glob("results*.stream*.jsonl")]
     for old in (*earlier, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the streams afresh

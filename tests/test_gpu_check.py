@@ -130,3 +130,24 @@ def test_the_lesson_targets_are_4_3_and_5_4_on_every_backend_and_4_4_on_triton_m
         for batch in (64, 1024)
         for backend in (BACKENDS if lesson != "4.4" else ("eager", "triton_mlp"))
     )
+
+
+def test_the_launch_bound_backends_tests_are_a_step_of_their_own(tmp_path, monkeypatch):
+    """The CUDA graph and triton_mlp tests (skipped or interpreted on the CPU) run on the device as one step, with
+    its own time limit, beside the correctness tests."""
+    import dnnbench.gpu_check as gpu_check
+
+    ran = {}
+
+    def fake_step(name, args, out, timeout, env=None, module="pytest"):
+        ran[name] = (args, timeout)
+        return {"step": name, "exit": 0, "summary": "1 passed", "seconds": 0.1}
+
+    monkeypatch.setattr(gpu_check, "run_step", fake_step)
+    assert gpu_check.main(["--device", "cpu", "--out", str(tmp_path), "--launch-timeout", "77"]) == 0
+    args, timeout = ran["launch"]
+    assert list(gpu_check.LAUNCH_TESTS) == args[: len(gpu_check.LAUNCH_TESTS)] and timeout == 77
+    assert args[args.index("--device") + 1] == "cpu" and "-k" not in args
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / f).exists() for f in gpu_check.LAUNCH_TESTS)
+    assert list(ran) == ["tests", "launch", "bench"]

@@ -91,7 +91,7 @@ def test_a_hand_written_loop_on_cudagraphs_is_an_error_not_eager_timing(lesson_i
     if not torch.cuda.is_available():
         pytest.skip(NEEDS_CUDA)
     setting, overrides = FEW_STEPS[lesson_id]
-    with pytest.raises(RuntimeError, match="captured no training step: its lab writes its own loop"):
+    with pytest.raises(RuntimeError, match="made no training step of its own: its lab writes its own loop"):
         LESSONS[lesson_id].run(setting, backend="cudagraphs", device="cuda", **overrides)
 
 

@@ -40,24 +40,24 @@ def test_every_lesson_workload_is_placed():
 
 
 @pytest.mark.parametrize("lesson", FITS)
-def test_each_lesson_mlp_takes_eager_float64_steps(lesson):
+def test_each_lesson_mlp_takes_eager_float64_steps(lesson, device):
     """The workload's own model, loss and optimizer (lr, momentum), STEPS steps on one batch of 37: the losses and
-    every parameter as eager's in float64."""
+    every parameter as eager's in float64 (on the CPU)."""
     work = LESSONS[lesson].workload
     torch.manual_seed(0)
     plain = work.model()
     ref = copy.deepcopy(plain).double()
     x, y = work.batch(plain, 37, "cpu", torch.float32)
-    model = apply_backend(plain, "triton_mlp")
+    model = apply_backend(plain.to(device), "triton_mlp")
     step = step_fn(model, work.loss(), work.optimizer(model.parameters()))
     assert isinstance(step, TritonMLPStep)
     ref_opt, ref_loss = work.optimizer(ref.parameters()), work.loss()
     ref_y = y if work.classes is not None else y.double()
-    ours = [step(x, y).item() for _ in range(STEPS)]
+    ours = [step(x.to(device), y.to(device)).item() for _ in range(STEPS)]
     theirs = [train_step(ref, ref_loss, ref_opt, x.double(), ref_y).item() for _ in range(STEPS)]
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(p.double(), q, rtol=RTOL, atol=ATOL)
+        torch.testing.assert_close(p.double().cpu(), q, rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("lesson", REFUSED)
@@ -103,9 +103,9 @@ def test_it_trains_fp32_and_is_not_timed_on_the_interpreter():
         ("5.4", "spiral-m0.5", {"epochs": 1}),  # relu, momentum
     ],
 )
-def test_the_labs_train_as_eager_does(lesson, setting, overrides):
-    ours = LESSONS[lesson].run(setting, backend="triton_mlp", **overrides)
-    eager = LESSONS[lesson].run(setting, backend="eager", **overrides)
+def test_the_labs_train_as_eager_does(lesson, setting, overrides, device):
+    ours = LESSONS[lesson].run(setting, backend="triton_mlp", device=device, **overrides)
+    eager = LESSONS[lesson].run(setting, backend="eager", device=device, **overrides)
     for key, values in eager.history.items():
         if key != "seconds":
             assert ours.history[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
@@ -162,14 +162,15 @@ def test_the_model_is_read_however_its_forward_is_written(model, activation, wid
         assert layers[0].weight is model.w and layers[0].bias is model.b
 
 
-def test_a_scalar_line_trains_as_eager_does():
+def test_a_scalar_line_trains_as_eager_does(device):
     torch.manual_seed(0)
-    model, ref = Scalar(True), Scalar(True).double()
+    model, ref = Scalar(True).to(device), Scalar(True).double()
     x, y = torch.randn(9, 1), torch.randn(9, 1)
     step = triton_mlp_step(model, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.1))
     opt = torch.optim.SGD(ref.parameters(), lr=0.1)
     for _ in range(STEPS):
-        assert step(x, y).item() == pytest.approx(train_step(ref, nn.MSELoss(), opt, x.double(), y.double()).item())
+        ours = step(x.to(device), y.to(device)).item()
+        assert ours == pytest.approx(train_step(ref, nn.MSELoss(), opt, x.double(), y.double()).item())
     assert model.w.item() == pytest.approx(ref.w.item()) and model.b.item() == pytest.approx(ref.b.item())
 
 

@@ -27,10 +27,12 @@ def mlp(widths, activation) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def compare(widths, activation, loss, momentum, batch=37, seed=0):
+def compare(widths, activation, loss, momentum, device, batch=37, seed=0):
+    """STEPS steps of TritonMLPStep on `device` beside eager float64 on the CPU, from the same initialization."""
     torch.manual_seed(seed)
     model = mlp(widths, activation)
     ref = copy.deepcopy(model).double()
+    model = model.to(device)
     x = torch.randn(batch, widths[0])
     y = torch.randint(0, widths[-1], (batch,)) if loss == "cross_entropy" else torch.randn(batch, widths[-1])
     linears, found = mlp_layers(model)
@@ -39,7 +41,7 @@ def compare(widths, activation, loss, momentum, batch=37, seed=0):
     loss_fn = nn.CrossEntropyLoss() if loss == "cross_entropy" else nn.MSELoss()
     ours, theirs = [], []
     for _ in range(STEPS):
-        ours.append(step(x, y).item())
+        ours.append(step(x.to(device), y.to(device)).item())
         opt.zero_grad()
         r = loss_fn(ref(x.double()), y if loss == "cross_entropy" else y.double())
         r.backward()
@@ -53,18 +55,18 @@ def compare(widths, activation, loss, momentum, batch=37, seed=0):
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
 @pytest.mark.parametrize("activation", list(ACTS))
 @pytest.mark.parametrize("widths", [(2, 50, 3), (4, 17, 9, 5), (3, 8, 8, 8, 2)], ids=["1hidden", "2hidden", "3hidden"])
-def test_steps_match_eager_float64(widths, activation, loss, momentum):
-    model, ref, ours, theirs = compare(widths, activation, loss, momentum)
+def test_steps_match_eager_float64(widths, activation, loss, momentum, device):
+    model, ref, ours, theirs = compare(widths, activation, loss, momentum, device)
     assert compare.kernel == "registers"  # up to 64 units: every activation in registers
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
     assert ours[-1] < ours[0]  # it trains
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(p.double(), q, rtol=RTOL, atol=1e-6)
+        torch.testing.assert_close(p.double().cpu(), q, rtol=RTOL, atol=1e-6)
 
 
 @pytest.mark.parametrize("batch", [1, 16, 100])
-def test_any_batch_size_and_the_widest_layers(batch):
-    model, ref, ours, theirs = compare((MAX_WIDTH, MAX_WIDTH, 10), "relu", "cross_entropy", 0.9, batch=batch)
+def test_any_batch_size_and_the_widest_layers(batch, device):
+    model, ref, ours, theirs = compare((MAX_WIDTH, MAX_WIDTH, 10), "relu", "cross_entropy", 0.9, device, batch=batch)
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
 
 
@@ -78,27 +80,27 @@ def test_any_batch_size_and_the_widest_layers(batch):
     ],
     ids=["1layer", "2layers", "3layers", "4layers"],
 )
-def test_the_staged_kernel_of_wide_layers_at_every_depth(widths, activation, loss, momentum):
+def test_the_staged_kernel_of_wide_layers_at_every_depth(widths, activation, loss, momentum, device):
     """From STAGED_FROM units on, each layer's output goes through the per-program scratch (_mlp_fwd_bwd_staged_kernel):
     every depth, with rows past the batch in the last program (batch 37)."""
-    model, ref, ours, theirs = compare(widths, activation, loss, momentum)
+    model, ref, ours, theirs = compare(widths, activation, loss, momentum, device)
     assert compare.kernel == "staged"  # padded to 128 units
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(p.double(), q, rtol=RTOL, atol=1e-6)
+        torch.testing.assert_close(p.double().cpu(), q, rtol=RTOL, atol=1e-6)
 
 
-def test_a_linear_model_without_hidden_layers():
-    model, ref, ours, theirs = compare((5, 4), "sigmoid", "mse", 0.0)
+def test_a_linear_model_without_hidden_layers(device):
+    model, ref, ours, theirs = compare((5, 4), "sigmoid", "mse", 0.0, device)
     assert ours == pytest.approx(theirs, rel=RTOL, abs=ATOL)
 
 
-def test_the_modules_parameters_are_views_of_the_flat_buffer():
-    model = mlp((2, 6, 3), "tanh")
+def test_the_modules_parameters_are_views_of_the_flat_buffer(device):
+    model = mlp((2, 6, 3), "tanh").to(device)
     weights = [p for p in model.parameters()]
     before = [p.detach().clone() for p in weights]
     step = TritonMLPStep(*mlp_layers(model), "cross_entropy", lr=0.5)
-    step(torch.randn(8, 2), torch.randint(0, 3, (8,)))
+    step(torch.randn(8, 2, device=device), torch.randint(0, 3, (8,), device=device))
     assert [p for p in model.parameters()] == weights  # the same Parameter objects ...
     assert all(not torch.equal(p, b) for p, b in zip(weights, before, strict=True))  # ... that see the update
     assert all(p.untyped_storage().data_ptr() == step.params.untyped_storage().data_ptr() for p in weights)
