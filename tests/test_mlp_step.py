@@ -89,10 +89,13 @@ def test_the_benchmarks_time_its_training_step_only():
     assert "triton_mlp" in [e.backend for e in SYSTEMS_STUDIES["backend"].executions]
 
 
-def test_it_trains_fp32_and_is_not_timed_on_the_interpreter():
-    assert "fp32 parameters only" in run_skip_reason("triton_mlp", "cpu", torch.bfloat16)
-    assert "interpreted, not a performance figure" in timing_skip_reason("triton_mlp", "cpu")
-    assert run_skip_reason("triton_mlp", "cpu") is None  # it runs here, through the interpreter, for correctness
+def test_it_trains_fp32_and_is_timed_on_a_gpu_only(device):
+    assert "fp32 parameters only" in run_skip_reason("triton_mlp", device, torch.bfloat16)
+    assert run_skip_reason("triton_mlp", device) is None  # on the CPU through the interpreter, for correctness
+    if device == "cpu":
+        assert "interpreted, not a performance figure" in timing_skip_reason("triton_mlp", "cpu")
+    else:
+        assert timing_skip_reason("triton_mlp", device) is None
 
 
 @pytest.mark.parametrize(
@@ -111,11 +114,11 @@ def test_the_labs_train_as_eager_does(lesson, setting, overrides, device):
             assert ours.history[key] == pytest.approx(values, rel=1e-4, abs=1e-5), key
 
 
-def test_a_lab_that_writes_its_own_loop_is_an_error_not_an_eager_run():
+def test_a_lab_that_writes_its_own_loop_is_an_error_not_an_eager_run(device):
     with pytest.raises(RuntimeError, match="lesson 2.3 on backend 'triton_mlp' made no training step"):
-        LESSONS["2.3"].run(backend="triton_mlp", iterations=2)
+        LESSONS["2.3"].run(backend="triton_mlp", device=device, iterations=2)
     with pytest.raises(ValueError, match="computes Dropout"):
-        LESSONS["5.2"].run("p=0.2", backend="triton_mlp", epochs=1)
+        LESSONS["5.2"].run("p=0.2", backend="triton_mlp", device=device, epochs=1)
 
 
 class Functional(nn.Module):

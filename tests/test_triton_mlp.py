@@ -124,12 +124,12 @@ def test_what_it_cannot_take_is_a_clear_error(model, message):
         TritonMLPStep(*mlp_layers(model), "cross_entropy", lr=0.1)
 
 
-def test_bad_inputs_and_options_are_clear_errors():
-    model = mlp((2, 4, 3), "relu")
+def test_bad_inputs_and_options_are_clear_errors(device):
+    model = mlp((2, 4, 3), "relu").to(device)
     with pytest.raises(ValueError, match="loss 'nll' is not one of"):
         TritonMLPStep(*mlp_layers(model), "nll", lr=0.1)
     step = TritonMLPStep(*mlp_layers(model), "cross_entropy", lr=0.1)
     with pytest.raises(ValueError, match=r"x must be \[batch, 2\]"):
-        step(torch.randn(4, 3), torch.zeros(4, dtype=torch.long))
+        step(torch.randn(4, 3, device=device), torch.zeros(4, dtype=torch.long, device=device))
     with pytest.raises(ValueError, match="cross-entropy targets are \\[batch\\] class indices"):
-        step(torch.randn(4, 2), torch.zeros(4, 3))
+        step(torch.randn(4, 2, device=device), torch.zeros(4, 3, device=device))
