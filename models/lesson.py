@@ -79,7 +79,8 @@ class Workload:
         lesson MLP's), or None. Known before anything runs."""
         if backend not in STEP_BACKENDS:
             return None
-        model = self.model()
+        with torch.random.fork_rng(devices=[]):  # building the model draws its initialization: not from the run's
+            model = self.model()
         return unfit_reason(model, self.loss(), self.optimizer(model.parameters()))
 
     def batch(self, model: nn.Module, n: int, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

@@ -62,6 +62,11 @@ def test_each_lesson_mlp_takes_eager_float64_steps(lesson, device):
 
 @pytest.mark.parametrize("lesson", REFUSED)
 def test_every_other_workload_is_refused_with_its_reason_before_it_runs(lesson):
+    torch.manual_seed(0)
+    drawn = torch.rand(1)
+    torch.manual_seed(0)
+    assert REFUSED[lesson] in LESSONS[lesson].workload.unfit_reason("triton_mlp")
+    assert torch.equal(torch.rand(1), drawn)  # deciding drew none of the run's random numbers (collection decides)
     assert REFUSED[lesson] in unfit_reason(lesson, "triton_mlp")
     assert unfit_reason(lesson, "eager") is None
     case = next(
