@@ -211,8 +211,8 @@ def _skip(prof, lesson: str, backend: str, mode: str) -> str | None:
     """Why the profile does not time this lesson case, or None."""
     if backend in STEP_BACKENDS and mode != "train_step":
         return STEP_ONLY
-    if unfit_reason(lesson, backend):
-        return unfit_reason(lesson, backend)
+    if reason := unfit_reason(lesson, backend):
+        return reason
     if (lesson, backend) in prof.lesson_skips:
         return prof.lesson_skips[(lesson, backend)]
     if backend in ("compiled", "compiled_cudagraphs") and mode not in prof.compiled_lesson_modes:

@@ -172,8 +172,8 @@ def _device(ex: Execution, device: str) -> str:
 def skip_reason(ex: Execution, device: str, lesson: str) -> str | None:
     """Why this machine cannot time `ex` on `lesson`, or None."""
     device = _device(ex, device)
-    if unfit_reason(lesson, ex.backend):
-        return unfit_reason(lesson, ex.backend)
+    if reason := unfit_reason(lesson, ex.backend):
+        return reason
     reason = timing_skip_reason(ex.backend, device, autocast=ex.precision.endswith("autocast"))
     reason = reason or precision_skip_reason(ex.precision, device)
     if reason:

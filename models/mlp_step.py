@@ -53,8 +53,11 @@ def _scalar(node, model: nn.Module) -> nn.Parameter | None:
     """The 0-d or one-element parameter a get_attr node reads, or None."""
     if not isinstance(node, torch.fx.Node) or node.op != "get_attr":
         return None
-    p = model.get_parameter(node.target) if node.target in dict(model.named_parameters()) else None
-    return p if p is not None and p.numel() == 1 else None
+    try:
+        p = model.get_parameter(node.target)
+    except AttributeError:  # a buffer or a plain attribute, not a parameter
+        return None
+    return p if p.numel() == 1 else None
 
 
 def mlp_layers(model: nn.Module) -> tuple[list, str]:
@@ -160,11 +163,10 @@ def sgd_options(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]) ->
 
 
 def _read(model: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer) -> tuple:
-    """TritonMLPStep's arguments for the lab's model, loss and optimizer (its shape and options checked)."""
+    """TritonMLPStep's arguments for the lab's model, loss and optimizer (the step checks its shape and options)."""
     layers, activation = mlp_layers(model)
     kind = loss_kind(loss)
     lr, momentum = sgd_options(optimizer, [p for m in layers for p in (m.weight, m.bias) if p is not None])
-    check_mlp(layers, activation, kind, lr, momentum)
     return layers, activation, kind, lr, momentum
 
 
@@ -178,7 +180,7 @@ def triton_mlp_step(model: nn.Module, loss: nn.Module, optimizer: torch.optim.Op
 def unfit_reason(model: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer) -> str | None:
     """Why triton_mlp cannot train this lab's model with its loss and optimizer (before anything runs), or None."""
     try:
-        _read(model, loss, optimizer)
+        check_mlp(*_read(model, loss, optimizer))  # what TritonMLPStep checks first, without making the step
     except ValueError as e:
         return str(e)
     return None

@@ -206,6 +206,20 @@ class Doubled(nn.Module):
         return self.a(x) * 2.0
 
 
+class VectorScale(nn.Module):
+    """x * w with a parameter of 3 values (or a buffer): not a scalar layer."""
+
+    def __init__(self, buffer: bool = False):
+        super().__init__()
+        if buffer:
+            self.register_buffer("w", torch.tensor(2.0))
+        else:
+            self.w = nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return x * self.w
+
+
 class Branchy(nn.Module):
     def __init__(self):
         super().__init__()
@@ -221,6 +235,8 @@ class Branchy(nn.Module):
         (Residual(), "computes add"),
         (TwoOut(None), "returns something other than its last layer's output"),
         (Doubled(), "multiplies by something other than a scalar parameter"),
+        (VectorScale(), "multiplies by something other than a scalar parameter"),
+        (VectorScale(buffer=True), "multiplies by something other than a scalar parameter"),
         (Branchy(), "cannot be traced by torch.fx"),
         (Functional(torch.exp), "computes exp"),
         (nn.Sequential(nn.ReLU()), "has no Linear layer"),
