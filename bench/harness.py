@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from bench.machine import precision_flags
+from bench.measure import measure, method_for, skip_reason
 from bench.profiles import profile
 from bench.timers import timed_call
 from kernels import registry
@@ -134,11 +135,12 @@ def _compiled_case(spec, cases: list[Case]) -> dict[str, tuple]:
     return {precision: key for precision, (_, key) in best.items()}
 
 
-def run_case(benchmark, bc: BenchCase, seed: int) -> None:
+def run_case(benchmark, bc: BenchCase, options) -> None:
     """Time one case with pytest-benchmark and record what a result row holds (README: What a benchmark records)."""
     variant = registry.get(bc.op, bc.variant)
     spec = registry.spec(bc.op)
     reason = bc.skip or variant.skip_reason(bc.device, timing=True) or variant.unsupported_reason(bc.case, bc.device)
+    reason = reason or skip_reason(options, "op", bc.device)
     if bc.mode == "backward" and not variant.differentiable:
         reason = f"{bc.op}/{bc.variant} has no backward"
     if reason:
@@ -146,7 +148,7 @@ def run_case(benchmark, bc: BenchCase, seed: int) -> None:
 
     benchmark.group = bc.group
     with precision_mode(bc.case):
-        _time_case(benchmark, bc, variant, spec, seed)
+        _time_case(benchmark, bc, variant, spec, options)
 
 
 class GradientCall:
@@ -200,9 +202,6 @@ def record(bc: BenchCase, variant, spec, checks, first_s: float, steady_s: float
         "flops": spec.flops(bc.case, bc.mode),
         "bytes": spec.bytes(bc.case, bc.mode),
         "work_model": spec.work_model,
-        # The same inputs are used by every call: they stay in cache when they fit (2 MB L2 per core here, 50 MB on
-        # an H100), and a GB/s figure of such a case is a cache figure, above the memory's.
-        "cache": "warm",
         "rel_error": max(c.error for c in checks),
         "tolerance": min(c.tolerance for c in checks),
         "first_call_s": first_s,
@@ -213,7 +212,8 @@ def record(bc: BenchCase, variant, spec, checks, first_s: float, steady_s: float
     }
 
 
-def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
+def _time_case(benchmark, bc: BenchCase, variant, spec, options) -> None:
+    seed = options.seed
     inputs = spec.make_inputs(bc.case, bc.device, seed)
     try:
         call, forward, first_s = make_call(bc, variant, inputs, seed)
@@ -239,7 +239,10 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, seed: int) -> None:
     info["saved_bytes"] = saved_bytes(variant, inputs) if bc.mode == "backward" else None
 
     graphs = compiled_graphs()
-    benchmark(call)
+    # warm: the same inputs every call stay in cache when they fit (2 MB of L2 per core here, 50 MB on an H100),
+    # and a GB/s figure of such a case is a cache figure; cold: flushed before every timed call
+    method = method_for(options, "op", bc.device)
+    info.update(measure(benchmark, call, bc.device, method, options.max_time, options.energy_window))
     if compiled_graphs() != graphs:
         raise RuntimeError(f"{bc.id}: torch.compile compiled a new graph while timing; the figure would include it")
 

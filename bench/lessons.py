@@ -21,6 +21,7 @@ import torch
 
 from bench.harness import NOISY_IQR, WARMUP_CALLS
 from bench.machine import precision_flags
+from bench.measure import measure, method_for, skip_reason
 from bench.profiles import profile
 from bench.timers import timed_call
 from kernels.dtypes import dtype_name, parse_dtype
@@ -133,9 +134,10 @@ def lab_cases(options) -> list[LabCase]:
     return cases
 
 
-def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
+def run_lab_case(benchmark, lc: LabCase, options) -> None:
     lesson = LESSONS[lc.lesson]
-    reason = lesson.timing_skip_reason(lc.setting, lc.device)
+    seed = options.seed
+    reason = lesson.timing_skip_reason(lc.setting, lc.device) or skip_reason(options, "lab", lc.device)
     if reason:
         pytest.skip(reason)
     overrides = {LAB_SIZES[lc.lesson][0]: lc.size} if lc.size is not None else {}
@@ -158,7 +160,8 @@ def run_lab_case(benchmark, lc: LabCase, seed: int) -> None:
             "threads": torch.get_num_threads(),
         }
     )
-    benchmark(call)
+    method = method_for(options, "lab", lc.device)
+    benchmark.extra_info.update(measure(benchmark, call, lc.device, method, options.max_time, options.energy_window))
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
         {
@@ -268,16 +271,17 @@ def count_flops(call) -> int:
     return int(counter.get_total_flops())
 
 
-def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
+def run_lesson_case(benchmark, lc: LessonCase, options, record_oom) -> None:
     dtype = parse_dtype(lc.dtype)
     reason = lc.skip or timing_skip_reason(lc.backend, lc.device, dtype, autocast=lc.form == "autocast")
+    reason = reason or skip_reason(options, "lesson", lc.device)
     if reason:
         pytest.skip(reason)
     work = LESSONS[lc.lesson].workload
     benchmark.group = lc.group
-    torch.manual_seed(seed)
+    torch.manual_seed(options.seed)
     try:
-        _time_lesson(benchmark, lc, work, dtype)
+        _time_lesson(benchmark, lc, work, dtype, options)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         record_oom(
@@ -294,7 +298,7 @@ def run_lesson_case(benchmark, lc: LessonCase, seed: int, record_oom) -> None:
         pytest.skip(f"out of memory at batch {lc.batch}")
 
 
-def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
+def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype, options) -> None:
     plain = work.model().to(device=lc.device, dtype=dtype)
     x, y = work.batch(plain, lc.batch, lc.device, dtype)
     if lc.form == "channels_last":
@@ -352,7 +356,8 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype) -> None:
             **precision_flags(),
         }
     )
-    benchmark(call)
+    method = method_for(options, "lesson", lc.device)
+    benchmark.extra_info.update(measure(benchmark, call, lc.device, method, options.max_time, options.energy_window))
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
         {

@@ -7,6 +7,11 @@ Options shared by tests and benchmarks:
   --profile quick|full   benchmark sweep size
   --seed N               seed of the random inputs (default: a new one each run, printed in the header)
   --stream PATH          JSON-lines file that receives each finished benchmark at once
+  --timer NAME           wall, cuda_events, cuda_graph or kernel (default: events for ops on CUDA, else wall;
+                         bench/timers.py)
+  --cache warm|cold      cold flushes the cache before every timed call (default: cold for ops on CUDA, else warm;
+                         bench/cache.py)
+  --energy-window S      seconds of back-to-back calls whose energy a CUDA row reports (0: none)
   --budget 10m           plan the benchmarks to fit this time (bench/budget.py): most informative first, the rest
                          left out, the run stopped on time
   --budget-from PATH     an earlier run's stream (or its folder) whose wall seconds the plan uses
@@ -38,7 +43,9 @@ import pytest
 
 import kernels  # noqa: F401  (chooses the Triton interpreter before triton is imported)
 from bench import budget
+from bench.cache import check_cache
 from bench.calibration import Ceiling
+from bench.clocks import ENERGY_WINDOW_S
 from bench.gpus import pin_workers, process_gpus, worker_path
 from bench.harness import BenchCase
 from bench.lessons import LabCase, LessonCase
@@ -46,6 +53,7 @@ from bench.machine import machine_info as dnnbench_machine_info
 from bench.machine import set_precision_defaults
 from bench.profiles import PROFILES, profile
 from bench.shard import assign, parse_shard
+from bench.timers import TIMERS, check_timer
 from reports.schema import budget_text
 
 
@@ -57,6 +65,10 @@ class RunOptions:
     profile: str
     seed: int
     stream: Path | None
+    timer: str | None = None  # None: each kind's default on each device (bench/measure.py)
+    cache: str | None = None
+    energy_window: float = ENERGY_WINDOW_S
+    max_time: float = 0.1  # seconds of rounds per benchmark: the profile's, or --benchmark-max-time
 
 
 def _split(value: str | None) -> list[str]:
@@ -106,7 +118,16 @@ def parse_options(config) -> RunOptions:
             stream = str(Path(json_path).with_suffix(".stream.jsonl"))
         else:
             stream = f"results/stream-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-    return RunOptions(devices, dtypes, batches, config.getoption("dnnbench_profile"), seed, Path(stream))
+    try:
+        timer = check_timer(config.getoption("dnnbench_timer")) if config.getoption("dnnbench_timer") else None
+        cache = check_cache(config.getoption("dnnbench_cache")) if config.getoption("dnnbench_cache") else None
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
+    window = config.getoption("dnnbench_energy_window")
+    if window < 0:
+        raise pytest.UsageError("--energy-window: seconds, 0 or more")
+    profile_name = config.getoption("dnnbench_profile")
+    return RunOptions(devices, dtypes, batches, profile_name, seed, Path(stream), timer, cache, window)
 
 
 def pytest_addoption(parser):
@@ -119,6 +140,15 @@ def pytest_addoption(parser):
     group.addoption("--profile", dest="dnnbench_profile", default="quick", choices=tuple(PROFILES), help="sweep size")
     group.addoption("--seed", dest="dnnbench_seed", type=int, default=None, help="seed of the random inputs")
     group.addoption("--stream", dest="dnnbench_stream", default=None, help="JSON-lines file of finished benchmarks")
+    group.addoption("--timer", dest="dnnbench_timer", default=None, help=f"{', '.join(TIMERS)} (default: per device)")
+    group.addoption("--cache", dest="dnnbench_cache", default=None, help="warm or cold (default: per device and kind)")
+    group.addoption(
+        "--energy-window",
+        dest="dnnbench_energy_window",
+        type=float,
+        default=ENERGY_WINDOW_S,
+        help="seconds of back-to-back calls whose energy a CUDA row reports (0: none)",
+    )
     group.addoption(
         "--budget", dest="dnnbench_budget", default=None, help="time budget of the benchmarks: 300, 10m, 1h"
     )
@@ -212,8 +242,7 @@ def pytest_configure(config):
     prof = profile(config.dnnbench.profile)
     if not _given(config, "--benchmark-max-time"):
         config.option.benchmark_max_time = str(prof.max_time)  # as its own option parser gives it
-    if not _given(config, "--benchmark-warmup-iterations"):
-        config.option.benchmark_warmup_iterations = prof.warmup_iterations
+    config.dnnbench.max_time = float(config.option.benchmark_max_time)
 
 
 def pytest_report_header(config):
@@ -221,6 +250,7 @@ def pytest_report_header(config):
     return (
         f"dnnbench: devices={','.join(o.devices)} dtypes={','.join(o.dtypes) if o.dtypes else 'default'} "
         f"profile={o.profile} seed={o.seed} (rerun with --seed {o.seed}) "
+        f"timer={o.timer or 'default'} cache={o.cache or 'default'} "
         f"triton_interpret={os.environ.get('TRITON_INTERPRET', '0')}"
     )
 

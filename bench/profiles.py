@@ -16,9 +16,6 @@ from dataclasses import dataclass
 class Profile:
     name: str
     max_time: float  # seconds of timed rounds per benchmark (pytest-benchmark's --benchmark-max-time)
-    # pytest-benchmark's warm-up is capped at this many calls: the harness has already called the op (first call and
-    # WARMUP_CALLS), and an uncapped warm-up runs as long as the timing itself, in calibration and again before it
-    warmup_iterations: int
     # training lesson -> the batch sizes timed; None: every training lesson at `lesson_batches`
     lessons: dict[str, tuple[int, ...]] | None
     lesson_batches: tuple[int, ...]
@@ -41,7 +38,6 @@ PROFILES = {
     "quick": Profile(
         name="quick",
         max_time=0.1,
-        warmup_iterations=1,
         lessons=FAMILIES,
         lesson_batches=(),
         lesson_forms=False,
@@ -73,7 +69,6 @@ PROFILES = {
     "full": Profile(
         name="full",
         max_time=0.5,
-        warmup_iterations=100_000,
         lessons=None,
         lesson_batches=(1, 4, 16, 64, 256, 1024, 4096),
         lesson_forms=True,

@@ -3,5 +3,5 @@
 from bench.calibration import run_ceiling
 
 
-def test_ceiling(benchmark, ceiling_case):
-    run_ceiling(benchmark, ceiling_case)
+def test_ceiling(benchmark, ceiling_case, request):
+    run_ceiling(benchmark, ceiling_case, request.config.dnnbench)

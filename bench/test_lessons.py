@@ -6,8 +6,8 @@ from bench.plugin import append_stream
 
 
 def test_lesson(benchmark, lesson_case, request):
-    run_lesson_case(benchmark, lesson_case, request.config.dnnbench.seed, lambda e: append_stream(request.config, e))
+    run_lesson_case(benchmark, lesson_case, request.config.dnnbench, lambda e: append_stream(request.config, e))
 
 
 def test_lesson_lab(benchmark, lab_case, request):
-    run_lab_case(benchmark, lab_case, request.config.dnnbench.seed)
+    run_lab_case(benchmark, lab_case, request.config.dnnbench)

@@ -4,4 +4,4 @@ from bench.harness import run_case
 
 
 def test_op(benchmark, bench_case, request):
-    run_case(benchmark, bench_case, request.config.dnnbench.seed)
+    run_case(benchmark, bench_case, request.config.dnnbench)

@@ -161,6 +161,9 @@ def cmd_run(args) -> int:
         ("--batch-sizes", args.batch_sizes),
         ("-k", args.select),
         ("--seed", args.seed),
+        ("--timer", args.timer),
+        ("--cache", args.cache),
+        ("--energy-window", args.energy_window),
         ("-n", args.workers),
     ):
         if value is not None:
@@ -266,7 +269,8 @@ def cmd_calibrate(args) -> int:
     from bench.calibration import ceiling_call, ceiling_cases
     from bench.machine import set_precision_defaults
     from bench.plugin import RunOptions, available_devices
-    from bench.timers import synced_perf_counter
+    from bench.rounds import median
+    from bench.timers import default_timer, make_timer
 
     devices = tuple(args.device.split(",")) if args.device else available_devices()
     for d in devices:
@@ -280,13 +284,8 @@ def cmd_calibrate(args) -> int:
         call, work, unit = ceiling_call(c)
         for _ in range(3):
             call()
-        times = []
-        for _ in range(args.repeats):
-            start = synced_perf_counter()
-            call()
-            times.append(synced_perf_counter() - start)
-        median = sorted(times)[len(times) // 2]
-        value = f"{work / median / 1e9:,.1f} " + ("GB/s" if unit == "bytes" else "GFLOP/s")
+        times = make_timer(default_timer("ceiling", c.device), call, c.device).samples(1, args.repeats)
+        value = f"{work / median(times) / 1e9:,.1f} " + ("GB/s" if unit == "bytes" else "GFLOP/s")
         print(f"{c.device:<6} {c.kind:<8} {c.precision:<6} {value:>18}", flush=True)
     set_precision_defaults()
     return 0
@@ -307,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("-k", dest="select", help="pytest -k expression, e.g. 'softmax and forward'")
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--timer",
+        choices=("wall", "cuda_events", "cuda_graph", "kernel"),
+        help="what times the rounds (default: cuda_events for ops on CUDA, else wall; README: How the suite times)",
+    )
+    p.add_argument(
+        "--cache", choices=("warm", "cold"), help="cold: flush before every timed call (default: cold for ops on CUDA)"
+    )
+    p.add_argument("--energy-window", type=float, help="seconds of calls whose energy a CUDA row reports (0: none)")
     p.add_argument(
         "--max-time",
         type=float,

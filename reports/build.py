@@ -13,7 +13,7 @@ import pandas as pd
 from reports import coverage, lessons, ops, plots, studies
 from reports.load import ResultsError, load
 from reports.section import ReportContext, Section
-from reports.summary import markdown_table, speedups
+from reports.summary import markdown_table, with_speedups
 
 # The report's sections, in order: each builder takes the ReportContext and returns its Sections (none when its
 # data is absent). A new section is one function and one entry here.
@@ -51,7 +51,8 @@ def build_report(paths, out: Path, baseline: str = "eager", on_section=None, sec
             f"nothing to report: no dnnbench measurements in {len(paths)} file(s)"
             f" ({skipped} other benchmark entries skipped)"
         )
-    ops = speedups(df, baseline)
+    df = with_speedups(df, baseline)
+    ops = df[df["kind"] == "op"].copy()
     if not ops.empty and baseline not in set(ops["variant"]):
         raise ResultsError(
             f"--baseline {baseline}: no such variant in these results "

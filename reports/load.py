@@ -14,6 +14,8 @@ from reports.study_analysis import KINDS as STUDY_KINDS
 COLUMNS = list(schema.COLUMNS)
 # the columns an op or calibration entry's extra_info holds under the same name
 PASSTHROUGH = [c for c in COLUMNS if c in schema.OP or c in schema.CEILING]
+# how a row was timed and the machine's state, under the same name in every kind's extra_info
+MEASUREMENT = [c for c in COLUMNS if c in schema.TIMING or c in schema.MACHINE_STATE]
 
 
 class ResultsError(ValueError):
@@ -162,7 +164,19 @@ def measured(entry: dict, stats: dict) -> dict:
         "q1_s": stats.get("q1"),
         "q3_s": stats.get("q3"),
         "rounds": stats.get("rounds"),
+        "outliers": stats.get("iqr_outliers"),
     }
+
+
+def measurement(info: dict) -> dict:
+    """How a row was timed and the machine's state while it ran. Results written before rows named their timer and
+    cache state were all timed with the synchronized host clock on a warm cache: they read as `wall`, `warm`."""
+    out = {c: info.get(c) for c in MEASUREMENT}
+    out["timer"] = info.get("timer") or "wall"
+    out["cache"] = info.get("cache") or "warm"
+    energy, flops = info.get("energy_j_per_call"), info.get("flops")
+    out["gflop_per_j"] = flops / 1e9 / energy if energy and flops else None
+    return out
 
 
 def entry_row(entry: dict, machine: str, source: str) -> dict | None:
@@ -189,6 +203,7 @@ def entry_row(entry: dict, machine: str, source: str) -> dict | None:
         noisy=bool(info.get("noisy", False)),
         source=source,
     )
+    row.update(measurement(info))
     return row
 
 
@@ -219,6 +234,7 @@ def lesson_row(entry: dict, info: dict, stats: dict, machine: str, source: str) 
         source=source,
         rung={"eager": 1, "compiled": 2, "triton": 3, "triton_fused": 4, "triton_mlp": 4}.get(info.get("backend")),
     )
+    row.update(measurement(info))
     return row
 
 

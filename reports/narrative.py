@@ -7,6 +7,7 @@ import pandas as pd
 
 from reports.ceilings import measured_roof
 from reports.frame import largest_cases
+from reports.summary import interval_text
 
 
 def fmt_rate(value: float, unit: str) -> str:
@@ -48,26 +49,47 @@ def bound_sentence(op: str, ops: pd.DataFrame, ceilings: pd.DataFrame) -> str:
     return f"{op} does {span}: " + "; ".join(parts) + "."
 
 
+def decided(group: pd.DataFrame, baseline: str):
+    """The fastest row of one case's variants, when its lead over the baseline is outside the speedup's 95%
+    interval: a variant whose interval against the baseline lies above 1, or the baseline when every other
+    variant's lies below 1. None when the fastest is within the interval of the baseline (or has none)."""
+    best = group.loc[group["median_s"].idxmin()]
+    if best["variant"] != baseline:
+        return best if best["speedup_lo"] > 1 else None
+    others = group[group["variant"] != baseline]
+    return best if (others["speedup_hi"] < 1).all() else None
+
+
 def winners_sentence(machine: str, device: str, where: str, ops: pd.DataFrame, baseline: str) -> str:
-    """Which variant is fastest in how many of the machine's cases on a device, with its best speedup."""
+    """Which variant is fastest in how many of the machine's cases on a device, with its best speedup and that
+    speedup's 95% interval; a case whose fastest variant is within the interval of the baseline is counted apart,
+    with no winner claimed. The slowest variant is named only where its interval lies below 1."""
     sub = ops[(ops["machine"] == machine) & (ops["device"] == device)]
-    best = sub.loc[sub.groupby("group")["median_s"].idxmin()]
-    counts = best["variant"].value_counts()
-    total = len(best)
+    keys = [k for k in ("group", "cache", "timer") if k in sub]
+    cases = [decided(g, baseline) for _, g in sub.groupby(keys, sort=True)]
+    best = pd.DataFrame([c for c in cases if c is not None])
+    undecided = sum(c is None for c in cases)
     phrases = []
-    for variant, n in counts.head(3).items():
+    for variant, n in best["variant"].value_counts().head(3).items() if not best.empty else ():
         rows = best[best["variant"] == variant]
         top = rows.loc[rows["speedup"].idxmax()] if rows["speedup"].notna().any() else None
         extra = ""
         if top is not None and variant != baseline:
-            extra = f" (up to {top['speedup']:.2f}x {baseline}, at {case_label(top)})"
+            extra = f" (up to {top['speedup']:.2f}x {baseline}, {interval_text(top)}, at {case_label(top)})"
         phrases.append(f"{variant} in {n}{extra}")
-    text = f"On {where}, the fastest variant is " + ", ".join(phrases) + f" of {total} cases"
-    slow = sub[sub["speedup"].notna()]
+    if phrases:
+        text = f"On {where}, the fastest variant is " + ", ".join(phrases) + f" of {len(cases)} cases"
+        if undecided:
+            text += f"; in {undecided} the fastest is within the 95% interval of {baseline}: no winner claimed"
+    else:
+        text = f"On {where}, the fastest is within the 95% interval of {baseline} in every case ({len(cases)})"
+    slow = sub[sub["speedup_hi"] < 1]
     if not slow.empty:
         worst = slow.loc[slow["speedup"].idxmin()]
-        if worst["speedup"] < 1:
-            text += f"; the slowest is {worst['variant']} at {worst['speedup']:.2f}x {baseline} ({case_label(worst)})"
+        text += (
+            f"; the slowest is {worst['variant']} at {worst['speedup']:.2f}x {baseline} "
+            f"({interval_text(worst)}, {case_label(worst)})"
+        )
     return text + "."
 
 

@@ -26,6 +26,7 @@ def overview(ctx: ReportContext) -> list[Section]:
         f"Speedups are ratios of medians measured in the same run on the same machine, against `{ctx.baseline}`; "
         f"a '~' marks a noisy measurement (IQR above 10% of its median)."
     ]
+    text += machine_state_sentences(df)
     tables = [("Machines", machines)]
     if not ctx.ceilings.empty:
         c = ctx.ceilings.copy()
@@ -39,20 +40,53 @@ def overview(ctx: ReportContext) -> list[Section]:
     return [Section("Overview", text, [], tables)]
 
 
+def machine_state_sentences(df: pd.DataFrame) -> list[str]:
+    """What the machine did while the rows were measured: throttling (rows flagged, with the reasons seen), the
+    clocks' range on each device, and where energy was or was not measured (with the reasons)."""
+    out = []
+    throttled = df[df["throttled"].map(lambda t: t is True)]
+    if not throttled.empty:
+        reasons = sorted({r for rs in throttled["throttle_reasons"] for r in (rs or [])})
+        out.append(
+            f"{len(throttled)} of {len(df)} measurements were taken while the machine throttled "
+            f"({', '.join(reasons)}): their figures are marked '!' in the tables and are below what the hardware "
+            "gives unthrottled."
+        )
+    clocks = []
+    for column, what in (("gpu_sm_mhz_after", "GPU SM clock"), ("cpu_mhz_after", "CPU clock")):
+        values = df[column].dropna()
+        if not values.empty:
+            clocks.append(f"the {what} read {values.min():,.0f} to {values.max():,.0f} MHz after the rounds")
+    if clocks:
+        out.append("While measuring, " + "; ".join(clocks) + ".")
+    energy = df[df["energy_j_per_call"].notna()]
+    skipped = df[df["energy_j_per_call"].isna() & df["energy_skip"].notna()]
+    if not energy.empty or not skipped.empty:
+        text = f"Energy per call was measured on {len(energy)} rows"
+        if not skipped.empty:
+            reasons = skipped["energy_skip"].value_counts()
+            text += "; not on " + "; ".join(f"{n} ({reason})" for reason, n in reasons.items())
+        out.append(text + ".")
+    return out
+
+
+def speedup_cell(r) -> str:
+    """'12.3 us (1.52x, 1.45-1.60)': the median, and the speedup with its 95% interval; '~' noisy, '!' throttled."""
+    marks = noisy_mark(r["noisy"]) + (" !" if r["throttled"] is True else "")
+    if pd.isna(r["speedup"]):
+        return f"{r['median_s'] * 1e6:,.1f} us{marks}"
+    interval = "" if pd.isna(r["speedup_lo"]) else f", {r['speedup_lo']:.2f}-{r['speedup_hi']:.2f}"
+    return f"{r['median_s'] * 1e6:,.1f} us ({r['speedup']:.2f}x{interval}){marks}"
+
+
 def speedup_table(ops: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """One row per case, one column per variant: 'median (speedup)', '~' where noisy."""
+    """One row per case and way of timing it (timer, cache state), one column per variant: 'median (speedup,
+    interval)', '~' where noisy, '!' where throttled."""
     order = variant_order(ops)
-    cell = ops.assign(
-        cell=[
-            f"{m * 1e6:,.1f} us ({s:.2f}x){noisy_mark(n)}" if pd.notna(s) else f"{m * 1e6:,.1f} us{noisy_mark(n)}"
-            for m, s, n in zip(ops["median_s"], ops["speedup"], ops["noisy"], strict=True)
-        ]
-    )
-    index = (
-        ["machine", "device", "dtype", "mode", "shape"]
-        if ops["machine"].nunique() > 1
-        else ["device", "dtype", "mode", "shape"]
-    )
+    cell = ops.assign(cell=[speedup_cell(r) for _, r in ops.iterrows()])
+    index = ["device", "timer", "cache", "dtype", "mode", "shape"]
+    if ops["machine"].nunique() > 1:
+        index = ["machine", *index]
     table = cell.pivot_table(index=index, columns="variant", values="cell", aggfunc="first")
     table = table[[v for v in order if v in table.columns]].reset_index().fillna("-")
     sizes = cell.groupby("shape")["elements"].first()
@@ -84,10 +118,88 @@ def memory_table(ops: pd.DataFrame) -> pd.DataFrame | None:
     return table
 
 
+METHOD_WORDS = {
+    "wall": "the host clock (synchronized)",
+    "cuda_events": "CUDA events",
+    "cuda_graph": "CUDA graph replays",
+    "kernel": "the profiler's kernel time",
+}
+CACHE_WORDS = {"warm": "warm cache", "cold": "cold cache (flushed before each timed call)"}
+
+
+def primary(ops: pd.DataFrame) -> pd.DataFrame:
+    """Per machine and device, the rows of its most common way of timing (timer, cache; cold first on a tie): the
+    rows the plots and sentences read, so that one line never mixes warm and cold figures."""
+    keep = []
+    for _, sub in ops.groupby(["machine", "device"]):
+        counts = sub.groupby(["timer", "cache"]).size().reset_index(name="n")
+        counts = counts.sort_values(["n", "cache", "timer"], ascending=[False, True, True])
+        timer, cache = counts.iloc[0][["timer", "cache"]]
+        keep.append(sub[(sub["timer"] == timer) & (sub["cache"] == cache)])
+    return pd.concat(keep) if keep else ops
+
+
+def method_sentence(ops: pd.DataFrame) -> str:
+    """How the figures were timed, per device: 'Timed on cuda with CUDA events, cold cache (...); ...'."""
+    parts = []
+    for device, sub in ops.groupby("device"):
+        ways = sub.groupby(["timer", "cache"]).size().index
+        parts.append(f"on {device} with " + " and ".join(f"{METHOD_WORDS[t]}, {CACHE_WORDS[c]}" for t, c in ways))
+    outliers = int(ops["outliers"].fillna(0).sum())
+    text = "Timed " + "; ".join(parts) + "."
+    if outliers:
+        text += f" {outliers} rounds beyond 1.5 IQR are kept in the statistics (the median is robust to them)."
+    if ops["rse"].notna().any():
+        text += (
+            f" The medians' relative standard error is {100 * ops['rse'].median():.2g}% typically, "
+            f"{100 * ops['rse'].max():.2g}% at most; a speedup's 95% interval follows from both medians' errors."
+        )
+    return text
+
+
+def cache_table(ops: pd.DataFrame) -> pd.DataFrame | None:
+    """Cases measured both warm and cold (same machine, device, timer): the two medians and GB/s side by side."""
+    key = ["machine", "device", "timer", "variant", "dtype", "mode", "shape"]
+    both = ops.groupby(key)["cache"].transform("nunique") > 1
+    if not both.any():
+        return None
+    pivot = ops[both].pivot_table(index=key, columns="cache", values=["median_s", "gbps"], aggfunc="first")
+    table = pd.DataFrame(
+        {
+            "warm": pivot[("median_s", "warm")].map(lambda s: f"{s * 1e6:,.1f} us"),
+            "cold": pivot[("median_s", "cold")].map(lambda s: f"{s * 1e6:,.1f} us"),
+            "cold / warm": (pivot[("median_s", "cold")] / pivot[("median_s", "warm")]).map(lambda r: f"{r:.2f}x"),
+            "GB/s warm": pivot[("gbps", "warm")].map(lambda v: f"{v:,.1f}"),
+            "GB/s cold": pivot[("gbps", "cold")].map(lambda v: f"{v:,.1f}"),
+        }
+    ).reset_index()
+    return table if ops["machine"].nunique() > 1 else table.drop(columns="machine")
+
+
+def energy_table(ops: pd.DataFrame) -> pd.DataFrame | None:
+    """Joules per call and GFLOP per joule, where the GPU's energy counter was read."""
+    e = ops[ops["energy_j_per_call"].notna()]
+    if e.empty:
+        return None
+    cell = e.assign(
+        cell=[
+            f"{j:.3g} J ({g:,.1f} GFLOP/J)" if pd.notna(g) else f"{j:.3g} J"
+            for j, g in zip(e["energy_j_per_call"], e["gflop_per_j"], strict=True)
+        ]
+    )
+    table = cell.pivot_table(
+        index=["device", "dtype", "mode", "shape"], columns="variant", values="cell", aggfunc="first"
+    )
+    table = table[[v for v in variant_order(ops) if v in table.columns]].reset_index().fillna("-")
+    table.columns.name = None
+    return table
+
+
 def op_sections(ctx: ReportContext) -> list[Section]:
     out = []
     for op in sorted(ctx.ops["op"].dropna().unique()):
-        ops = ctx.ops[ctx.ops["op"] == op]
+        every = ctx.ops[ctx.ops["op"] == op]
+        ops = primary(every)
         figures = [
             (
                 "Median time against size, per variant (log-log)",
@@ -109,11 +221,17 @@ def op_sections(ctx: ReportContext) -> list[Section]:
                 plots.accuracy_vs_speed(ops, ctx.out / f"{op}_accuracy.png", f"{op}: accuracy vs speed", ctx.baseline),
             )
         )
-        tables = [(f"Median time and speedup over {ctx.baseline}", speedup_table(ops, ctx.baseline))]
-        memory = memory_table(ops)
-        if memory is not None:
-            tables.append(("Memory the forward keeps for the backward (and the CUDA peak of one backward)", memory))
-        out.append(Section(f"Op: {op}", op_sentences(op, ops, ctx.ceilings, ctx.baseline), figures, tables))
+        caption = f"Median time and speedup over {ctx.baseline} with its 95% interval ('!': measured while throttled)"
+        tables = [(caption, speedup_table(every, ctx.baseline))]
+        for title, table in (
+            ("Warm and cold cache side by side", cache_table(every)),
+            ("Energy per call (the GPU's counter over a window of back-to-back calls)", energy_table(every)),
+            ("Memory the forward keeps for the backward (and the CUDA peak of one backward)", memory_table(ops)),
+        ):
+            if table is not None:
+                tables.append((title, table))
+        text = [*op_sentences(op, ops, ctx.ceilings, ctx.baseline), method_sentence(every)]
+        out.append(Section(f"Op: {op}", text, figures, tables))
     return out
 
 

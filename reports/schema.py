@@ -15,6 +15,29 @@ _PRECISION_FLAGS = {
     "float32_matmul_precision": "torch.get_float32_matmul_precision() while timing",
 }
 
+# how a row was timed (bench/measure.py); every kind of benchmark records these
+TIMING = {
+    "timer": "wall, cuda_events, cuda_graph or kernel: what timed the rounds (bench/timers.py)",
+    "cache": "warm (the same inputs every call) or cold (an untimed cache flush before every timed call)",
+    "rse": "the median's relative standard error (order statistics of the rounds)",
+    "calls_per_round": "int: calls in each timed round",
+    "kernels_per_call": "int: device activities one call launches (kernel timer), else None",
+}
+# the machine while a row was measured (bench/clocks.py): each reading's name ends in its unit
+MACHINE_STATE = {
+    "clock_source": "os, nvml or torch.cuda: where the readings came from",
+    "cpu_governor": "the cpufreq governor, or None",
+    **{
+        f"{reading}_{when}": f"{reading.rsplit('_', 1)[0]} in {reading.rsplit('_', 1)[1]} {when} the rounds, or None"
+        for reading in ("cpu_mhz", "gpu_sm_mhz", "gpu_mem_mhz", "gpu_temp_c", "gpu_power_w")
+        for when in ("before", "after")
+    },
+    "throttle_reasons": "list: the throttle reasons seen before or after the rounds",
+    "throttled": "bool: measured while throttled; None where nothing could tell",
+    "energy_j_per_call": "J per call (CUDA: NVML's energy counter over a warm window), or None",
+    "energy_skip": "why energy_j_per_call is None, or None",
+}
+
 OP = {
     "op": "the op's name (softmax, matmul, ...)",
     "variant": "the rung's variant name (eager, triton_fused, ...)",
@@ -30,7 +53,6 @@ OP = {
     "flops": "FLOP per call (the op's work model)",
     "bytes": "bytes moved per call (the op's work model)",
     "work_model": "how flops and bytes are counted",
-    "cache": "warm: the same inputs every call",
     "rel_error": "norm-wise relative error against float64",
     "tolerance": "the error allowed for the case",
     "first_call_s": "s: the first call (compilation, JIT, autotuning)",
@@ -43,6 +65,8 @@ OP = {
     "gflops": "GFLOP/s at the median",
     "gbps": "GB/s at the median",
     "noisy": "bool: IQR above 10% of the median",
+    **TIMING,
+    **MACHINE_STATE,
 }
 LESSON = {
     "lesson": "the lesson's id (4.3)",
@@ -62,6 +86,8 @@ LESSON = {
     "samples_per_s": "samples per second at the median",
     "gflops": "GFLOP/s at the median",
     "noisy": "bool: IQR above 10% of the median",
+    **TIMING,
+    **MACHINE_STATE,
 }
 LAB = {
     "lesson": "the lesson's id (1.1)",
@@ -75,6 +101,8 @@ LAB = {
     "threads": "int: torch's CPU threads",
     "samples_per_s": "the lab's size per second at the median, or None",
     "noisy": "bool: IQR above 10% of the median",
+    **TIMING,
+    **MACHINE_STATE,
 }
 CEILING = {
     "ceiling": "copy or matmul",
@@ -85,6 +113,8 @@ CEILING = {
     **_PRECISION_FLAGS,
     "gbps": "GB/s at the median (copy)",
     "gflops": "GFLOP/s at the median (matmul)",
+    **TIMING,
+    **MACHINE_STATE,
 }
 KINDS = {"op": OP, "lesson": LESSON, "lab": LAB, "ceiling": CEILING}
 # fields a kind records only in some cases: a ceiling measures either bytes (copy) or flops (matmul)
@@ -137,7 +167,17 @@ COLUMNS = {
     "saved_bytes": "bytes kept for the backward (backward rows)",
     "noisy": "bool",
     "ceiling": "copy or matmul (calibration rows)",
-    "cache": "warm",
+    "cache": "warm or cold",
+    "timer": "wall, cuda_events, cuda_graph or kernel",
+    "rse": "the median's relative standard error",
+    "outliers": "int: rounds beyond Tukey's 1.5 IQR fences (kept in the statistics)",
+    "calls_per_round": "int",
+    "kernels_per_call": "int (kernel timer)",
+    "speedup": "baseline median / this median, same group, cache state and timer",
+    "speedup_lo": "the speedup's 95% interval, low end (both medians' standard errors, in log space)",
+    "speedup_hi": "the speedup's 95% interval, high end",
+    **MACHINE_STATE,
+    "gflop_per_j": "GFLOP per joule (flops over energy_j_per_call)",
     "samples_per_s": "samples/s (lessons)",
     "op_shares": "dict (lessons)",
     "source": "the results file's name",

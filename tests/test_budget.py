@@ -150,12 +150,9 @@ def benchmark_header(pytester, *args: str) -> str:
 
 def test_the_profile_sets_the_timing_unless_the_command_line_does(pytester):
     quick, full = benchmark_header(pytester, "--profile", "quick"), benchmark_header(pytester, "--profile", "full")
-    assert "max_time=0.1 " in quick and "warmup_iterations=1)" in quick
-    assert "max_time=0.5 " in full and "warmup_iterations=100000)" in full
-    given = benchmark_header(
-        pytester, "--profile", "quick", "--benchmark-max-time", "0.3", "--benchmark-warmup-iterations=7"
-    )
-    assert "max_time=0.3 " in given and "warmup_iterations=7)" in given
+    assert "max_time=0.1 " in quick and "max_time=0.5 " in full
+    given = benchmark_header(pytester, "--profile", "quick", "--benchmark-max-time", "0.3")
+    assert "max_time=0.3 " in given
 
 
 def test_a_budget_reads_in_minutes_from_one_minute_on():

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -110,7 +111,7 @@ def test_out_of_memory_is_recorded_and_the_sweep_goes_on(monkeypatch):
         extra_info = {}
 
     with pytest.raises(pytest.skip.Exception, match="out of memory at batch 4096"):
-        lesson_bench.run_lesson_case(Benchmark(), case, 0, recorded.append)
+        lesson_bench.run_lesson_case(Benchmark(), case, SimpleNamespace(seed=0), recorded.append)
     assert recorded == [
         {
             "lesson": "6.5",

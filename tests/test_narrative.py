@@ -2,6 +2,8 @@
 device by its own balance point (and "mixed" at the boundary), the winner counts with the baseline's own wins
 plain, and the best case against its roof: the matmul peak for compute-bound work, the copy bandwidth otherwise."""
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -64,14 +66,12 @@ def test_an_intensity_at_the_balance_point_is_mixed_from_either_side():
     assert one.startswith("op does 0.5 FLOP/byte: memory-bound on cpu")
 
 
-def test_the_baseline_winning_its_cases_gets_no_speedup_against_itself():
+def case_rows(cases: dict[str, dict[str, float]], spread: float = 0.05) -> list[dict]:
+    """One row per (case, variant) on machine m, cuda; each speedup's interval is speedup * exp(-+spread)."""
     rows = []
-    for case, times in {
-        "c1": {"eager": 1.0, "triton": 2.0},
-        "c2": {"eager": 1.0, "triton": 0.5},
-        "c3": {"eager": 1.0, "triton": 1.5},
-    }.items():
+    for case, times in cases.items():
         for variant, t in times.items():
+            speedup = times["eager"] / t
             rows.append(
                 {
                     "machine": "m",
@@ -79,18 +79,45 @@ def test_the_baseline_winning_its_cases_gets_no_speedup_against_itself():
                     "variant": variant,
                     "group": case,
                     "median_s": t,
-                    "speedup": 1.0 / t,
+                    "speedup": speedup,
+                    "speedup_lo": speedup * math.exp(-spread),
+                    "speedup_hi": speedup * math.exp(spread),
                     "mode": "forward",
                     "dtype": "fp32",
                     "shape": case,
                 }
             )
+    return rows
+
+
+def test_the_baseline_winning_its_cases_gets_no_speedup_against_itself():
+    rows = case_rows(
+        {"c1": {"eager": 1.0, "triton": 2.0}, "c2": {"eager": 1.0, "triton": 0.5}, "c3": {"eager": 1.0, "triton": 1.5}}
+    )
     other = [dict(r, device="cpu", median_s=1.0) for r in rows]  # another device's rows never count here
     text = winners_sentence("m", "cuda", "cuda", pd.DataFrame(rows + other), "eager")
-    assert text.startswith(
-        "On cuda, the fastest variant is eager in 2, triton in 1 (up to 2.00x eager, at forward "
-        "fp32 c2) of 3 cases; the slowest is triton at 0.50x eager (forward fp32 c1)."
+    assert text == (
+        "On cuda, the fastest variant is eager in 2, triton in 1 (up to 2.00x eager, 95% interval 1.90-2.10, at "
+        "forward fp32 c2) of 3 cases; the slowest is triton at 0.50x eager (95% interval 0.48-0.53, forward fp32 c1)."
     )
+
+
+def test_no_win_is_claimed_where_the_interval_holds_one():
+    """A 2% lead with a 5% interval is no win, on either side; the slowest is named only below 1 all along."""
+    rows = case_rows({"c1": {"eager": 1.0, "triton": 0.98}, "c2": {"eager": 1.0, "triton": 0.5}})
+    text = winners_sentence("m", "cuda", "cuda", pd.DataFrame(rows), "eager")
+    assert text == (
+        "On cuda, the fastest variant is triton in 1 (up to 2.00x eager, 95% interval 1.90-2.10, at forward fp32 c2) "
+        "of 2 cases; in 1 the fastest is within the 95% interval of eager: no winner claimed."
+    )
+    slower = case_rows({"c1": {"eager": 1.0, "triton": 1.02}})
+    text = winners_sentence("m", "cuda", "cuda", pd.DataFrame(slower), "eager")
+    assert text == "On cuda, the fastest is within the 95% interval of eager in every case (1)."
+    unknown = [
+        dict(r, speedup_lo=math.nan, speedup_hi=math.nan) for r in case_rows({"c1": {"eager": 1.0, "triton": 0.5}})
+    ]
+    text = winners_sentence("m", "cuda", "cuda", pd.DataFrame(unknown), "eager")
+    assert text == "On cuda, the fastest is within the 95% interval of eager in every case (1)."
 
 
 @pytest.mark.parametrize("intensity, roof", [(4.0, "peak"), (2.0, "copy")])  # balance point 2: at it, memory-bound
