@@ -1,15 +1,19 @@
-"""One command for a lent GPU (torch preinstalled, no network): correctness tests on the device, the launch-bound
-backends' tests (CUDA graph capture, the Triton MLP step), then the quick benchmark sweep, written to
-reports/gpu/<card>/ with a short summary.
+"""One command for a lent GPU (torch preinstalled, no network), planned to fit its time: the measured ceilings, the
+benchmarks behind the ops' targets, the launch-bound lessons' targets, the launch-bound backends' and the timers'
+tests, the correctness tests on the device, then the rest of the quick sweep; written to reports/gpu/<card>/ with a
+summary.
 
-    python -m dnnbench.gpu_check --device cuda          # what `make gpu-check` runs
-    python -m dnnbench.gpu_check --device cpu           # the same flow on a machine without a GPU (into results/)
-    python -m dnnbench.gpu_check --targets --studies device,precision,backend   # then quick studies on the device
+    python -m dnnbench.gpu_check --device cuda                  # what `make gpu-check` runs: 8 minutes in all
+    python -m dnnbench.gpu_check --budget 5m --targets          # the informative steps only, in 5 minutes
+    python -m dnnbench.gpu_check --device cpu --budget 2m       # the same plan on a machine without a GPU
 
-Each step runs as its own process with a time limit, so a crash or a hang in one step still leaves the other
-step's results and the summary. On a node with several GPUs the benchmark step is split into one shard per GPU
-(`--shard I/N`, bench/shard.py), each shard a process of its own that sees only its GPU (CUDA_VISIBLE_DEVICES), all
-running at once: the sweep takes about 1/N of the time, and the summary merges the shards' streams.
+The budget is shared out by the plan (PLAN: each step's share), most informative first; each step gets its share of
+what is left when it starts, so time a step leaves unused goes to the ones after it. Every step is a process of its
+own (its whole process group is killed at its time: a crash or a hang in one leaves the others' results); a
+benchmark step also plans its benchmarks within its time (pytest --budget), so it ends with what finished.
+summary.md is rewritten after every step, so a run cut off at any moment leaves a report, and the command ends
+within its budget plus 30 s. On a node with several GPUs the sweep is split into one shard per GPU (`--shard I/N`,
+bench/shard.py), each a process that sees only its GPU (CUDA_VISIBLE_DEVICES), all at once.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.budget import parse_duration
 from bench.machine import card_slug, machine_info, set_precision_defaults
+from reports.schema import budget_text
 
 # --targets narrows the tests to what the CPU interpreter cannot check (bf16 tl.dot, TF32): each test shape compiles
 # its own kernels on a cold machine, and the whole device suite outlasts a lent GPU's time.
@@ -70,10 +78,22 @@ LESSON_TARGETS = (
 LESSON_BATCHES = "64,1024"
 
 
+def _finish(proc: subprocess.Popen, deadline: float):
+    """The exit status of `proc`, or 'timeout' after killing its whole process group at `deadline` (pytest's
+    compile workers and Inductor's pools go with it)."""
+    try:
+        return proc.wait(timeout=max(deadline - time.time(), 0.1))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return "timeout"
+
+
 def run_step(
     name: str, args: list[str], out: Path, timeout: float, env: dict | None = None, module: str = "pytest"
 ) -> dict:
-    """Run `python -m MODULE ARGS`, log to out/NAME.log; return its exit status, summary line and duration."""
+    """Run `python -m MODULE ARGS` for at most `timeout` seconds, log to out/NAME.log; return its exit status,
+    summary line and duration."""
     log = out / f"{name}.log"
     start = time.time()
     cmd = [sys.executable, "-m", module, *args]
@@ -81,10 +101,8 @@ def run_step(
     with log.open("w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
-        try:
-            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout, env=env).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        rc = _finish(proc, start + timeout)
     text = log.read_text()
     summary = re.findall(PYTEST_SUMMARY, text, re.M)
     if module != "pytest":
@@ -114,16 +132,11 @@ def run_shards(name: str, args: list[str], gpus: list[str], out: Path, timeout: 
         sink.write("$ CUDA_VISIBLE_DEVICES=" + gpu + " " + " ".join(cmd) + "\n")
         sink.flush()
         env = dict(os.environ, PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES=gpu)
-        procs.append(subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env))
+        procs.append(subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True))
         logs.append((log, sink))
     steps = []
     for i, (proc, (log, sink)) in enumerate(zip(procs, logs, strict=True), 1):
-        try:
-            rc = proc.wait(timeout=max(timeout - (time.time() - start), 1.0))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            rc = "timeout"
+        rc = _finish(proc, start + timeout)
         sink.close()
         summary = re.findall(PYTEST_SUMMARY, log.read_text(), re.M)
         steps.append(step_record(f"{name} {i}/{n} (GPU {gpus[i - 1]})", rc, summary, start))
@@ -140,7 +153,7 @@ def strip_raw_timings(path: Path) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
+def write_summary(out: Path, device: str, steps: list[dict], intro: list[str] | None = None) -> Path:
     from reports.load import load
     from reports.summary import ceilings_markdown, speedup_markdown
 
@@ -157,7 +170,16 @@ def write_summary(out: Path, device: str, steps: list[dict]) -> Path:
         "",
         "## Steps",
         "",
-        *[f"- {s['step']}: exit {s['exit']}, {s['summary']}, {s['seconds']} s" for s in steps],
+        *(intro or []),
+        *[
+            (
+                f"- {s['step']}: not run, {s['summary']}"
+                if s["exit"] == "not run"
+                else f"- {s['step']}: exit {s['exit']}, {s['summary']}, {s['seconds']} s"
+                + (f" of {s['planned']} s given" if "planned" in s else "")
+            )
+            for s in steps
+        ],
         "",
     ]
     # The streams have every finished benchmark even when a JSON was never written (a killed run); one per shard
@@ -198,49 +220,47 @@ def bench_gpus(device: str, wanted: int | None) -> list[str]:
     return gpus[:wanted] if wanted else gpus
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dnnbench.gpu_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
-    parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
-    parser.add_argument("-k", dest="select", help="pytest -k expression applied to both steps")
-    parser.add_argument(
-        "--targets",
-        action="store_true",
-        help="test only bf16 and TF32 (what the interpreter cannot check), benchmark only the cases "
-        "behind the ops' targets, then lessons 4.3 and 5.4's training step on every backend at batch 64 and 1024",
-    )
-    parser.add_argument("--studies", help="then run these quick studies on the device (comma-separated, or all)")
-    parser.add_argument("--study-timeout", type=float, default=180.0, help="seconds for the studies")
-    parser.add_argument("--test-timeout", type=float, default=240.0, help="seconds for the correctness tests")
-    parser.add_argument("--bench-timeout", type=float, default=240.0, help="seconds for the benchmark sweep")
-    parser.add_argument(
-        "--launch-timeout", type=float, default=180.0, help="seconds for the launch-bound backends' tests"
-    )
-    parser.add_argument("--max-time", default="0.05", help="pytest-benchmark --benchmark-max-time per benchmark")
-    parser.add_argument(
-        "--lesson-timeout", type=float, default=240.0, help="seconds for the lesson-backend targets (with --targets)"
-    )
-    parser.add_argument(
-        "--gpus",
-        type=int,
-        help="benchmark on this many GPUs at once, one shard each (default: every visible GPU; 1: one process)",
-    )
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Step:
+    """One step of the plan: `python -m MODULE ARGS`, given `share` of the time left when it starts (against the
+    shares of the steps after it). A benchmark step (`results`: its files' name) also plans its benchmarks within its
+    time and writes results.RESULTS.json and results.stream.RESULTS.jsonl."""
 
-    slug = card_slug(args.device)
-    if args.device == "cuda" and slug == "cpu":
-        parser.error("--device cuda: no CUDA device is available on this machine")
-    out = args.out or (Path("reports/gpu") / slug if args.device == "cuda" else Path("results/gpu-check-cpu"))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "machine.json").write_text(json.dumps(machine_info(), indent=1))
-    select = ["-k", args.select] if args.select else []
-    common_unselected = ["--device", args.device, "-p", "no:cacheprovider", "-rs", "-q"]
-    common = [*common_unselected, *select]
+    name: str
+    share: float
+    what: str
+    args: list[str]
+    module: str = "pytest"
+    env: dict = field(default_factory=dict)
+    results: str | None = None
+    budgeted: bool = True  # a benchmark step plans its benchmarks within its time (pytest --budget)
+    shards: bool = False  # one shard per GPU on a node with several
 
+
+# seconds a benchmark step keeps of its time for pytest's start (torch's import, the collection: 6 s on a 2-core
+# CPU) and its JSON
+STARTUP_S = 8.0
+# every step started gets at least this (a pytest process starts and ends in 5 s or more); with less left, the steps
+# after are not run
+MIN_STEP_S = 15.0
+GRACE_S = 30.0  # the command ends within its budget plus this
+# what a step is for, in plan order: the figures everything else is read against first, then the targets
+TIMING_TESTS = "tests/test_timing.py"
+
+
+def plan(args, out: Path) -> list[Step]:
+    """The steps of the check, most informative first."""
+    common = ["--device", args.device, "-p", "no:cacheprovider", "-rs", "-q"]
+
+    def select(expression: str) -> list[str]:
+        return ["-k", f"({args.select}) and ({expression})" if args.select else expression]
+
+    bench = ["bench", *common, "--benchmark-only", "--benchmark-max-time", args.max_time]
+    targets = target_benchmarks()
     # The device-dependent tests only (the reports, CLI and harness tests run in CI), with one block configuration
     # per kernel (DNNBENCH_AUTOTUNE=0: autotuning every configuration for every small test shape would take most of
-    # the budget; the benchmarks autotune), and torch.compile on one case per op (Inductor compiles each case's
-    # graphs, seconds each on a cold machine; CI checks every case on the CPU).
+    # the time; the benchmarks autotune), and torch.compile on one case per op (Inductor compiles each case's graphs,
+    # seconds each on a cold machine; CI checks every case on the CPU).
     test_files = [
         "tests/test_correctness.py",
         "tests/test_registry.py",
@@ -248,39 +268,136 @@ def main(argv: list[str] | None = None) -> int:
         *map(str, sorted(Path("tests").glob("test_*_edges.py"))),
     ]
     tests_k = compiled_cases() if not args.targets else f"({compiled_cases()}) and ({TARGET_TESTS})"
-    narrow = ["-k", f"({args.select}) and ({tests_k})" if args.select else tests_k]
-    tests = [*test_files, *common_unselected, *narrow, "--junitxml", str(out / "tests.xml")]
-    steps = [run_step("tests", tests, out, args.test_timeout, env={"DNNBENCH_AUTOTUNE": "0"})]
-    # the launch-bound backends' own tests: CUDA graph capture, and the MLP step compiled (barriers, atomics)
-    launch = [*LAUNCH_TESTS, *common_unselected, "--junitxml", str(out / "launch.xml")]
-    steps.append(run_step("launch", launch, out, args.launch_timeout))
-    results, stream = out / "results.json", out / "results.stream.jsonl"
+    lessons = ["--profile", "full", "--dtypes", "fp32", "--batch-sizes", LESSON_BATCHES, *select(LESSON_TARGETS)]
+    steps = [
+        Step(
+            "ceilings",
+            0.08,
+            "copy bandwidth and matmul peaks, measured: what every other figure is read against",
+            [*bench, *select("test_ceiling")],
+            results="ceilings",
+            budgeted=False,  # a handful, each needed
+        ),
+        Step(
+            "targets",
+            0.22,
+            "the benchmarks behind the ops' targets",
+            [*bench, *select(f"({targets}) and not test_ceiling")],
+            results="targets",
+        ),
+        Step(
+            "lessons",
+            0.10,
+            "the launch-bound lessons' training step on every backend",
+            [*bench, *lessons],
+            results="lessons",
+        ),
+        Step(
+            "launch",
+            0.12,
+            "the launch-bound backends (graph capture, the Triton MLP step) and the timers on the device",
+            [*LAUNCH_TESTS, TIMING_TESTS, *common, "--junitxml", str(out / "launch.xml")],
+        ),
+        Step(
+            "tests",
+            0.23,
+            "correctness on the device" + (" (bf16 and TF32 only)" if args.targets else ""),
+            [
+                *test_files,
+                *common,
+                "-k",
+                f"({args.select}) and ({tests_k})" if args.select else tests_k,
+                "--junitxml",
+                str(out / "tests.xml"),
+            ],
+            env={"DNNBENCH_AUTOTUNE": "0"},
+        ),
+    ]
+    if not args.targets:
+        rest = [*bench, "--profile", "quick", *select(f"not ({targets})")]
+        steps.append(Step("sweep", 0.25, "the rest of the quick sweep", rest, results="sweep", shards=True))
+    if args.studies:
+        study = ["study", args.studies, "--device", args.device, "-o", str(out)]
+        steps.append(Step("studies", 0.15, f"quick studies: {args.studies}", study, module="dnnbench.cli"))
+    return steps
+
+
+def run_plan(steps: list[Step], budget_s: float, out: Path, device: str, gpus: list[str], started: float) -> list[dict]:
+    """Run the steps in order, each within its share of the time left, rewriting summary.md after each one."""
+    deadline, records = started + budget_s, []
+    intro = plan_lines(steps, budget_s)
+    write_summary(out, device, records, intro)
+    for i, step in enumerate(steps):
+        left = deadline - time.time()
+        if left < MIN_STEP_S:
+            records.append(
+                {"step": step.name, "exit": "not run", "summary": f"{max(left, 0):.0f} s left", "seconds": 0}
+            )
+            write_summary(out, device, records, intro)
+            continue
+        given = max(left * step.share / sum(s.share for s in steps[i:]), MIN_STEP_S)
+        args, env = list(step.args), dict(step.env)
+        if step.results and step.budgeted:
+            env["DNNBENCH_RUN_STARTED"] = repr(time.time())  # the benchmarks' budget counts from the step's start
+            args += ["--budget", f"{max(given - STARTUP_S, 1.0):.0f}s"]
+        if step.shards and len(gpus) > 1:
+            done = run_shards(step.name, args, gpus, out, given)
+        else:
+            if step.results:
+                args += ["--benchmark-json", str(out / f"results.{step.results}.json")]
+                args += ["--stream", str(out / f"results.stream.{step.results}.jsonl")]
+            done = [run_step(step.name, args, out, given, env=env, module=step.module)]
+        records += [{**r, "planned": round(given, 1)} for r in done]
+        for path in out.glob("results*.json"):
+            strip_raw_timings(path)
+        write_summary(out, device, records, intro)
+    return records
+
+
+def plan_lines(steps: list[Step], budget_s: float) -> list[str]:
+    total = sum(s.share for s in steps)
+    lines = [f"Budget: {budget_text(budget_s)}, shared out in this order (a step gets its share of what is left):", ""]
+    return lines + [f"{i}. {s.name} ({100 * s.share / total:.0f}%): {s.what}" for i, s in enumerate(steps, 1)] + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.time()
+    parser = argparse.ArgumentParser(prog="python -m dnnbench.gpu_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--out", type=Path, help="output folder (default: reports/gpu/<card>, or results/ on cpu)")
+    parser.add_argument("--budget", default="8m", help="the whole check's time: 300, 8m, 1h (default 8m)")
+    parser.add_argument("-k", dest="select", help="pytest -k expression applied to every step")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="the informative steps only: no sweep of the rest, and of the correctness tests bf16 and TF32 only "
+        "(what the interpreter cannot check)",
+    )
+    parser.add_argument("--studies", help="then run these quick studies on the device (comma-separated, or all)")
+    parser.add_argument("--max-time", default="0.05", help="seconds of rounds per benchmark (--benchmark-max-time)")
+    parser.add_argument(
+        "--gpus",
+        type=int,
+        help="run the sweep on this many GPUs at once, one shard each (default: every visible GPU; 1: one process)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        budget_s = parse_duration(args.budget)
+    except ValueError as e:
+        parser.error(str(e))
+
+    slug = card_slug(args.device)
+    if args.device == "cuda" and slug == "cpu":
+        parser.error("--device cuda: no CUDA device is available on this machine")
+    out = args.out or (Path("reports/gpu") / slug if args.device == "cuda" else Path("results/gpu-check-cpu"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "machine.json").write_text(json.dumps(machine_info(), indent=1))
     earlier = [*out.glob("results*.json"), *out.glob("results*.stream*.jsonl")]
     for old in (*earlier, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the streams afresh
         old.unlink(missing_ok=True)
-    if args.targets:
-        targets = target_benchmarks()
-        common = [*common_unselected, "-k", f"({args.select}) and ({targets})" if args.select else targets]
-    bench = ["bench", *common, "--benchmark-only", "--profile", "quick", "--benchmark-max-time", args.max_time]
-    gpus = bench_gpus(args.device, args.gpus)
-    if len(gpus) > 1:
-        steps += run_shards("bench", bench, gpus, out, args.bench_timeout)
-    else:
-        bench += ["--benchmark-json", str(results), "--stream", str(stream)]
-        steps.append(run_step("bench", bench, out, args.bench_timeout))
-    if args.targets:  # the full profile has every lesson; the batch sizes and -k narrow it to the targets
-        lessons = ["bench", *common_unselected, "--benchmark-only", "--profile", "full", "--dtypes", "fp32"]
-        lessons += ["--batch-sizes", LESSON_BATCHES, "-k", LESSON_TARGETS, "--benchmark-max-time", args.max_time]
-        lessons += ["--benchmark-json", str(out / "results.lessons.json")]
-        lessons += ["--stream", str(out / "results.stream.lessons.jsonl")]
-        steps.append(run_step("lessons", lessons, out, args.lesson_timeout))
-    for path in out.glob("results*.json"):
-        strip_raw_timings(path)
-    if args.studies:
-        study = ["study", args.studies, "--device", args.device, "-o", str(out)]
-        steps.append(run_step("studies", study, out, args.study_timeout, module="dnnbench.cli"))
-    summary = write_summary(out, args.device, steps)
-    print(f"[gpu-check] summary: {summary}")
+    steps = run_plan(plan(args, out), budget_s, out, args.device, bench_gpus(args.device, args.gpus), started)
+    summary = out / "summary.md"
+    print(f"[gpu-check] summary: {summary} ({time.time() - started:.0f} s of a {budget_text(budget_s)} budget)")
     print(summary.read_text())
     return 0 if all(s["exit"] == 0 for s in steps) else 1
 

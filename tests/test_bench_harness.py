@@ -154,3 +154,22 @@ def test_a_killed_run_keeps_what_finished_in_the_stream(tmp_path):
         "eager",
         "lesson",
     ]
+
+
+def test_cache_cold_flushes_before_every_timed_call_and_says_so(tmp_path):
+    proc = run_bench(tmp_path, "-k", "softmax-forward-cpu-fp32-1024x16-eager", "--cache", "cold")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    (b,) = json.loads((tmp_path / "out.json").read_text())["benchmarks"]
+    info = b["extra_info"]
+    assert info["cache"] == "cold" and info["timer"] == "wall"
+    assert info["calls_per_round"] == 1 == b["stats"]["iterations"]  # one call per flush
+
+
+def test_a_cuda_timer_on_the_cpu_is_a_skip_with_its_reason_and_an_unknown_one_an_error(tmp_path):
+    proc = run_bench(tmp_path, "-k", "softmax-forward-cpu-fp32-1024x16-eager", "--timer", "kernel")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "the kernel timer measures CUDA work: rows on cpu are timed with --timer wall" in proc.stdout
+    bad = run_bench(tmp_path, "--timer", "stopwatch")
+    assert bad.returncode == 4 and "--timer: unknown timer 'stopwatch'" in bad.stderr
+    bad = run_bench(tmp_path, "--cache", "lukewarm")
+    assert bad.returncode == 4 and "--cache: unknown cache state 'lukewarm'" in bad.stderr

@@ -2,7 +2,10 @@
 speedups of the benchmark results, and each study's generated conclusion read from the study file's own header."""
 
 import json
+import time
 from pathlib import Path
+
+import pytest
 
 from dnnbench.gpu_check import write_summary
 from tests.test_planted_report import planted_results
@@ -132,22 +135,132 @@ def test_the_lesson_targets_are_4_3_and_5_4_on_every_backend_and_4_4_on_triton_m
     )
 
 
-def test_the_launch_bound_backends_tests_are_a_step_of_their_own(tmp_path, monkeypatch):
-    """The CUDA graph and triton_mlp tests (skipped or interpreted on the CPU) run on the device as one step, with
-    its own time limit, beside the correctness tests."""
+def plan_of(*argv: str, out: Path = Path("out")):
     import dnnbench.gpu_check as gpu_check
 
-    ran = {}
+    parser_args = ["--device", "cpu", *argv]
+    captured = {}
+
+    def fake_run_plan(steps, budget_s, out, device, gpus, started):
+        captured.update(steps=steps, budget_s=budget_s)
+        return []
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpu_check, "run_plan", fake_run_plan)
+        mp.setattr(gpu_check, "write_summary", lambda *a, **k: None)
+        (out / "summary.md").write_text("")
+        gpu_check.main([*parser_args, "--out", str(out)])
+    return captured["steps"], captured["budget_s"]
+
+
+def test_the_plan_puts_the_most_informative_steps_first(tmp_path):
+    """Ceilings, the ops' targets, the lessons' targets, the launch-bound backends' and timers' tests (skipped or
+    interpreted on the CPU), the correctness tests, then the rest of the sweep; 8 minutes unless told."""
+    from dnnbench.gpu_check import LAUNCH_TESTS, TIMING_TESTS
+
+    steps, budget_s = plan_of(out=tmp_path)
+    assert [s.name for s in steps] == ["ceilings", "targets", "lessons", "launch", "tests", "sweep"]
+    assert budget_s == 480
+    launch = next(s for s in steps if s.name == "launch")
+    assert launch.args[: len(LAUNCH_TESTS) + 1] == [*LAUNCH_TESTS, TIMING_TESTS]
+    assert launch.args[launch.args.index("--device") + 1] == "cpu" and "-k" not in launch.args
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / f).exists() for f in [*LAUNCH_TESTS, TIMING_TESTS])
+    assert "test_ceiling" in steps[0].args and not steps[0].budgeted and steps[1].budgeted
+    targets, _ = plan_of("--targets", "--studies", "device", "--budget", "5m", out=tmp_path)
+    assert [s.name for s in targets] == ["ceilings", "targets", "lessons", "launch", "tests", "studies"]
+
+
+def test_each_step_gets_its_share_of_what_is_left_and_the_summary_is_rewritten_after_it(tmp_path, monkeypatch):
+    """Steps that end early leave their time to the ones after; summary.md holds every finished step before the
+    next one starts (a run cut off at any moment leaves a report); with too little left, a step is not run."""
+    import dnnbench.gpu_check as gpu_check
+
+    steps, _ = plan_of(out=tmp_path)
+    given, seen = {}, {}
 
     def fake_step(name, args, out, timeout, env=None, module="pytest"):
-        ran[name] = (args, timeout)
-        return {"step": name, "exit": 0, "summary": "1 passed", "seconds": 0.1}
+        given[name] = timeout
+        seen[name] = (out / "summary.md").read_text()
+        if name == "lessons":  # a step that uses its whole time
+            time.sleep(timeout)
+        return {"step": name, "exit": 0, "summary": "1 passed", "seconds": 0.0}
 
     monkeypatch.setattr(gpu_check, "run_step", fake_step)
-    assert gpu_check.main(["--device", "cpu", "--out", str(tmp_path), "--launch-timeout", "77"]) == 0
-    args, timeout = ran["launch"]
-    assert list(gpu_check.LAUNCH_TESTS) == args[: len(gpu_check.LAUNCH_TESTS)] and timeout == 77
-    assert args[args.index("--device") + 1] == "cpu" and "-k" not in args
+    monkeypatch.setattr(gpu_check, "MIN_STEP_S", 0.05)
+    monkeypatch.setattr(gpu_check, "write_summary", lambda out, device, records, intro: _summary(out, records))
+    records = gpu_check.run_plan(steps, 1.0, tmp_path, "cpu", [], time.time())
+    total = sum(s.share for s in steps)
+    assert given["ceilings"] == pytest.approx(steps[0].share / total, rel=0.05)
+    # targets: its share of what was left, against the shares of the steps after it
+    assert given["targets"] == pytest.approx((1 - 0) * steps[1].share / (total - steps[0].share), rel=0.05)
+    assert "targets" not in seen["targets"] and "- ceilings" in seen["targets"]
+    assert all(f"- {s.name}" in seen["sweep"] for s in steps[:-1])
+    assert [r["step"] for r in records] == [s.name for s in steps]
+    monkeypatch.setattr(gpu_check, "MIN_STEP_S", 10.0)
+    late = gpu_check.run_plan(steps, 5.0, tmp_path, "cpu", [], time.time())
+    assert [r["exit"] for r in late] == ["not run"] * len(steps)
+
+
+def _summary(out: Path, records: list[dict]) -> Path:
+    path = out / "summary.md"
+    path.write_text("".join(f"- {r['step']}\n" for r in records))
+    return path
+
+
+def test_a_step_past_its_time_is_killed_with_its_children(tmp_path):
+    """A step that hangs ends at its time, and what it started goes with it (its process group)."""
+
+    from dnnbench.gpu_check import run_step
+
+    pid_file = tmp_path / "child.pid"
+    (tmp_path / "test_hang.py").write_text(
+        "import subprocess, time\n"
+        "def test_hang():\n"
+        f"    child = subprocess.Popen(['sleep', '60'])\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "    time.sleep(60)\n"
+    )
+    start = time.time()
+    record = run_step("hang", [str(tmp_path / "test_hang.py"), "-p", "no:cacheprovider", "-q"], tmp_path, 8.0)
+    assert record["exit"] == "timeout" and time.time() - start < 12
+    child = int(pid_file.read_text())
+    time.sleep(0.2)
+    assert not _alive(child), "the step's child process outlived it"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead, only not yet reaped
+        return f.read().split()[2] != "Z"
+
+
+def test_the_cpu_check_runs_the_whole_plan_within_its_budget(tmp_path):
+    """`--device cpu --budget 2m`: every step ran or was cut at its time, the ceilings were measured, the summary
+    is there, and the command ended within its budget plus 30 s."""
+    import subprocess
+    import sys
+
     root = Path(__file__).resolve().parents[1]
-    assert all((root / f).exists() for f in gpu_check.LAUNCH_TESTS)
-    assert list(ran) == ["tests", "launch", "bench"]
+    start = time.time()
+    cmd = [sys.executable, "-m", "dnnbench.gpu_check", "--device", "cpu", "--budget", "2m", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    took = time.time() - start
+    assert took < 120 + 30, took
+    text = (tmp_path / "summary.md").read_text()
+    names = ["ceilings", "targets", "lessons", "launch", "tests", "sweep"]
+    lines = [line for line in text.splitlines() if line.startswith("- ") and line[2:].split(":")[0] in names]
+    assert [line[2:].split(":")[0] for line in lines] == names, text
+    used = [float(line.split(", ")[-1].split(" s of ")[0]) for line in lines]
+    given = [float(line.split(" of ")[-1].split(" s given")[0]) for line in lines]
+    assert all(u <= g + 3 for u, g in zip(used, given, strict=True)), lines  # a step ends at its time
+    assert sum(used) < 120 + 5, lines
+    assert "| cpu | copy | fp32 |" in text, text  # the ceilings were measured
+    assert "Budget: 2 min" in text and proc.stdout.count("[gpu-check]") >= len(names)
