@@ -15,7 +15,7 @@ import torch
 
 from bench.cache import last_level_cache_bytes
 from bench.machine import precision_flags
-from bench.measure import measure, method_for, skip_reason
+from bench.measure import measure, skip_reason
 from kernels.dtypes import parse_dtype
 from reports import schema
 
@@ -86,8 +86,7 @@ def run_ceiling(benchmark, c: Ceiling, options) -> None:
         benchmark.extra_info.update(
             {"ceiling": c.kind, "device": c.device, "dtype": c.precision, unit: work, **precision_flags()}
         )
-        method = method_for(options, "ceiling", c.device)
-        benchmark.extra_info.update(measure(benchmark, call, c.device, method, options.max_time, options.energy_window))
+        benchmark.extra_info.update(measure(benchmark, call, c.device, "ceiling", options))
     finally:
         torch.backends.cuda.matmul.allow_tf32 = old
     median = benchmark.stats.stats.median

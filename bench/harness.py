@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from bench.machine import precision_flags
-from bench.measure import measure, method_for, skip_reason
+from bench.measure import measure, skip_reason
 from bench.profiles import profile
 from bench.timers import timed_call
 from kernels import registry
@@ -241,8 +241,7 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, options) -> None:
     graphs = compiled_graphs()
     # warm: the same inputs every call stay in cache when they fit (2 MB of L2 per core here, 50 MB on an H100),
     # and a GB/s figure of such a case is a cache figure; cold: flushed before every timed call
-    method = method_for(options, "op", bc.device)
-    info.update(measure(benchmark, call, bc.device, method, options.max_time, options.energy_window))
+    info.update(measure(benchmark, call, bc.device, "op", options))
     if compiled_graphs() != graphs:
         raise RuntimeError(f"{bc.id}: torch.compile compiled a new graph while timing; the figure would include it")
 

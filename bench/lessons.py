@@ -21,7 +21,7 @@ import torch
 
 from bench.harness import NOISY_IQR, WARMUP_CALLS
 from bench.machine import precision_flags
-from bench.measure import measure, method_for, skip_reason
+from bench.measure import measure, skip_reason
 from bench.profiles import profile
 from bench.timers import timed_call
 from kernels.dtypes import dtype_name, parse_dtype
@@ -160,8 +160,7 @@ def run_lab_case(benchmark, lc: LabCase, options) -> None:
             "threads": torch.get_num_threads(),
         }
     )
-    method = method_for(options, "lab", lc.device)
-    benchmark.extra_info.update(measure(benchmark, call, lc.device, method, options.max_time, options.energy_window))
+    benchmark.extra_info.update(measure(benchmark, call, lc.device, "lab", options))
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
         {
@@ -356,8 +355,7 @@ def _time_lesson(benchmark, lc: LessonCase, work, dtype: torch.dtype, options) -
             **precision_flags(),
         }
     )
-    method = method_for(options, "lesson", lc.device)
-    benchmark.extra_info.update(measure(benchmark, call, lc.device, method, options.max_time, options.energy_window))
+    benchmark.extra_info.update(measure(benchmark, call, lc.device, "lesson", options))
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
         {

@@ -48,10 +48,12 @@ def _nothing() -> None:
     return None
 
 
-def measure(benchmark, call, device: str, method: Method, max_time: float, energy_window: float) -> dict:
-    """Time `call` by `method`, store its rounds in `benchmark` (pytest-benchmark), and return the row's timing and
-    machine-state fields. A call the timer cannot take (one that a CUDA graph cannot capture, one without a fixed
-    set of kernels) is a skip with the reason."""
+def measure(benchmark, call, device: str, kind: str, options) -> dict:
+    """Time `call` as the run's options ask for this kind of benchmark on `device` (method_for; options.max_time,
+    options.target_rse, options.energy_window), store its rounds in `benchmark` (pytest-benchmark), and return the
+    row's timing and machine-state fields. A call the timer cannot take (one that a CUDA graph cannot capture, one
+    without a fixed set of kernels) is a skip with the reason."""
+    method = method_for(options, kind, device)
     flush = flush_for(device) if method.cache == "cold" else None
     timer = make_timer(method.timer, call, device, flush)
     before = clocks.snapshot(device)
@@ -59,14 +61,14 @@ def measure(benchmark, call, device: str, method: Method, max_time: float, energ
     gc.disable()  # a collection inside a round would be timed
     try:
         calls = 1 if isinstance(timer, KernelTimer) else rounds.calls_per_round(timer, cold=flush is not None)
-        samples = rounds.run_rounds(timer, calls, max_time)
+        samples = rounds.run_rounds(timer, calls, options.max_time, options.target_rse)
     except TimerError as e:
         pytest.skip(str(e))
     finally:
         if collecting:
             gc.enable()
     after = clocks.snapshot(device)
-    energy, energy_skip = clocks.energy_per_call(call, device, energy_window)
+    energy, energy_skip = clocks.energy_per_call(call, device, options.energy_window)
     with replaying(samples, calls):
         benchmark.pedantic(_nothing, rounds=len(samples), iterations=calls)
     return {

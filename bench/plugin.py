@@ -12,6 +12,8 @@ Options shared by tests and benchmarks:
   --cache warm|cold      cold flushes the cache before every timed call (default: cold for ops on CUDA, else warm;
                          bench/cache.py)
   --energy-window S      seconds of back-to-back calls whose energy a CUDA row reports (0: none)
+  --target-rse F         rounds stop once the median's relative standard error is below F (default 0.01; 0: they
+                         go on until the benchmark's time is up)
   --budget 10m           plan the benchmarks to fit this time (bench/budget.py): most informative first, the rest
                          left out, the run stopped on time
   --budget-from PATH     an earlier run's stream (or its folder) whose wall seconds the plan uses
@@ -52,6 +54,7 @@ from bench.lessons import LabCase, LessonCase
 from bench.machine import machine_info as dnnbench_machine_info
 from bench.machine import set_precision_defaults
 from bench.profiles import PROFILES, profile
+from bench.rounds import TARGET_RSE
 from bench.shard import assign, parse_shard
 from bench.timers import TIMERS, check_timer
 from reports.schema import budget_text
@@ -69,6 +72,7 @@ class RunOptions:
     cache: str | None = None
     energy_window: float = ENERGY_WINDOW_S
     max_time: float = 0.1  # seconds of rounds per benchmark: the profile's, or --benchmark-max-time
+    target_rse: float = TARGET_RSE  # rounds stop once the median's relative standard error is below this
 
 
 def _split(value: str | None) -> list[str]:
@@ -123,11 +127,15 @@ def parse_options(config) -> RunOptions:
         cache = check_cache(config.getoption("dnnbench_cache")) if config.getoption("dnnbench_cache") else None
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
-    window = config.getoption("dnnbench_energy_window")
+    window, target = config.getoption("dnnbench_energy_window"), config.getoption("dnnbench_target_rse")
     if window < 0:
         raise pytest.UsageError("--energy-window: seconds, 0 or more")
+    if target < 0:
+        raise pytest.UsageError("--target-rse: a fraction, 0 or more (0: rounds until the time is up)")
     profile_name = config.getoption("dnnbench_profile")
-    return RunOptions(devices, dtypes, batches, profile_name, seed, Path(stream), timer, cache, window)
+    options = RunOptions(devices, dtypes, batches, profile_name, seed, Path(stream), timer, cache, window)
+    options.target_rse = target
+    return options
 
 
 def pytest_addoption(parser):
@@ -148,6 +156,13 @@ def pytest_addoption(parser):
         type=float,
         default=ENERGY_WINDOW_S,
         help="seconds of back-to-back calls whose energy a CUDA row reports (0: none)",
+    )
+    group.addoption(
+        "--target-rse",
+        dest="dnnbench_target_rse",
+        type=float,
+        default=TARGET_RSE,
+        help="rounds stop once the median's relative standard error is below this (0: when the time is up)",
     )
     group.addoption(
         "--budget", dest="dnnbench_budget", default=None, help="time budget of the benchmarks: 300, 10m, 1h"

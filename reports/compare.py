@@ -10,7 +10,9 @@ or `--benchmark-save` output), not only dnnbench's. A pair's change is new media
 Otherwise it is "within noise".
 
 Timings from different GPU models are not an A/B of the code: compare refuses them unless told (across_gpus), and
-names both sides' GPUs. A side may be a folder of results (a sharded sweep's): every stream in it is read.
+names both sides' GPUs. Two dnnbench rows timed differently (another timer or cache state: warm against cold, host
+clock against CUDA events) are "not comparable", with both ways named, never a verdict. A side may be a folder of
+results (a sharded sweep's): every stream in it is read.
 """
 
 from __future__ import annotations
@@ -77,8 +79,17 @@ def gpu_model(machine: dict) -> str | None:
     return used.get("name") or (gpus[0].get("name") if gpus else None)
 
 
+def timed_as(entry: dict) -> str | None:
+    """How a dnnbench row was timed ('cold, cuda_events'; rows from before they said so: 'warm, wall'), None for
+    another project's benchmark."""
+    info = entry.get("extra_info") or {}
+    if not isinstance(info, dict) or not ({"op", "lesson", "ceiling"} & set(info)):
+        return None
+    return f"{info.get('cache') or 'warm'}, {info.get('timer') or 'wall'}"
+
+
 def entries_by_name(paths) -> tuple[dict[str, dict], set[str]]:
-    """(benchmark name -> its stats, the GPU models the files were measured on)."""
+    """(benchmark name -> its stats with `timed_as`, the GPU models the files were measured on)."""
     out, gpus = {}, set()
     for p in expand(paths):
         if p.name.startswith("study-") or p.name == MISSING_SHARDS:
@@ -87,7 +98,7 @@ def entries_by_name(paths) -> tuple[dict[str, dict], set[str]]:
         gpus |= {gpu_model(machine)} - {None}
         for e in entries:
             if isinstance(e, dict) and "median" in (e.get("stats") or {}):
-                out[e.get("fullname") or e.get("name")] = e["stats"]
+                out[e.get("fullname") or e.get("name")] = {**e["stats"], "timed_as": timed_as(e)}
     return out, gpus
 
 
@@ -104,6 +115,8 @@ def compare(base_paths, new_paths, across_gpus: bool = False) -> tuple[list[Pair
     for name in sorted(base.keys() & new.keys()):
         b, n = base[name], new[name]
         verdict, evidence = judge(b, n)
+        if b["timed_as"] != n["timed_as"] and None not in (b["timed_as"], n["timed_as"]):
+            verdict, evidence = "not comparable", f"timed {b['timed_as']} against {n['timed_as']}"
         change = (n["median"] / b["median"] - 1) * 100 if b["median"] else math.inf
         pairs.append(Pair(name, b["median"], n["median"], change, verdict, evidence))
     return pairs, sorted(base.keys() - new.keys()), sorted(new.keys() - base.keys())

@@ -224,3 +224,19 @@ def test_the_table_is_at_least_as_wide_as_its_header():
 
     header, row = format_pairs([Pair("a", 1e-3, 1e-3, 0.0, "within noise", "IQRs overlap")]).splitlines()
     assert row.index("1000.0us") + len("1000.0us") == header.index("base") + len("base")  # columns line up
+
+
+def test_rows_timed_differently_are_not_comparable_and_never_a_regression(files, tmp_path):
+    """A cold run against a warm one (or events against the host clock) is a change of method, not of code."""
+    base, _, slow = files
+    data = json.loads(slow.read_text())
+    for b in data["benchmarks"]:
+        if b["name"] == SLOW:
+            b["extra_info"].update(cache="cold", timer="cuda_events")
+    cold = tmp_path / "cold.json"
+    cold.write_text(json.dumps(data))
+    pairs, _, _ = compare([base], [cold])
+    (pair,) = [p for p in pairs if p.name.endswith(SLOW)]
+    assert pair.verdict == "not comparable" and pair.evidence == "timed warm, wall against cold, cuda_events"
+    assert main(["compare", str(base), str(cold), "--fail-above", "20"]) == 0
+    assert {p.verdict for p in pairs if p is not pair} == {"within noise"}

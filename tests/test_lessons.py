@@ -239,7 +239,8 @@ def test_5_5_batch_norm_reaches_a_lower_loss_faster_and_switches_statistics():
     assert bn.history["loss"][0] < plain.history["loss"][0] and bn.final["val_loss"] < plain.final["val_loss"]
     model, x = bn.model, torch.rand(8, 64)
     model.eval()
-    assert torch.equal(model(x[:4]), model(x)[:4])  # running statistics: each sample on its own
+    # running statistics: each sample on its own (up to the GEMM's rounding, whose blocking depends on the batch)
+    torch.testing.assert_close(model(x[:4]), model(x)[:4], rtol=1e-6, atol=1e-6)
     model.train()
     assert not torch.allclose(model(x[:4]), model(x)[:4])  # batch statistics
 

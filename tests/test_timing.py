@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -246,6 +247,12 @@ def test_the_defaults_and_the_choices_of_timer_and_cache():
     assert timer_skip_reason("wall", "cuda") is None
 
 
+def options(**over) -> SimpleNamespace:
+    """The run's options as measure() reads them."""
+    base = dict(timer="wall", cache="warm", max_time=0.05, target_rse=rounds.TARGET_RSE, energy_window=0.1)
+    return SimpleNamespace(**{**base, **over})
+
+
 class Recorder:
     """pytest-benchmark's fixture as measure() uses it: pedantic reads the timer twice a round."""
 
@@ -262,7 +269,7 @@ class Recorder:
 
 def test_measure_records_its_rounds_and_fields_and_a_refused_timer_is_a_skip():
     rec = Recorder()
-    fields = measure(rec, sleeper(0.0005), "cpu", Method("wall", "warm"), max_time=0.05, energy_window=0.1)
+    fields = measure(rec, sleeper(0.0005), "cpu", "op", options())
     assert len(rec.rounds) >= rounds.MIN_ROUNDS
     assert fields["rse"] == pytest.approx(rounds.median_rse(rec.rounds))
     assert fields["timer"] == "wall" and fields["cache"] == "warm" and fields["calls_per_round"] >= 1
@@ -275,7 +282,7 @@ def test_measure_records_its_rounds_and_fields_and_a_refused_timer_is_a_skip():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("bench.rounds.calls_per_round", refuse)
         with pytest.raises(pytest.skip.Exception, match="cannot be captured"):
-            measure(Recorder(), sleeper(0), "cpu", Method("wall", "warm"), max_time=0.01, energy_window=0)
+            measure(Recorder(), sleeper(0), "cpu", "op", options(max_time=0.01))
 
 
 # ---- on a GPU (make gpu-check) ----
