@@ -50,10 +50,13 @@ def median_rse(samples: list[float]) -> float:
 
 def calls_per_round(timer, cold: bool) -> int:
     """1 when cold (each timed call follows its own flush); else as many calls as make a round last MIN_ROUND_S,
-    from the fastest of three single calls."""
+    from a single call (the fastest of three where one is shorter than a round: a slow training step is called
+    once)."""
     if cold:
         return 1
-    one = min(timer.samples(1, 3))
+    (one,) = timer.samples(1, 1)
+    if one < MIN_ROUND_S:
+        one = min(one, *timer.samples(1, 2))
     if one <= 0:
         return MAX_CALLS_PER_ROUND
     return max(1, min(MAX_CALLS_PER_ROUND, math.ceil(MIN_ROUND_S / one)))

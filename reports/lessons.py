@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports import plots
+from reports.ops import method_sentence
 from reports.section import ReportContext, Section
 
 
@@ -119,6 +120,7 @@ def lesson_sections(ctx: ReportContext) -> list[Section]:
             "The lessons without training, each lab timed whole per setting (torch against numpy, per-sample "
             "against batched transforms, DataLoader workers, ...) and per size where the lab has one.",
             *lab_sentences(labs),
+            method_sentence(labs),
         ]
         sections.append(
             Section(
@@ -145,7 +147,7 @@ def lesson_sections(ctx: ReportContext) -> list[Section]:
         "without gradients and as one training step (forward, loss, backward, optimizer step), per backend. "
         "Throughput grows with batch size until the device is busy; tiny models stay overhead-bound."
     ]
-    text += throughput_sentences(rows)
+    text += [*throughput_sentences(rows), method_sentence(rows)]
     sections.append(
         Section(
             "Lessons: throughput against batch size", text, figures, [("samples/s per backend", throughput_table(rows))]

@@ -115,10 +115,16 @@ def ceiling_sentence(op: str, ops: pd.DataFrame, ceilings: pd.DataFrame) -> str 
                 )
         else:
             top = sub.loc[sub["gbps"].idxmax()]
+            warm = top["gbps"] > bw and top.get("cache") == "warm"
             sentences.append(
                 f"on {where} the best {op} case moves {fmt_rate(top['gbps'], 'GB/s')} "
                 f"({top['variant']}, {case_label(top)}), {100 * top['gbps'] / bw:.0f}% of the measured "
                 f"copy bandwidth ({fmt_rate(bw, 'GB/s')})"
+                + (
+                    ": a warm-cache figure, its working set stays in cache (--cache cold reads it from memory)"
+                    if warm
+                    else ""
+                )
             )
     if not sentences:
         return None

@@ -56,17 +56,20 @@ def machine_state_sentences(df: pd.DataFrame) -> list[str]:
     for column, what in (("gpu_sm_mhz_after", "GPU SM clock"), ("cpu_mhz_after", "CPU clock")):
         values = df[column].dropna()
         if not values.empty:
-            clocks.append(f"the {what} read {values.min():,.0f} to {values.max():,.0f} MHz after the rounds")
+            span = f"{values.min():,.0f}" + (f" to {values.max():,.0f}" if values.max() > values.min() else "")
+            clocks.append(f"the {what} read {span} MHz after the rounds")
     if clocks:
         out.append("While measuring, " + "; ".join(clocks) + ".")
     energy = df[df["energy_j_per_call"].notna()]
     skipped = df[df["energy_j_per_call"].isna() & df["energy_skip"].notna()]
     if not energy.empty or not skipped.empty:
-        text = f"Energy per call was measured on {len(energy)} rows"
-        if not skipped.empty:
-            reasons = skipped["energy_skip"].value_counts()
-            text += "; not on " + "; ".join(f"{n} ({reason})" for reason, n in reasons.items())
-        out.append(text + ".")
+        reasons = "; ".join(f"{n} rows ({why})" for why, n in skipped["energy_skip"].value_counts().items())
+        if energy.empty:
+            out.append(f"Energy per call was not measured: {reasons}.")
+        else:
+            out.append(
+                f"Energy per call was measured on {len(energy)} rows" + (f"; not on {reasons}" if reasons else "") + "."
+            )
     return out
 
 

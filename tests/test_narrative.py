@@ -138,6 +138,16 @@ def test_the_best_case_is_measured_against_the_roof_of_its_bound(intensity, roof
         assert text.endswith("90% of the measured copy bandwidth (1,000 GB/s).")
 
 
+@pytest.mark.parametrize("cache", ["warm", "cold"])
+def test_a_warm_figure_above_the_copy_bandwidth_says_it_is_a_cache_figure(cache):
+    roofs = ceilings(("m", "cpu", 100.0, 200.0))
+    ops = pd.DataFrame([dict(r, cache=cache) for r in op_rows("m", "cpu", [0.5], gbps=[180.0], gflops=[90.0])])
+    text = ceiling_sentence("softmax", ops, roofs)
+    assert text.startswith("On cpu the best softmax case moves 180 GB/s (eager, forward fp32 0), 180% of the measured")
+    clause = "a warm-cache figure, its working set stays in cache (--cache cold reads it from memory)"
+    assert (clause in text) == (cache == "warm")
+
+
 def test_no_measured_copy_bandwidth_means_no_ceiling_sentence():
     ops = pd.DataFrame(op_rows("m", "cpu", [1.0], gbps=[10.0], gflops=[10.0]))
     assert ceiling_sentence("softmax", ops, ceilings(("other", "cpu", 100.0, 200.0))) is None
