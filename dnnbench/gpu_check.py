@@ -190,6 +190,8 @@ def write_summary(out: Path, device: str, steps: list[dict], intro: list[str] | 
         lines += ["## Ceilings (measured in this run)", "", ceilings_markdown(df), ""]
         lines += ["## Variants against eager (median of one run; ratio > 1: faster than eager)", ""]
         lines += [speedup_markdown(df), ""]
+        lines += ["## First calls (Triton's JIT, autotuning, Inductor, cuDNN's search: compile time on the device)", ""]
+        lines += [first_calls_markdown(df), ""]
     studies = sorted(out.glob("study-*.jsonl"))
     if studies:
         import pandas as pd
@@ -205,6 +207,21 @@ def write_summary(out: Path, device: str, steps: list[dict], intro: list[str] | 
     path = out / "summary.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def first_calls_markdown(df) -> str:
+    """Per results file (a step), the seconds the benchmarks' first calls took above a steady call, summed, and the
+    largest: what compiling and autotuning cost on this machine."""
+    from reports.summary import markdown_table
+
+    rows = df[df["compile_s"].notna()]
+    if rows.empty:
+        return "(no first calls recorded)\n"
+    table = rows.groupby("source").agg(
+        benchmarks=("compile_s", "size"), total_s=("compile_s", "sum"), largest_s=("compile_s", "max")
+    )
+    table["largest"] = [rows.loc[rows[rows["source"] == src]["compile_s"].idxmax(), "name"] for src in table.index]
+    return markdown_table(table.round(1).reset_index())
 
 
 def bench_gpus(device: str, wanted: int | None) -> list[str]:

@@ -181,15 +181,17 @@ def expand(entry: dict, quick: bool = False) -> list[dict]:
             for other in ("*bf16", "*fp32"):
                 sig = {k: (other if t == "*fp16" else t) for k, t in base["signature"].items()}
                 out.append({**base, "signature": sig})
-    from kernels.triton_support import AUTOTUNE_CONFIGS
+    from kernels.triton_support import AUTOTUNE_CONFIGS, AUTOTUNE_FITS
 
     importlib.import_module(entry["module"])  # declares its kernels' autotune configurations
-    configs = AUTOTUNE_CONFIGS.get(f"{entry['module']}.{entry['kernel']}")
+    name = f"{entry['module']}.{entry['kernel']}"
+    configs, fits = AUTOTUNE_CONFIGS.get(name), AUTOTUNE_FITS.get(name, lambda config, launch: True)
     plain = not entry["constexprs"].get("ACTIVATION")  # an epilogue adds few registers
     if configs and plain:
         bases = [b for b in out if b["aligned"] == everything and (not quick or "*fp16" in b["signature"].values())]
         for cfg in configs:
-            for base in bases:
+            # the configurations the autotuner would try for this launch (a pruned one is never compiled there)
+            for base in (b for b in bases if fits(cfg, {**b["signature"], **b["constexprs"]})):
                 out.append(
                     {
                         **base,

@@ -80,12 +80,41 @@ def activation_flag(activation: str | None) -> str:
 # "<module>.<kernel>" -> the autotune configurations of every kernel declared with `autotuned`, recorded whether or
 # not autotuning is on: the compile check (dnnbench/triton_compile.py) compiles each one for the GPU.
 AUTOTUNE_CONFIGS: dict[str, list] = {}
+# "<module>.<kernel>" -> the kernel's test of whether a configuration suits a launch, fits(config, launch) with the
+# launch's arguments as launch_facts gives them: the autotuner prunes the others before it compiles or times any,
+# and the compile check compiles only those that suit
+AUTOTUNE_FITS: dict[str, object] = {}
 
 
-def autotuned(kernel, configs, key: list[str]):
-    """The autotuned form of the @triton.jit `kernel` over `configs`, keyed by the named arguments; None where
-    autotuning is off (the interpreter cannot autotune; DNNBENCH_AUTOTUNE=0 asks for one fixed configuration), in
-    which case the launcher uses its fixed configuration."""
+def launch_facts(arguments: dict) -> dict:
+    """A launch's arguments as the compile check records them: a tensor as its pointer type ('*fp32', '*bf16'),
+    anything else as it is."""
+    from kernels.dtypes import dtype_name
+
+    return {k: f"*{dtype_name(v.dtype)}" if isinstance(v, torch.Tensor) else v for k, v in arguments.items()}
+
+
+def pruner(fits):
+    """triton.autotune's early_config_prune from fits(config, launch): the configurations that suit the launch."""
+
+    def prune(configs, named_args, **kwargs):
+        launch = launch_facts({**named_args, **kwargs})
+        return [c for c in configs if fits(c, launch)]
+
+    return prune
+
+
+def autotuned(kernel, configs, key: list[str], fits=None):
+    """The autotuned form of the @triton.jit `kernel` over `configs`, keyed by the named arguments, trying for each
+    launch only the configurations `fits` accepts (all without it); None where autotuning is off (the interpreter
+    cannot autotune; DNNBENCH_AUTOTUNE=0 asks for one fixed configuration), in which case the launcher uses its
+    fixed configuration."""
     fn = getattr(kernel, "fn", kernel)
-    AUTOTUNE_CONFIGS[f"{fn.__module__}.{fn.__name__}"] = list(configs)
-    return triton.autotune(configs=list(configs), key=key)(kernel) if AUTOTUNE else None
+    name = f"{fn.__module__}.{fn.__name__}"
+    AUTOTUNE_CONFIGS[name] = list(configs)
+    if fits is not None:
+        AUTOTUNE_FITS[name] = fits
+    if not AUTOTUNE:
+        return None
+    prune = {"early_config_prune": pruner(fits)} if fits is not None else None
+    return triton.autotune(configs=list(configs), key=key, prune_configs_by=prune)(kernel)

@@ -87,3 +87,44 @@ def test_every_autotuned_kernel_has_its_tiles_run_here_and_compiled_by_the_compi
     assert tiles(AUTOTUNE_CONFIGS["kernels.matmul.triton_tiled._matmul_kernel"]) == tiles(triton_tiled._configs())
     assert tiles(AUTOTUNE_CONFIGS[conv + "_conv2d_fwd_kernel"]) == CONV_TILES
     assert tiles(AUTOTUNE_CONFIGS[conv + "_conv2d_bwd_weight_kernel"]) == WEIGHT_TILES
+
+
+@pytest.mark.parametrize(
+    "dtype, precision, kept",
+    [
+        (torch.float32, "ieee", 5),
+        (torch.float32, "tf32", 11),
+        (torch.bfloat16, "ieee", 11),
+        (torch.float16, "ieee", 11),
+    ],
+)
+def test_the_autotuner_never_tries_a_tile_that_spills_in_strict_fp32(dtype, precision, kept):
+    """The pruning the autotuner applies before compiling or timing anything (triton_support.pruner over
+    triton_tiled.config_fits): strict fp32 loses the six tiles that spill on sm_90; TF32, fp16 and bf16 keep all."""
+    from kernels.triton_support import pruner
+
+    configs = triton_tiled._configs()
+    a = torch.empty(64, 64, dtype=dtype)
+    left = pruner(triton_tiled.config_fits)(configs, {"a_ptr": a, "b_ptr": a, "M": 64}, INPUT_PRECISION=precision)
+    assert len(configs) == 11 and len(left) == kept
+    spilling = {(c["BLOCK_M"], c["BLOCK_N"], c["BLOCK_K"]) for c in tiles(configs)} & triton_tiled.SPILLS_IN_STRICT_FP32
+    assert len(spilling) == 6, "a spilling tile named that is not a configuration"
+    if kept == 5:
+        assert not {(c["BLOCK_M"], c["BLOCK_N"], c["BLOCK_K"]) for c in tiles(left)} & spilling
+
+
+def test_the_compile_check_compiles_the_configurations_the_autotuner_would_try():
+    from dnnbench.triton_compile import expand
+
+    signature = {"a_ptr": "*fp32", "b_ptr": "*fp32", "c_ptr": "*fp32", "bias_ptr": "*fp32", "M": "i32"}
+    for precision, count in (("ieee", 5), ("tf32", 11)):
+        entry = {
+            "module": "kernels.matmul.triton_tiled",
+            "kernel": "_matmul_kernel",
+            "signature": signature,
+            "constexprs": {"INPUT_PRECISION": precision, "ACTIVATION": "", "BLOCK_M": 64, "BLOCK_N": 64},
+            "aligned": ["a_ptr", "b_ptr", "c_ptr", "bias_ptr", "M"],
+            "options": {},
+        }
+        tuned = [e for e in expand(entry) if e["options"]]
+        assert len(tuned) == count, precision

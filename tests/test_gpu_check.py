@@ -46,6 +46,8 @@ def test_the_summary_has_the_steps_the_figures_and_each_study_s_conclusion(tmp_p
     text = write_summary(tmp_path, "cpu", steps).read_text()
     assert "- tests: exit 0, 3 passed, 1.0 s" in text and "- bench: exit timeout, (no summary), 240.0 s" in text
     assert "## Ceilings (measured in this run)" in text and "## Variants against eager" in text
+    # the planted compiled rows paid 1.0 s each at their first call: 8 of them (2 devices x 4 batches)
+    assert "| results.json | 8 | 8.0 | 1.0 | test_op[softmax-forward-" in text
     assert (
         "- toy: channels_last is faster than NCHW beyond the spread in 1 of 1 case and slower in 0, from 2.00x "
         "to 2.00x (best: lesson 6.4, batch 16). At the largest batch, channels_last against NCHW: 2.00x on 6.4 "
