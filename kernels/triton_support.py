@@ -104,6 +104,21 @@ def pruner(fits):
     return prune
 
 
+def drops_spilling(operand: str, spills: dict[str, set[tuple[int, int, int]]]):
+    """fits(config, launch) for `autotuned`: where the `operand` pointer is fp32, it turns down the tiles (BLOCK_M,
+    BLOCK_N, BLOCK_K) that `spills` lists for the launch's INPUT_PRECISION ('ieee': strict fp32, 'tf32'); every
+    tile else. The lists are measured: the kernel compiled for sm_90 with the GPU machines' Triton (README, Triton
+    kernels without a GPU)."""
+
+    def fits(config, launch: dict) -> bool:
+        if launch.get(operand) != "*fp32":
+            return True
+        tile = (config.kwargs["BLOCK_M"], config.kwargs["BLOCK_N"], config.kwargs["BLOCK_K"])
+        return tile not in spills.get(launch.get("INPUT_PRECISION"), set())
+
+    return fits
+
+
 def autotuned(kernel, configs, key: list[str], fits=None):
     """The autotuned form of the @triton.jit `kernel` over `configs`, keyed by the named arguments, trying for each
     launch only the configurations `fits` accepts (all without it); None where autotuning is off (the interpreter

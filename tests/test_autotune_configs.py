@@ -113,6 +113,29 @@ def test_the_autotuner_never_tries_a_tile_that_spills_in_strict_fp32(dtype, prec
         assert not {(c["BLOCK_M"], c["BLOCK_N"], c["BLOCK_K"]) for c in tiles(left)} & spilling
 
 
+@pytest.mark.parametrize(
+    "kernel, operand, configs, kept",
+    [
+        ("fwd", "x_ptr", "_configs", {("*fp32", "ieee"): 7, ("*fp32", "tf32"): 8, ("*bf16", "ieee"): 8}),
+        ("bwd_input", "dy_ptr", "_configs", {("*fp32", "ieee"): 6, ("*fp32", "tf32"): 8, ("*fp16", "ieee"): 8}),
+        ("bwd_weight", "x_ptr", "_weight_configs", {("*fp32", "ieee"): 4, ("*fp32", "tf32"): 5, ("*bf16", "tf32"): 6}),
+    ],
+)
+def test_the_convolutions_spilling_tiles_are_pruned_per_kernel_and_precision(kernel, operand, configs, kept):
+    from kernels.triton_support import AUTOTUNE_FITS
+
+    fits = AUTOTUNE_FITS[f"kernels.conv2d.triton_implicit_gemm._conv2d_{kernel}_kernel"]
+    spills = getattr(triton_implicit_gemm, f"SPILLS_{kernel.upper()}")
+    tiles_of = {
+        (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.kwargs["BLOCK_K"])
+        for c in getattr(triton_implicit_gemm, configs)()
+    }
+    assert set().union(*spills.values()) <= tiles_of, "a spilling tile named that is not a configuration"
+    for (pointer, precision), n in kept.items():
+        launch = {operand: pointer, "INPUT_PRECISION": precision}
+        assert sum(fits(c, launch) for c in getattr(triton_implicit_gemm, configs)()) == n, (pointer, precision)
+
+
 def test_the_compile_check_compiles_the_configurations_the_autotuner_would_try():
     from dnnbench.triton_compile import expand
 

@@ -41,6 +41,7 @@ from kernels.triton_support import (
     autotuned,
     check_int32_offsets,
     check_triton_tensor,
+    drops_spilling,
     next_power_of_2,
 )
 
@@ -271,10 +272,31 @@ def _weight_configs():
     ]
 
 
-_conv2d_fwd_kernel_tuned = autotuned(_conv2d_fwd_kernel, _configs(), key=["M", "K_G", "RED", "stride_xc"])
-_conv2d_bwd_input_kernel_tuned = autotuned(_conv2d_bwd_input_kernel, _configs(), key=["M", "C_G", "RED", "stride_xc"])
+# The tiles that spill on sm_90 per kernel and fp32 precision, compiled with the GPU machines' Triton 3.6 on each
+# kernel's least specialized launch (bytes of spill stores and loads): forward, strict fp32: 64x128x32 (72-112);
+# input gradient, strict fp32: 64x128x32 (72-128), 256x64x32 (48); weight gradient, strict fp32: 64x128x32 (112),
+# 128x128x32 (104), TF32: 16x64x64 (24). fp16 and bf16 spill in none. The autotuner never tries them there.
+SPILLS_FWD = {"ieee": {(64, 128, 32)}}
+SPILLS_BWD_INPUT = {"ieee": {(64, 128, 32), (256, 64, 32)}}
+SPILLS_BWD_WEIGHT = {"ieee": {(64, 128, 32), (128, 128, 32)}, "tf32": {(16, 64, 64)}}
+# keyed by the precision too: strict fp32 and TF32 take different configurations at the same sizes
+_conv2d_fwd_kernel_tuned = autotuned(
+    _conv2d_fwd_kernel,
+    _configs(),
+    key=["M", "K_G", "RED", "stride_xc", "INPUT_PRECISION"],
+    fits=drops_spilling("x_ptr", SPILLS_FWD),
+)
+_conv2d_bwd_input_kernel_tuned = autotuned(
+    _conv2d_bwd_input_kernel,
+    _configs(),
+    key=["M", "C_G", "RED", "stride_xc", "INPUT_PRECISION"],
+    fits=drops_spilling("dy_ptr", SPILLS_BWD_INPUT),
+)
 _conv2d_bwd_weight_kernel_tuned = autotuned(
-    _conv2d_bwd_weight_kernel, _weight_configs(), key=["K_G", "COLS", "RED_PER_SPLIT", "stride_xc"]
+    _conv2d_bwd_weight_kernel,
+    _weight_configs(),
+    key=["K_G", "COLS", "RED_PER_SPLIT", "stride_xc", "INPUT_PRECISION"],
+    fits=drops_spilling("x_ptr", SPILLS_BWD_WEIGHT),
 )
 
 

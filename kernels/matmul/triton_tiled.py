@@ -23,7 +23,7 @@ import triton.language as tl
 
 from kernels.matmul.spec import as_matrices, check_args, epilogue
 from kernels.registry import variant
-from kernels.triton_support import INTERPRET, activation_flag, autotuned, check_triton_tensor
+from kernels.triton_support import INTERPRET, activation_flag, autotuned, check_triton_tensor, drops_spilling
 
 # Without the autotuner. Under the interpreter: few, large programs, since each interpreted operation costs the
 # same whatever its size; on CUDA (DNNBENCH_AUTOTUNE=0): a tile that compiles without spills for every dtype.
@@ -134,12 +134,7 @@ def _matmul_kernel(
 SPILLS_IN_STRICT_FP32 = {(128, 256, 64), (256, 128, 64), (128, 128, 64), (128, 128, 32), (128, 32, 32), (64, 32, 64)}
 
 
-def config_fits(config, launch: dict) -> bool:
-    """Whether an autotuning configuration suits a launch (kernels.triton_support.launch_facts): every one but the
-    tiles that spill in strict fp32."""
-    tile = (config.kwargs["BLOCK_M"], config.kwargs["BLOCK_N"], config.kwargs["BLOCK_K"])
-    strict_fp32 = launch.get("a_ptr") == "*fp32" and launch.get("INPUT_PRECISION") == "ieee"
-    return not (strict_fp32 and tile in SPILLS_IN_STRICT_FP32)
+config_fits = drops_spilling("a_ptr", {"ieee": SPILLS_IN_STRICT_FP32})
 
 
 # keyed by the precision too: strict fp32 and TF32 take different configurations at the same sizes
