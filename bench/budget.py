@@ -24,6 +24,7 @@ from pathlib import Path
 from bench.calibration import Ceiling
 from bench.harness import BenchCase
 from bench.lessons import LabCase, LessonCase
+from bench.rounds import MIN_ROUNDS
 from kernels import registry
 from models import LESSONS
 from models.backends import timing_skip_reason
@@ -32,8 +33,7 @@ from models.backends import timing_skip_reason
 # from an earlier run's wall seconds (--budget-from) replaces them for every case that run had.
 RATE = {"cpu": (60e9, 8e9), "cuda": (200e12, 2e12)}  # (FLOP/s, bytes/s) a benchmark's calls run at
 OVERHEAD_S = {"op": 0.35, "lesson": 0.6, "lab": 0.5, "ceiling": 0.5, "skip": 0.01}
-CALLS_OUTSIDE_TIMING = 12  # first call, warm-up, pytest-benchmark's calibration and the float64 check
-MIN_ROUNDS = 5
+CALLS_OUTSIDE_TIMING = 12  # first call, warm-up, the rounds' calibration and warm-up round, the float64 check
 COMPILE_S = {"forward": 2.0, "backward": 4.0, "train_step": 4.0}  # torch.compile of one op or small model
 COMPILE_S_PER_MODULE = 0.15  # and per leaf module of a lesson's model (ResNet-18: ~60)
 

@@ -29,16 +29,15 @@ THROTTLE_BITS = {
     0x40: "hw_thermal_slowdown",
     0x80: "hw_power_brake_slowdown",
 }
-STATE_FIELDS = (
-    "cpu_mhz",
-    "cpu_governor",
-    "cpu_throttle_count",
+CPU_FIELDS = ("cpu_mhz", "cpu_governor", "cpu_throttle_count")
+GPU_FIELDS = (
     "gpu_sm_mhz",
     "gpu_mem_mhz",
     "gpu_temp_c",
     "gpu_power_w",
     "gpu_throttle_bits",
 )
+STATE_FIELDS = CPU_FIELDS + GPU_FIELDS
 # readings recorded before and after the rounds; each name ends in its unit
 READINGS = ("cpu_mhz", "gpu_sm_mhz", "gpu_mem_mhz", "gpu_temp_c", "gpu_power_w")
 CPU_ROOT = Path("/sys/devices/system/cpu")
@@ -121,7 +120,7 @@ def gpu_state() -> tuple[dict, str | None]:
 
 def snapshot(device: str) -> dict:
     """The machine's state now: the CPU's always, the GPU's on CUDA rows (with `source`)."""
-    state = {**cpu_state(), **dict.fromkeys(STATE_FIELDS[3:]), "source": "os"}
+    state = {**cpu_state(), **dict.fromkeys(GPU_FIELDS), "source": "os"}
     if device == "cuda":
         gpu, source = gpu_state()
         state.update(gpu, source=source or "os")

@@ -145,7 +145,8 @@ class EventTimer:
     def __init__(self, call: Callable, device: str, flush: Callable | None = None, event=_cuda_event):
         self.call, self.device, self.flush, self.event = call, device, flush or _no_flush, event
 
-    def _rounds(self, body: Callable, calls: int, count: int, per_round: int) -> list[float]:
+    def _rounds(self, body: Callable, count: int, calls: int) -> list[float]:
+        """`count` rounds of `body` (which makes `calls` calls), each between two events: seconds per call."""
         pairs = []
         for _ in range(count):
             self.flush()  # queued before the start event: outside the interval
@@ -156,14 +157,14 @@ class EventTimer:
             pairs.append((start, end))
         if pairs:
             pairs[-1][1].synchronize()
-        return [start.elapsed_time(end) / 1e3 / per_round for start, end in pairs]  # elapsed_time is in ms
+        return [start.elapsed_time(end) / 1e3 / calls for start, end in pairs]  # elapsed_time is in ms
 
     def samples(self, calls: int, count: int) -> list[float]:
         def body():
             for _ in range(calls):
                 self.call()
 
-        return self._rounds(body, calls, count, calls)
+        return self._rounds(body, count, calls)
 
 
 class TimerError(RuntimeError):
@@ -192,7 +193,7 @@ class GraphTimer(EventTimer):
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise CaptureError(f"the call cannot be captured into a CUDA graph: {first}") from e
         graph = self._graphs[calls]
-        return self._rounds(graph.replay, calls, count, calls)
+        return self._rounds(graph.replay, count, calls)
 
 
 def _capture_graph(call: Callable, calls: int):

@@ -261,7 +261,7 @@ STARTUP_S = 8.0
 # after are not run
 MIN_STEP_S = 15.0
 GRACE_S = 30.0  # the command ends within its budget plus this
-# what a step is for, in plan order: the figures everything else is read against first, then the targets
+# the timers, the cache flush and the clocks on the device (their CUDA tests; the rest is quick)
 TIMING_TESTS = "tests/test_timing.py"
 
 

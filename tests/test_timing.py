@@ -336,3 +336,13 @@ def test_cuda_a_host_sync_is_refused_by_the_graph_timer():
     x = torch.randn(16, device="cuda")
     with pytest.raises(CaptureError):
         GraphTimer(lambda: x.sum().item(), "cuda").samples(1, 1)
+
+
+def test_the_cli_offers_the_timers_the_suite_has():
+    from bench.cache import CACHE_STATES
+    from bench.timers import TIMERS
+    from dnnbench.cli import build_parser
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    choices = {a.dest: a.choices for a in run._actions if a.dest in ("timer", "cache")}
+    assert tuple(choices["timer"]) == tuple(TIMERS) and tuple(choices["cache"]) == CACHE_STATES
