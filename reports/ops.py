@@ -263,8 +263,11 @@ def device_pairs(ops: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def cpu_vs_gpu(ctx: ReportContext) -> list[Section]:
-    # ops by size, lessons by batch size (or by the size of a lab without training, as lesson 1.1's sweep)
-    pairs, where = device_pairs(pd.concat([ctx.ops, ctx.df[ctx.df["kind"] == "lesson"]], ignore_index=True))
+    # ops by size, lessons by batch size (or by the size of a lab without training, as lesson 1.1's sweep); each
+    # kind's main way of timing per device (ops cold, lessons warm on CUDA by default), so that a warm and a cold row
+    # of one case are never both a point
+    lessons = ctx.df[ctx.df["kind"] == "lesson"]
+    pairs, where = device_pairs(pd.concat([primary(ctx.ops), primary(lessons)], ignore_index=True))
     if pairs.empty:
         return []
     rows = []

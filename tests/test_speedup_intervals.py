@@ -93,3 +93,22 @@ def test_a_row_without_a_recorded_error_has_no_interval():
     rows[1]["rse"] = None
     r = speedup_of(rows)
     assert r["speedup"] == pytest.approx(2.0) and pd.isna(r["speedup_lo"]) and pd.isna(r["speedup_hi"])
+
+
+def test_plots_and_sentences_read_each_devices_main_way_of_timing():
+    """reports.ops.primary: per machine and device, the (timer, cache) most rows were timed with (cold first on a
+    tie), so that a line or a crossover never mixes a warm and a cold figure of one case."""
+    from reports.ops import primary
+
+    def rows(device, cache, timer, n):
+        return [{"machine": "m", "device": device, "cache": cache, "timer": timer, "shape": i} for i in range(n)]
+
+    df = pd.DataFrame(
+        rows("cuda", "cold", "cuda_events", 3)
+        + rows("cuda", "warm", "cuda_events", 2)
+        + rows("cpu", "warm", "wall", 2)
+        + rows("cpu", "cold", "wall", 2)
+    )
+    kept = primary(df).groupby("device")[["cache", "timer"]].agg(set)
+    assert kept.loc["cuda", "cache"] == {"cold"} and kept.loc["cpu", "cache"] == {"cold"}
+    assert len(primary(df)) == 5
