@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from bench.calibration import Ceiling
+from bench.clocks import ENERGY_WINDOW_S
 from bench.harness import BenchCase
 from bench.lessons import LabCase, LessonCase
 from bench.rounds import MIN_ROUNDS
@@ -116,9 +117,14 @@ def _lesson_work(lesson: str) -> tuple[float, int]:
 
 
 def model_seconds(case, max_time: float) -> float:
-    """Expected wall seconds of `case` from the work model (see the module's docstring)."""
+    """Expected wall seconds of `case` from the work model (see the module's docstring), with the energy window a
+    CUDA row spends after its rounds (bench/clocks.py)."""
     if skip_reason(case):
         return OVERHEAD_S["skip"]
+    return _work_seconds(case, max_time) + (ENERGY_WINDOW_S if case.device == "cuda" else 0.0)
+
+
+def _work_seconds(case, max_time: float) -> float:
     if isinstance(case, BenchCase):
         spec = registry.spec(case.op)
         call = _call_seconds(spec.flops(case.case, case.mode), spec.bytes(case.case, case.mode), case.device)

@@ -160,3 +160,17 @@ def test_a_budget_reads_in_minutes_from_one_minute_on():
     from reports.schema import budget_text
 
     assert [budget_text(s) for s in (3, 59.5, 60, 90, 600)] == ["3 s", "59.5 s", "1 min", "1.5 min", "10 min"]
+
+
+def test_a_cuda_row_is_planned_with_its_energy_window():
+    """A CUDA row reads the GPU's energy counter over a window of calls after its rounds (bench/clocks.py): the plan
+    counts it, so a budgeted GPU run is not overrun by it; a CPU row has none."""
+    from bench import budget
+    from bench.clocks import ENERGY_WINDOW_S
+
+    timed = [
+        c for c in bench_cases(RunOptions(("cpu", "cuda"), None, None, "quick", 0, None)) if not budget.skip_reason(c)
+    ]
+    cuda, cpu = (next(c for c in timed if c.device == d) for d in ("cuda", "cpu"))
+    assert budget.model_seconds(cuda, 0.1) == pytest.approx(budget._work_seconds(cuda, 0.1) + ENERGY_WINDOW_S)
+    assert budget.model_seconds(cpu, 0.1) == pytest.approx(budget._work_seconds(cpu, 0.1))
