@@ -133,9 +133,9 @@ def parse_options(config) -> RunOptions:
     if target < 0:
         raise pytest.UsageError("--target-rse: a fraction, 0 or more (0: rounds until the time is up)")
     profile_name = config.getoption("dnnbench_profile")
-    options = RunOptions(devices, dtypes, batches, profile_name, seed, Path(stream), timer, cache, window)
-    options.target_rse = target
-    return options
+    return RunOptions(
+        devices, dtypes, batches, profile_name, seed, Path(stream), timer, cache, window, target_rse=target
+    )
 
 
 def pytest_addoption(parser):

@@ -322,8 +322,7 @@ def plan(args, out: Path) -> list[Step]:
             [
                 *test_files,
                 *common,
-                "-k",
-                f"({args.select}) and ({tests_k})" if args.select else tests_k,
+                *select(tests_k),
                 "--junitxml",
                 str(out / "tests.xml"),
             ],
