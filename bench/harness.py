@@ -226,7 +226,9 @@ def _time_case(benchmark, bc: BenchCase, variant, spec, options) -> None:
     except torch.cuda.OutOfMemoryError:
         pytest.skip(f"out of memory at {bc.case.shape} {dtype_name(bc.case.dtype)}")
 
-    checks = spec.compare(variant.fn, bc.case, bc.device, seed, grads=bc.mode == "backward")
+    checks = spec.compare(
+        variant.fn, bc.case, bc.device, seed, grads=bc.mode == "backward", keep_inputs=not variant.overwrites_inputs
+    )
     failed = [str(c) for c in checks if not c.relative and not c.ok]
     if failed:  # a random op's property (its share of zeros, its mask's repeatability): no figure for a wrong op
         raise AssertionError(f"{bc.id}: {variant.op}/{variant.name} fails its property checks: " + "; ".join(failed))

@@ -112,6 +112,7 @@ def compare(
     inputs: Inputs | None = None,
     grad_layout: Callable[[torch.Tensor], torch.Tensor] | None = None,
     watch: AbstractContextManager | None = None,
+    keep_inputs: bool = True,
 ) -> list[Comparison]:
     """Run `fn` on fresh inputs for `case` and compare its output (and, with `grads`, its input gradients for a
     random output gradient) with the float64 reference, under the case's precision (TF32 on or off).
@@ -119,17 +120,42 @@ def compare(
     `inputs` replaces the spec's inputs for `case` (the layout fuzz passes the same values in other memory layouts);
     `grad_layout` stores the output gradient in another layout (same values); `watch` (a context manager, such as
     kernels.torch_ops.AtenRecorder) is entered around the variant's forward and around its backward, and around
-    nothing else."""
+    nothing else. With `keep_inputs` (unless the variant declares that it overwrites them), the arguments must hold
+    their values after the forward and backward: only the state the op updates may change."""
     with precision_mode(case):
-        return _compare(fn, spec, case, device, seed, grads, inputs, grad_layout, watch or nullcontext())
+        return _compare(fn, spec, case, device, seed, grads, inputs, grad_layout, watch or nullcontext(), keep_inputs)
 
 
-def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool, inputs, grad_layout, watch):
+def snapshot(inputs: Inputs) -> dict[int, torch.Tensor]:
+    """Copies of the tensor arguments a call must leave as they were: all but the op's state."""
+    return {
+        i: a.detach().clone()
+        for i, a in enumerate(inputs.args)
+        if isinstance(a, torch.Tensor) and i not in inputs.state
+    }
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.is_floating_point() and not torch.equal(a.isnan(), b.isnan()):
+        return False
+    return torch.equal(a.nan_to_num(0.0, float("inf"), float("-inf")), b.nan_to_num(0.0, float("inf"), float("-inf")))
+
+
+def inputs_kept(inputs: Inputs, before: dict[int, torch.Tensor]) -> Comparison:
+    """A property check: how many arguments the call wrote to (a library that stores a gradient in its input's
+    memory, as Liger's cross-entropy does, overwrites the caller's logits)."""
+    changed = [i for i, b in before.items() if not _same(inputs.args[i].detach(), b)]
+    what = "inputs unchanged" + (f" (argument {', '.join(map(str, changed))} overwritten)" if changed else "")
+    return Comparison(what, error=float(len(changed)), tolerance=0.0, relative=False)
+
+
+def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool, inputs, grad_layout, watch, keep):
     if inputs is None:
         inputs = spec.make_inputs(case, device, seed)
     if grads:
         inputs = inputs.with_grad()
     ref_inputs, ref_out = reference(spec, inputs)
+    before = snapshot(inputs) if keep else {}
     poison_allocator(inputs)
     with watch:
         out = fn(*inputs.args, **inputs.kwargs)
@@ -158,4 +184,6 @@ def _compare(fn, spec: OpSpec, case: Case, device: str, seed: int, grads: bool, 
             Comparison(f"grad[{i}]", rel_error(a, b, max(floor, underflow(out))), tol)
             for i, (a, b, floor) in enumerate(zip(got, want, floors, strict=True))
         ]
+    if keep:
+        result.append(inputs_kept(inputs, before))
     return result

@@ -8,13 +8,22 @@ A variant declares itself with the `variant` decorator in its own module:
 
 Tests and benchmarks iterate `ops()` and `variants(op)`; they never list variants, so nothing can be timed that is
 not also checked. Each op also registers one spec (kernels/<op>/spec.py) with `register_spec`.
+
+Kernels from outside the tree join through the entry-point group `dnnbench.variants`: an installed package names a
+module there (`mykernels = "mykernels.dnnbench"` under [project.entry-points."dnnbench.variants"]), and the registry
+imports it after the ops, so its `@variant` declarations put its kernels on the ladders, checked and timed like
+ours. The peer libraries (kernels/peers/: Liger-Kernel, FlagGems) come through the same door, declared in this
+project's own pyproject.toml. A module that fails to import is reported (`plugin_errors()`, `dnnbench list`), and
+the rest of the registry loads.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from kernels.dtypes import dtype_name
@@ -76,11 +85,29 @@ class Variant:
     # ({"sum": "the bias gradient: dy summed over (N, P, Q)"}); the correctness test fails on any other.
     torch_ops: Mapping[str, str] = field(default_factory=dict)
     doc: str = ""
+    # Why this variant writes into its (non-state) arguments, where it does: the checks then let it ("" where it
+    # must leave them as they were, which the checks verify)
+    overwrites_inputs: str = ""
+    # Inputs on which this variant is known to be wrong: reason -> predicate(args, kwargs), for what a case's name
+    # cannot say (logits strided in the class dim, every target ignored); the checks skip such inputs, saying why
+    wrong_on: Mapping[str, Callable[[tuple, dict], bool]] = field(default_factory=dict)
+    # A peer library's kernel: the library as "name version" ("liger-kernel 0.8.5"); "" for this project's own.
+    library: str = ""
+    # Why the variant cannot run at all (its library not installed, or failing to import), or None: called when a
+    # row is reached, so a missing optional library makes its rows skips that say how to install it.
+    requires: Callable[[], str | None] | None = None
+
+    @property
+    def peer(self) -> bool:
+        return bool(self.library)
 
     def skip_reason(self, device: str, timing: bool = False) -> str | None:
         """Why this variant cannot run (or, when `timing`, cannot be timed) on `device`; None when it can."""
         if device not in self.devices:
             return f"{self.op}/{self.name} does not run on {device}"
+        missing = self.requires() if self.requires else None
+        if missing:
+            return missing
         if self.interpreted_on_cpu:
             if device == "cpu" and timing:
                 return INTERPRETED
@@ -89,6 +116,10 @@ class Variant:
             if device == "cuda" and INTERPRET and timing:
                 return f"TRITON_INTERPRET=1 is set: {INTERPRETED}"
         return None
+
+    def known_wrong(self, args: tuple, kwargs: dict) -> str | None:
+        """The declared reason this variant is wrong on these arguments, or None."""
+        return next((why for why, applies in self.wrong_on.items() if applies(args, kwargs)), None)
 
     def unsupported_reason(self, case, device: str) -> str | None:
         """Why this variant is not expected to pass `case` (a kernels.spec.Case) on `device`; None when it is."""
@@ -116,10 +147,15 @@ def variant(
     limit: Callable | None = None,
     torch_ops: Mapping[str, str] | None = None,
     rung: str | None = None,
+    library: str = "",
+    requires: Callable[[], str | None] | None = None,
+    overwrites_inputs: str = "",
+    wrong_on: Mapping[str, Callable[[tuple, dict], bool]] | None = None,
 ):
     """Declare `fn` as variant `name` of `op`. A second variant of the same name is an error. The rung is the one
     the name implies (triton_<strategy> on `triton`); a variant named otherwise, a peer library's kernel such as
-    `liger`, says which rung it stands on with `rung=` (a name in RUNGS)."""
+    `liger`, says which rung it stands on with `rung=` (a name in RUNGS), and which library it wraps with
+    `library=` ("liger-kernel 0.8.5")."""
     if rung is not None and rung not in RUNGS:
         raise ValueError(f"variant {op}/{name}: rung {rung!r} is not on the ladder; rungs: {', '.join(RUNGS)}")
     position = RUNGS[rung] if rung is not None else rung_of(name)
@@ -144,6 +180,10 @@ def variant(
             limit=limit,
             torch_ops=MappingProxyType(dict(torch_ops or {})),
             doc=(fn.__doc__ or "").strip().split("\n")[0],
+            library=library,
+            requires=requires,
+            overwrites_inputs=overwrites_inputs,
+            wrong_on=MappingProxyType(dict(wrong_on or {})),
         )
         return fn
 
@@ -156,12 +196,61 @@ def register_spec(spec) -> None:
     _SPECS[spec.op] = spec
 
 
+GROUP = "dnnbench.variants"  # the entry-point group through which installed packages add variants
+_PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+_PLUGIN_ERRORS: dict[str, str] = {}
+
+
+def _source_tree_entry_points() -> dict[str, str]:
+    """This project's own entry points of GROUP, read from its pyproject.toml: a source tree used without being
+    installed (make gpu-check runs it with PYTHONPATH=.) has no metadata for them. Python 3.10 has no tomllib;
+    there the tree must be installed (pip install -e .)."""
+    try:
+        import tomllib
+    except ImportError:
+        return {}
+    if not _PYPROJECT.is_file():
+        return {}
+    table = tomllib.loads(_PYPROJECT.read_text()).get("project", {}).get("entry-points", {})
+    return dict(table.get(GROUP, {}))
+
+
+def plugin_modules() -> dict[str, str]:
+    """Entry-point name -> module for every package that adds variants: the installed ones' metadata, then this
+    source tree's pyproject.toml (one module is loaded once, whichever way it was found)."""
+    found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=GROUP)}
+    for name, value in _source_tree_entry_points().items():
+        if value not in found.values():
+            found.setdefault(name, value)
+    return found
+
+
+def load_plugin(name: str, value: str) -> None:
+    """Import the module an entry point names (`pkg.mod`, or `pkg.mod:function`, which is then called); its
+    `@variant` declarations register themselves. A failure is kept, with its error, for plugin_errors()."""
+    module, _, attr = value.partition(":")
+    try:
+        loaded = importlib.import_module(module.strip())
+        if attr:
+            getattr(loaded, attr.strip())()
+    except Exception as e:  # a broken plugin must not take the suite's own variants down with it
+        _PLUGIN_ERRORS[name] = f"{value}: {type(e).__name__}: {e}"
+
+
+def plugin_errors() -> dict[str, str]:
+    """Entry points that failed to load: name -> the error."""
+    _load()
+    return dict(_PLUGIN_ERRORS)
+
+
 def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
         for op in OPS:
             importlib.import_module(f"kernels.{op}")
+        for name, value in plugin_modules().items():
+            load_plugin(name, value)
 
 
 def ops() -> list[str]:
@@ -173,11 +262,12 @@ def ops() -> list[str]:
 
 
 def variants(op: str) -> list[Variant]:
-    """The variants of `op` in ladder order (rung, then name)."""
+    """The variants of `op` in ladder order: by rung, this project's own before the peers' on each rung, then by
+    name."""
     _load()
     if op not in _VARIANTS:
         raise KeyError(f"unknown op {op!r}; known ops: {', '.join(_VARIANTS) or 'none'}")
-    return sorted(_VARIANTS[op].values(), key=lambda v: (v.rung, v.name))
+    return sorted(_VARIANTS[op].values(), key=lambda v: (v.rung, v.peer, v.name))
 
 
 def get(op: str, name: str) -> Variant:

@@ -1,9 +1,10 @@
 """Which PyTorch operators a variant runs: the check that a Triton rung does its op's work in Triton.
 
 `AtenRecorder` is a TorchDispatchMode that records every aten operator called while it is active (a variant's
-forward, or the backward of its output). Allocation and views are always allowed; anything else that a `triton*`
-variant runs must be declared in its registration (`torch_ops={"sum": "the bias gradient ..."}`), so a Triton rung
-that quietly calls torch.softmax, F.conv2d or torch.mm, or copies its input, fails the correctness test.
+forward, or the backward of its output). Allocation and views are always allowed; anything else that a variant on a
+Triton rung runs (ours or a peer library's: the guard goes by rung, not by name) must be declared in its registration
+(`torch_ops={"sum": "the bias gradient ..."}`), so a Triton rung that quietly calls torch.softmax, F.conv2d or
+torch.mm, or copies its input, fails the correctness test.
 
 Under the Triton interpreter the launcher copies each tensor argument to and from host buffers with torch ops of
 its own; calls made from inside the interpreter are not the variant's and are not recorded.
@@ -94,7 +95,7 @@ def torch_ops_markdown() -> str:
     lines = ["| op | variant | PyTorch operators besides its Triton kernels |", "|---|---|---|"]
     for op in registry.ops():
         for v in registry.variants(op):
-            if v.name.startswith("triton"):
+            if v.rung >= registry.RUNGS["triton"]:
                 parts = "; ".join(f"`{name}`: {why}" for name, why in sorted(v.torch_ops.items())) or "none"
                 lines.append(f"| {op} | `{v.name}` | {parts} |")
     return "\n".join(lines)

@@ -128,18 +128,26 @@ def torch_bug(variant: str, example: FuzzExample, device: str) -> str | None:
     return None
 
 
+def known_wrong(variant: str, example: FuzzExample, device: str = "cpu") -> str | None:
+    """The reason `variant` declares for being wrong on this example's inputs (kernels/registry.py wrong_on)."""
+    inputs = example.inputs(device)
+    return registry.get(example.op, variant).known_wrong(inputs.args, inputs.kwargs)
+
+
 def check_example(variant: str, example: FuzzExample, device: str = "cpu") -> list[str]:
     """Compare variant `variant` with the float64 reference on `example`; the failed comparisons, as text."""
     v = registry.get(example.op, variant)
     case = example.case
+    inputs = example.inputs(device)
     results = registry.spec(example.op).compare(
         v.fn,
         case,
         device,
         example.seed,
         grads=case.grad and v.differentiable,
-        inputs=example.inputs(device),
+        inputs=inputs,
         grad_layout=lambda g: restride(g, example.grad_layout),
+        keep_inputs=not v.overwrites_inputs,
     )
     return [str(r) for r in results if not r.ok]
 

