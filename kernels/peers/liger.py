@@ -59,9 +59,15 @@ SOFTMAX_TORCH_OPS = {
     "clone": "Liger's ensure_contiguous copies an input that is not contiguous (a softmax over another dim than the "
     "last is one: that dim is moved last)",
 }
-CE_TORCH_OPS = {
+# what both losses run on the targets besides their kernels
+TARGET_OPS = {
     "ne": "target != ignore_index; the CPU-side check of the targets' range (ours)",
     "sum": "the count of targets not ignored (.item()); the reduction of the per-row losses",
+    "equal": "the backward's torch.equal(grad_output, 1.0): one more host sync",
+    "index": "the CPU-side check of the targets' range (ours)",
+}
+CE_TORCH_OPS = {
+    **TARGET_OPS,
     "_local_scalar_dense": ".item() of that count and of the targets' range asserts: the host waits for the device "
     "on every call",
     "mul": "the targets' range assert (target * mask); the backward's upstream gradient when it is not 1",
@@ -69,9 +75,7 @@ CE_TORCH_OPS = {
     "min": "the targets' range assert: (target * mask).min() >= 0",
     "lt": "the targets' range assert",
     "ge": "the targets' range assert",
-    "index": "the CPU-side check of the targets' range (ours)",
     "zeros": "the per-row loss buffer (N floats)",
-    "equal": "the backward's torch.equal(grad_output, 1.0): one more host sync",
     "clone": "an [N, C, d1, ...] input moved to [rows, C] (the wrapper's one copy); Liger's copy of logits not "
     "contiguous in the class dim",
     "gather": "class weights: the weight of each target, summed on the host (.item())",
@@ -85,13 +89,10 @@ LCE_TORCH_OPS = {
     "copy_": "each chunk's input gradient written into the whole one",
     "zeros": "the per-row loss buffer",
     "zeros_like": "the gradient buffers (x's, W's and b's sizes)",
-    "ne": "target != ignore_index; the CPU-side check of the targets' range (ours)",
-    "sum": "the count of targets not ignored (.item()); the reduction of the per-row losses",
+    **TARGET_OPS,
     "_local_scalar_dense": ".item() of that count: the host waits for the device on every call",
     "mul": "reduction 'none': the upstream gradient applied per row",
     "_to_copy": "fp16/bf16: the fp32 loss cast to x's dtype, the chunk cast to the accumulation dtype",
-    "equal": "the backward's torch.equal(grad_output, 1.0): one more host sync",
-    "index": "the CPU-side check of the targets' range (ours)",
     "min": "the CPU-side check of the targets' range (ours)",
     "max": "the CPU-side check of the targets' range (ours)",
 }
@@ -125,53 +126,6 @@ def _class_strided(args, kwargs) -> bool:
 
 def _empty(args, kwargs) -> bool:
     return args[0].numel() == 0
-
-
-SOFTMAX_TORCH_OPS = {
-    "clone": "Liger's ensure_contiguous copies an input that is not contiguous (a softmax over another dim than the "
-    "last is one: that dim is moved last)",
-}
-CE_TORCH_OPS = {
-    "ne": "target != ignore_index; the CPU-side check of the targets' range (ours)",
-    "sum": "the count of targets not ignored (.item()); the reduction of the per-row losses",
-    "_local_scalar_dense": ".item() of that count and of the targets' range asserts: the host waits for the device "
-    "on every call",
-    "mul": "the targets' range assert (target * mask); the backward's upstream gradient when it is not 1",
-    "max": "the targets' range assert: (target * mask).max() < C",
-    "min": "the targets' range assert: (target * mask).min() >= 0",
-    "lt": "the targets' range assert",
-    "ge": "the targets' range assert",
-    "index": "the CPU-side check of the targets' range (ours)",
-    "zeros": "the per-row loss buffer (N floats)",
-    "equal": "the backward's torch.equal(grad_output, 1.0): one more host sync",
-    "clone": "an [N, C, d1, ...] input moved to [rows, C] (the wrapper's one copy); Liger's copy of logits not "
-    "contiguous in the class dim",
-    "gather": "class weights: the weight of each target, summed on the host (.item())",
-    "masked_select": "class weights: the targets not ignored",
-}
-LCE_TORCH_OPS = {
-    "mm": "the logits, chunk by chunk, and the input gradient: torch.mm (cuBLAS), not Triton",
-    "addmm": "the weight gradient accumulated over chunks: torch.addmm (cuBLAS)",
-    "add": "the bias gradient accumulated over chunks",
-    "add_": "the bias added to each chunk's logits; the weight gradient accumulated over chunks",
-    "copy_": "each chunk's input gradient written into the whole one",
-    "zeros": "the per-row loss buffer",
-    "zeros_like": "the gradient buffers (x's, W's and b's sizes)",
-    "ne": "target != ignore_index; the CPU-side check of the targets' range (ours)",
-    "sum": "the count of targets not ignored (.item()); the reduction of the per-row losses",
-    "_local_scalar_dense": ".item() of that count: the host waits for the device on every call",
-    "mul": "reduction 'none': the upstream gradient applied per row",
-    "_to_copy": "fp16/bf16: the fp32 loss cast to x's dtype, the chunk cast to the accumulation dtype",
-    "equal": "the backward's torch.equal(grad_output, 1.0): one more host sync",
-    "index": "the CPU-side check of the targets' range (ours)",
-    "min": "the CPU-side check of the targets' range (ours)",
-    "max": "the CPU-side check of the targets' range (ours)",
-}
-
-CE_OVERWRITES = (
-    "Liger stores the gradient in the logits' own memory during the forward (to save a logits-sized buffer): after "
-    "a call with gradients, the caller's logits hold dL/dx"
-)
 
 
 @variant(
