@@ -191,6 +191,7 @@ def record(bc: BenchCase, variant, spec, checks, first_s: float, steady_s: float
         "op": bc.op,
         "variant": bc.variant,
         "rung": variant.rung,
+        "library": variant.library,
         "baseline": variant.baseline,
         "mode": bc.mode,
         "device": bc.device,

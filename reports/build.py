@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import coverage, lessons, ops, plots, studies
+from reports import coverage, lessons, ops, peers, plots, studies
 from reports.load import ResultsError, load
 from reports.section import ReportContext, Section
 from reports.summary import markdown_table, with_speedups
@@ -21,6 +21,7 @@ SECTIONS = (
     coverage.coverage_section,
     ops.overview,
     ops.op_sections,
+    peers.peer_sections,
     ops.cpu_vs_gpu,
     ops.compile_break_even,
     lessons.lesson_sections,

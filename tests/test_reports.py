@@ -121,6 +121,7 @@ def test_the_section_order_does_not_depend_on_which_module_is_imported_first():
             "coverage_section",
             "overview",
             "op_sections",
+            "peer_sections",
             "cpu_vs_gpu",
             "compile_break_even",
             "lesson_sections",
