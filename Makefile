@@ -14,8 +14,10 @@ SYSTEM_PY ?= python3
 GPU_ARGS  ?=
 STUDIES   ?= all
 BUDGET    ?=
+PEERS     ?=
+PEERS_STAMP := $(VENV)/.installed-peers
 
-.PHONY: test bench gpu-check lint clean fuzz mutation
+.PHONY: test bench gpu-check lint clean fuzz mutation peers-wheels
 
 # make bench needs the project and its dependencies; make test (and lint, fuzz, mutation) the dev tools too.
 # torch 2.14.1 and torchvision 0.29.1 are the newest this project allows (pyproject.toml caps torch below 2.15). One
@@ -26,9 +28,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null || true
 	touch $(STAMP)
 
+# make test installs the peer libraries too (kernels/peers/: their wrappers are tested on the CPU, interpreted)
 $(DEV_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,peers]"
 	touch $(DEV_STAMP)
+
+# make bench PEERS=1: the peer libraries on the ladders (without them their rows are skips saying how to install them)
+$(PEERS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[peers]"
+	touch $(PEERS_STAMP)
+
+# The peers' pinned wheels and those of FlagGems' own dependencies, for the GPU machines (no network): Python 3.12 on
+# x86-64 Linux, what they run. make gpu-check installs them from here when the folder is there (the device run
+# carries it).
+PEER_WHEELS := wheels/peers
+PEER_PINS   := liger-kernel==0.8.5 flag-gems==5.0.0 pybind11==3.0.1 PyYAML==6.0.3 SQLAlchemy==2.0.44 \
+               greenlet==3.2.4 typing_extensions==4.15.0 packaging==25.0
+peers-wheels: $(STAMP)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform any -d $(PEER_WHEELS) $(PEER_PINS)
+	@ls $(PEER_WHEELS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -56,7 +75,7 @@ mutation: $(DEV_STAMP)
 # The benchmarks (pytest-benchmark) and the quick trade-off studies, then the report of the run; prints the paths of
 # the results and of index.html. MAX_TIME= seconds of timed rounds per benchmark (default: the profile's), BUDGET=10m
 # fits the run into a time budget (README: A time budget).
-bench: $(STAMP)
+bench: $(STAMP) $(if $(PEERS),$(PEERS_STAMP))
 	$(VENV)/bin/dnnbench run --profile $(PROFILE) $(if $(MAX_TIME),--max-time $(MAX_TIME)) \
 		$(if $(STUDIES),--studies $(STUDIES)) $(if $(BUDGET),--budget $(BUDGET)) -o $(RESULTS)/bench-$(RUN_ID)
 

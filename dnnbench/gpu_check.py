@@ -53,15 +53,42 @@ def compiled_cases() -> str:
 def target_benchmarks() -> str:
     """-k expression: the ceilings and, per op, the benchmarks behind its targets (spec.target_benchmarks), without
     the rest of the quick sweep (which outlasts a lent GPU's time on a cold machine: every shape compiles and
-    autotunes)."""
+    autotunes). The peers stand in every op's targets: an op that has peers and no targets of its own is timed
+    forward, eager, ours and the peers side by side."""
     from kernels import registry
 
-    parts = [
-        f"({op} and {registry.spec(op).target_benchmarks})"
-        for op in registry.ops()
-        if registry.spec(op).target_benchmarks
-    ]
+    parts = []
+    for op in registry.ops():
+        spec, peers = registry.spec(op), [v.name for v in registry.variants(op) if v.peer]
+        if spec.target_benchmarks:
+            parts.append(f"({op} and {spec.target_benchmarks})")
+        elif peers:
+            parts.append(f"({op} and forward and (eager or triton_ or {' or '.join(peers)}))")
     return " or ".join(["test_ceiling", *parts])
+
+
+# The peer libraries' pinned wheels (make peers-wheels, on a machine with network): the GPU machines have none, so the
+# check installs them from the folder the device run carries, into a folder of its own put first on PYTHONPATH.
+PEER_WHEELS = Path("wheels/peers")
+PEER_SITE = Path(".peers-site")
+
+
+def install_peers(wheels: Path = PEER_WHEELS, site: Path = PEER_SITE) -> str:
+    """Install the peers' wheels (no index, no dependencies: the folder holds them all) into `site`, add it to this
+    process's and its steps' PYTHONPATH; return the summary's line about it."""
+    found = sorted(wheels.glob("*.whl"))
+    if not found:
+        return (
+            f"Peers: no wheels in {wheels}/ (make peers-wheels where there is a network): their rows skip, saying why."
+        )
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--upgrade", "--target", str(site)]
+    done = subprocess.run([*cmd, *map(str, found)], capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"Peers: installing {len(found)} wheels from {wheels}/ failed ({last}): their rows skip, saying why."
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site.resolve()), os.environ.get("PYTHONPATH")]))
+    sys.path.insert(0, str(site.resolve()))
+    return f"Peers: installed {', '.join(w.name.split('-py')[0] for w in found)} from {wheels}/ into {site}/."
 
 
 # pytest's last line: "12 passed, 3 skipped in 4.2s" (with -q) or the same between "=" rules
@@ -338,10 +365,13 @@ def plan(args, out: Path) -> list[Step]:
     return steps
 
 
-def run_plan(steps: list[Step], budget_s: float, out: Path, device: str, gpus: list[str], started: float) -> list[dict]:
-    """Run the steps in order, each within its share of the time left, rewriting summary.md after each one."""
+def run_plan(
+    steps: list[Step], budget_s: float, out: Path, device: str, gpus: list[str], started: float, notes=()
+) -> list[dict]:
+    """Run the steps in order, each within its share of the time left, rewriting summary.md (`notes` first) after
+    each one."""
     deadline, records = started + budget_s, []
-    intro = plan_lines(steps, budget_s)
+    intro = [*notes, *plan_lines(steps, budget_s)]
     write_summary(out, device, records, intro)
     for i, step in enumerate(steps):
         left = deadline - time.time()
@@ -411,7 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     earlier = [*out.glob("results*.json"), *out.glob("results*.stream*.jsonl")]
     for old in (*earlier, *(out.glob("study-*.jsonl") if args.studies else ())):  # start the streams afresh
         old.unlink(missing_ok=True)
-    steps = run_plan(plan(args, out), budget_s, out, args.device, bench_gpus(args.device, args.gpus), started)
+    peers = install_peers()
+    print(f"[gpu-check] {peers}")
+    gpus = bench_gpus(args.device, args.gpus)
+    steps = run_plan(plan(args, out), budget_s, out, args.device, gpus, started, notes=[peers])
     summary = out / "summary.md"
     print(f"[gpu-check] summary: {summary} ({time.time() - started:.0f} s of a {budget_text(budget_s)} budget)")
     print(summary.read_text())

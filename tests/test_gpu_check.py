@@ -2,6 +2,9 @@
 speedups of the benchmark results, and each study's generated conclusion read from the study file's own header."""
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,7 +71,8 @@ def test_the_device_selections_come_from_each_op_s_spec():
         compiled_cases()
         == "not compiled or pow2 or small or nchw or pad0 or k2_stride1 or digits or head or hidden or momentum or adam"
     )
-    assert target_benchmarks().startswith("test_ceiling or (matmul and 4096x4096x4096) or ")
+    assert target_benchmarks().startswith("test_ceiling or (softmax and forward and (eager or triton_ or ")
+    assert " or (matmul and 4096x4096x4096) or " in target_benchmarks()
 
 
 def test_the_benchmark_step_shards_over_every_visible_gpu(monkeypatch):
@@ -143,7 +147,7 @@ def plan_of(*argv: str, out: Path = Path("out")):
     parser_args = ["--device", "cpu", *argv]
     captured = {}
 
-    def fake_run_plan(steps, budget_s, out, device, gpus, started):
+    def fake_run_plan(steps, budget_s, out, device, gpus, started, notes=()):
         captured.update(steps=steps, budget_s=budget_s)
         return []
 
@@ -266,3 +270,46 @@ def test_the_cpu_check_runs_the_whole_plan_within_its_budget(tmp_path):
     assert sum(used) < 120 + 5, lines
     assert "| cpu | copy | fp32 |" in text, text  # the ceilings were measured
     assert "Budget: 2 min" in text and proc.stdout.count("[gpu-check]") >= len(names)
+
+
+def tiny_wheel(folder, name: str = "peerlib", version: str = "1.0"):
+    """A minimal pure-Python wheel: one module and its dist-info."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": "VALUE = 42\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        for arcname, text in files.items():
+            z.writestr(arcname, text)
+        z.writestr(f"{info}/RECORD", "".join(f"{a},,\n" for a in files) + f"{info}/RECORD,,\n")
+    return path
+
+
+def test_the_check_installs_the_peers_wheels_offline_into_a_folder_of_its_own(tmp_path, monkeypatch):
+    from dnnbench.gpu_check import install_peers
+
+    monkeypatch.setenv("PYTHONPATH", "")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    site = tmp_path / "site"
+    assert "no wheels in" in install_peers(tmp_path / "none", site)
+    line = install_peers(tiny_wheel(tmp_path / "wheels").parent, site)
+    assert line == f"Peers: installed peerlib-1.0 from {tmp_path / 'wheels'}/ into {site}/."
+    assert (site / "peerlib.py").exists()
+    assert os.environ["PYTHONPATH"].split(os.pathsep)[0] == str(site.resolve())  # the steps see it
+    code = "import importlib.metadata, peerlib; print(importlib.metadata.version('peerlib'), peerlib.VALUE)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "1.0 42"
+
+
+def test_the_targets_time_every_op_s_peers():
+    from dnnbench.gpu_check import target_benchmarks
+
+    k = target_benchmarks()
+    assert "(softmax and forward and (eager or triton_ or flaggems or liger))" in k
+    assert "(linear_cross_entropy and forward and (eager or triton_ or liger))" in k
+    assert "(matmul and 4096x4096x4096)" in k  # an op with targets of its own keeps them: every variant, peers too
