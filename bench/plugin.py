@@ -521,6 +521,8 @@ def append_stream(config, entry: dict | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         if _machine_line is None:
+            from kernels import registry
+
             o, sweep = config.dnnbench, getattr(config, "dnnbench_sweep", None)
             prof = profile(o.profile)
             _machine_line = {
@@ -531,6 +533,7 @@ def append_stream(config, entry: dict | None) -> None:
                     "covers": prof.covers,
                     "leaves_out": prof.leaves_out,
                     "budget_s": sweep.budget_s if sweep else None,
+                    "peers": registry.peer_declarations(),
                     **run_place(config),
                 },
             }

@@ -117,6 +117,11 @@ class Variant:
                 return f"TRITON_INTERPRET=1 is set: {INTERPRETED}"
         return None
 
+    def declared(self) -> list[str]:
+        """What this variant is declared to get wrong or do differently, each with its reason (the report's list)."""
+        found = [*self.wrong_on, *sorted(set(self.unsupported.values()))]
+        return found + ([f"overwrites its input: {self.overwrites_inputs}"] if self.overwrites_inputs else [])
+
     def known_wrong(self, args: tuple, kwargs: dict) -> str | None:
         """The declared reason this variant is wrong on these arguments, or None."""
         return next((why for why, applies in self.wrong_on.items() if applies(args, kwargs)), None)
@@ -235,6 +240,16 @@ def load_plugin(name: str, value: str) -> None:
             getattr(loaded, attr.strip())()
     except Exception as e:  # a broken plugin must not take the suite's own variants down with it
         _PLUGIN_ERRORS[name] = f"{value}: {type(e).__name__}: {e}"
+
+
+def peer_declarations() -> dict[str, dict[str, dict]]:
+    """op -> peer variant -> {library, devices, declared}: what a run's stream header records of the peers, so that a
+    report (which imports nothing of the suite) can list what each is declared to get wrong."""
+    return {
+        op: {v.name: {"library": v.library, "devices": list(v.devices), "declared": v.declared()} for v in peers}
+        for op in ops()
+        if (peers := [v for v in variants(op) if v.peer])
+    }
 
 
 def plugin_errors() -> dict[str, str]:

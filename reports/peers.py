@@ -2,7 +2,8 @@
 through the `dnnbench.variants` entry points): "Against the peers". At every shape of the same run, eager, our
 fastest Triton rung and each peer side by side; each peer's time as a ratio to ours with its 95% interval (above 1:
 ours is faster); what each keeps for the backward; why a peer was not timed here; and what each gets wrong, as its
-wrapper declares it (every declaration is shown true by tests/test_peers.py).
+wrapper declares it (every declaration is shown true by tests/test_peers.py) and the run's stream header recorded
+it. Like every section it reads result files only.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kernels import registry
 from reports.ops import _mib, primary
 from reports.section import ReportContext, Section
 from reports.summary import Z95, apart_from_one
@@ -18,16 +18,28 @@ from reports.summary import Z95, apart_from_one
 KEYS = ["machine", "device", "timer", "cache", "dtype", "mode", "shape"]
 
 
-def peer_names(op: str, rows: pd.DataFrame) -> list[str]:
-    """The peers of `op`: the registry's, then any other variant the results mark with a library."""
-    names = [v.name for v in registry.variants(op) if v.peer] if op in registry.ops() else []
+TRITON_RUNG = 3  # kernels/registry.py RUNGS["triton"]
+
+
+def declarations(runs: list[dict]) -> dict[str, dict[str, dict]]:
+    """op -> peer -> {library, declared}, as the runs' stream headers recorded them (bench/plugin.py)."""
+    out: dict[str, dict[str, dict]] = {}
+    for run in runs:
+        for op, peers in (run.get("peers") or {}).items():
+            out.setdefault(op, {}).update(peers)
+    return out
+
+
+def peer_names(op: str, rows: pd.DataFrame, declared: dict) -> list[str]:
+    """The peers of `op`: those the runs declared, then any other variant the results mark with a library."""
+    names = sorted(declared.get(op, {}))
     marked = rows.loc[rows.get("library", pd.Series(dtype=object)).fillna("").astype(bool), "variant"]
     return names + sorted(set(marked) - set(names))
 
 
 def ours_mask(rows: pd.DataFrame, peers: list[str]) -> pd.Series:
     """This project's own Triton rungs."""
-    return (rows["rung"] >= registry.RUNGS["triton"]) & ~rows["variant"].isin(peers)
+    return (rows["rung"] >= TRITON_RUNG) & ~rows["variant"].isin(peers)
 
 
 def ratio_cell(peer: pd.Series, ours: pd.Series) -> str:
@@ -91,17 +103,13 @@ def verdicts(intervals: list[tuple[str, float, float]], peers: list[str]) -> lis
     return out
 
 
-def defects(op: str, peers: list[str]) -> pd.DataFrame | None:
-    """What each peer (as this tree wraps it) is declared to get wrong or do differently, with the reason."""
-    lines = []
-    for name in peers:
-        try:
-            v = registry.get(op, name)
-        except KeyError:
-            continue  # a package's variant that is not installed where the report is made
-        found = [*v.wrong_on, *sorted(set(v.unsupported.values()))]
-        found += [f"overwrites its input: {v.overwrites_inputs}"] if v.overwrites_inputs else []
-        lines += [{"peer": f"{name} ({v.library})", "declared": why} for why in found]
+def defects(op: str, declared: dict) -> pd.DataFrame | None:
+    """What each peer is declared to get wrong or do differently, with the reason (as the run recorded it)."""
+    lines = [
+        {"peer": f"{name} ({peer['library']})", "declared": why}
+        for name, peer in sorted(declared.get(op, {}).items())
+        for why in peer.get("declared", [])
+    ]
     return pd.DataFrame(lines) if lines else None
 
 
@@ -122,9 +130,10 @@ def not_timed(op: str, peers: list[str], coverage: list[dict]) -> list[str]:
 def peer_sections(ctx: ReportContext) -> list[Section]:
     out = []
     coverage = ctx.meta.get("coverage") or []
+    declared = declarations(ctx.meta.get("runs") or [])
     for op in sorted(set(ctx.ops["op"].dropna())):
         rows = primary(ctx.ops[ctx.ops["op"] == op])
-        peers = peer_names(op, rows)
+        peers = peer_names(op, rows, declared)
         if not peers:
             continue
         table, intervals = against_table(rows, peers)
@@ -135,7 +144,7 @@ def peer_sections(ctx: ReportContext) -> list[Section]:
         if table is not None:
             caption = "Eager, our fastest Triton rung and each peer: the peer's time over ours (above 1: ours faster)"
             tables.append((caption, table))
-        wrong = defects(op, peers)
+        wrong = defects(op, declared)
         if wrong is not None:
             tables.append(("What each peer is declared to get wrong (each shown by tests/test_peers.py)", wrong))
         out.append(Section(f"Against the peers: {op}", text, [], tables))
