@@ -10,14 +10,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 MODULE = '''
-"""A softmax written from torch primitives, declared as a peer library's variant would be."""
+"""A softmax written from torch primitives, on the eager rung (on the Triton rung the torch-op guard would fail it:
+it goes by rung, and these primitives are compute)."""
 
 import torch
 
 from kernels.registry import variant
 
 
-@variant("softmax", "peer_expsum", rung="triton")
+@variant("softmax", "peer_expsum", rung="eager")
 def peer_softmax(x, dim=-1):
     """exp(x - max) / sum, in torch primitives, accumulated in fp32 (an fp16 sum of 9000 terms fails the check)."""
     z = torch.exp((x - x.amax(dim=dim, keepdim=True)).float())
@@ -53,7 +54,7 @@ def test_a_variant_in_its_own_module_is_checked_benchmarked_and_reported(tmp_pat
     assert timed.returncode == 0, timed.stdout[-3000:]
     rows = [b["extra_info"] for b in json.loads(results.read_text())["benchmarks"]]
     peer = [r for r in rows if r["variant"] == "peer_expsum"]
-    assert peer and peer[0]["rung"] == 3 and peer[0]["rel_error"] <= peer[0]["tolerance"]
+    assert peer and peer[0]["rung"] == 1 and peer[0]["rel_error"] <= peer[0]["tolerance"]
     from reports.build import build_report
 
     build_report([results], tmp_path / "report")
