@@ -1,17 +1,32 @@
 """Small helpers shared by the edge-case tests."""
 
 import pytest
+import torch
 
 from kernels import registry
 
 
 def runnable(op: str, name: str, device: str):
-    """The function of variant `name` of `op`, or a visible skip with the reason it cannot run on `device`."""
+    """The function of variant `name` of `op`, or a visible skip with the reason it cannot run on `device`. A variant
+    that declares inputs it is wrong on (a peer's `wrong_on`) skips, saying why, when called with such inputs; one
+    that overwrites its inputs (Liger's cross-entropy) is handed copies, so that a test reusing its tensors (a
+    forward, then another) sees the values it made (its overwriting is shown in tests/test_peers.py)."""
     v = registry.get(op, name)
     reason = v.skip_reason(device)
     if reason:
         pytest.skip(reason)
-    return v.fn
+    if not v.wrong_on and not v.overwrites_inputs:
+        return v.fn
+
+    def declared(*args, **kwargs):
+        wrong = v.known_wrong(args, kwargs)
+        if wrong:
+            pytest.skip(f"{op}/{name} declares it: {wrong}")
+        if v.overwrites_inputs:  # clone is differentiable: gradients still reach the caller's tensors
+            args = tuple(a.clone() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+        return v.fn(*args, **kwargs)
+
+    return declared
 
 
 def checked_variants(op: str) -> list[str]:

@@ -125,8 +125,15 @@ def test_the_stream_has_every_finished_benchmark(run):
     assert all(e["wall_s"] > e["stats"]["total"] for e in entries)  # set-up to the end of the timed call
     records = [json.loads(line) for line in (tmp / "out.stream.jsonl").read_text().splitlines()]
     skipped = [r["skipped"] for r in records if "skipped" in r]
-    assert {s["param"].rsplit("-", 1)[1] for s in skipped} == {"triton_online", "triton_rowwise"}
-    assert all(s["reason"] == "interpreted, not a performance figure" and s["test"] == "test_op" for s in skipped)
+    # the Triton rungs, ours and the peers' (the interpreter's, or a library not installed), each skipped with a reason
+    assert {s["param"].rsplit("-", 1)[1] for s in skipped} == {"triton_online", "triton_rowwise", "liger", "flaggems"}
+    # what the peers are declared to get wrong travels in the header, for the report (which imports nothing of this)
+    liger = head["dnnbench"]["peers"]["softmax"]["liger"]
+    assert liger["library"] == "liger-kernel 0.8.5" and any("empty input" in d for d in liger["declared"])
+    assert all(s["test"] == "test_op" for s in skipped)
+    why = {s["param"].rsplit("-", 1)[1]: s["reason"] for s in skipped}
+    assert why["triton_online"] == why["triton_rowwise"] == "interpreted, not a performance figure"
+    assert why["flaggems"] == "softmax/flaggems does not run on cpu"  # a GPU-only peer
 
 
 def test_a_failing_variant_loses_no_other_result(tmp_path):

@@ -9,15 +9,13 @@ import torch.nn.functional as F
 
 from kernels import registry
 from kernels.cross_entropy.spec import check_args
+from tests import helpers
 
 VARIANTS = [v.name for v in registry.variants("cross_entropy")]
 
 
 def run(name: str, *args, **kwargs) -> torch.Tensor:
-    v = registry.get("cross_entropy", name)
-    if v.skip_reason("cpu"):
-        pytest.skip(v.skip_reason("cpu"))
-    return v.fn(*args, **kwargs)
+    return helpers.runnable("cross_entropy", name, "cpu")(*args, **kwargs)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
