@@ -44,9 +44,14 @@ def cmd_list(args) -> int:
         spec = registry.spec(op)
         print(f"{op}  ({spec.work_model})")
         for v in registry.variants(op):
-            mark = "  [baseline]" if v.baseline else ""
-            where = ", ".join(v.devices) + (" (cpu: Triton interpreter, not timed)" if v.interpreted_on_cpu else "")
+            mark = "  [baseline]" if v.baseline else f"  [{v.library}]" if v.peer else ""
+            interpreted = v.interpreted_on_cpu and "cpu" in v.devices
+            where = ", ".join(v.devices) + (" (cpu: Triton interpreter, not timed)" if interpreted else "")
+            missing = v.requires() if v.requires else None
+            where += f"; not here: {missing}" if missing else ""
             print(f"  {v.rung}  {v.name:<15} {v.doc}{mark}\n     {'':<15} devices: {where}")
+    for name, error in registry.plugin_errors().items():
+        print(f"\nplugin {name!r} ({registry.GROUP}) did not load: {error}")
     from models import LESSONS
     from models.backends import BACKENDS
 

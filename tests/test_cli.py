@@ -24,6 +24,23 @@ def test_list_shows_every_variant_and_the_baseline(capsys):
     assert "settings: mse, cross_entropy" in out
 
 
+def test_list_shows_the_peers_with_their_library_and_why_one_cannot_run_here(capsys, monkeypatch):
+    from kernels.peers import library
+
+    def missing(lib):
+        return None if lib.dist == "liger-kernel" else f"{lib.dist} is not installed: pip install -e '.[peers]'"
+
+    monkeypatch.setattr(library, "_missing", missing)
+    monkeypatch.setitem(registry._PLUGIN_ERRORS, "broken", "broken.module: ModuleNotFoundError: No module named 'x'")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[liger-kernel 0.8.5]") == 3 and out.count("[flag-gems 5.0.0]") == 7
+    flaggems_lines = [line for line in out.splitlines() if "devices: cuda;" in line]
+    assert len(flaggems_lines) == 7  # GPU-only: no interpreter note
+    assert all("not here: flag-gems is not installed" in line for line in flaggems_lines)
+    assert "plugin 'broken' (dnnbench.variants) did not load: broken.module: ModuleNotFoundError" in out
+
+
 @pytest.mark.parametrize("argv", [[], ["bogus"]])
 def test_bad_arguments_exit_2_with_one_line(argv):
     proc = subprocess.run([sys.executable, "-m", "dnnbench.cli", *argv], capture_output=True, text=True)

@@ -31,6 +31,26 @@ def test_the_unfused_head_keeps_its_logits_and_the_fused_one_does_not():
     assert fused < 4 * n * c / 10  # per row: m, log(d), the kept flag; and two scalars
 
 
+def test_liger_s_fused_head_keeps_the_gradients_it_made_in_the_forward_and_no_logits():
+    """Liger computes dx, dW and db during the forward and keeps them: no [N, C] logits, but W's size (more than
+    ours, which recomputes the logits per block in the backward)."""
+    n, d, c = 32, 16, 2000
+    helpers.runnable("linear_cross_entropy", "liger", "cpu")
+    kept = saved_bytes(
+        registry.get("linear_cross_entropy", "liger"),
+        inputs("linear_cross_entropy", Case("b", (n, d, c), torch.float32)),
+    )
+    assert kept == 4 * (n * d + c * d + c)
+
+
+def test_liger_cross_entropy_keeps_nothing_beyond_the_logits_it_overwrites():
+    """Its gradient lives in the logits' own memory (an input, not counted): the trade behind the overwrite."""
+    case = Case("bench", (64, 1000), torch.float32)
+    helpers.runnable("cross_entropy", "liger", "cpu")
+    assert saved_bytes(registry.get("cross_entropy", "eager"), inputs("cross_entropy", case)) >= 4 * 64 * 1000
+    assert saved_bytes(registry.get("cross_entropy", "liger"), inputs("cross_entropy", case)) == 0
+
+
 def test_a_step_without_a_backward_has_no_figure():
     spec = registry.spec("sgd_step")
     case = next(c for c in spec.test_cases() if c.name == "momentum")

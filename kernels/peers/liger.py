@@ -160,8 +160,9 @@ def liger_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def liger_cross_entropy(
     x: torch.Tensor, target: torch.Tensor, weight=None, ignore_index: int = -100, reduction="mean", label_smoothing=0.0
 ) -> torch.Tensor:
-    """Liger-Kernel's cross-entropy (LigerCrossEntropyFunction): the loss and its gradient in one pass over the
-    logits."""
+    """Liger-Kernel's cross-entropy (LigerCrossEntropyFunction): loss and gradient in one pass over the logits.
+
+    Liger computes the gradient during the forward and stores it in the logits' memory (CE_OVERWRITES)."""
     check_ce_args(x, target, weight, ignore_index, reduction, label_smoothing, op="cross_entropy 'liger'")
     rows, targets = as_rows(x, target)  # Liger takes [rows, C] logits and [rows] targets only
     if x.dim() > 2:  # the class dim moved last: copied here, where autograd sees the copy (see CLASS_STRIDED)
@@ -177,8 +178,9 @@ def liger_cross_entropy(
 @variant("linear_cross_entropy", "liger", **PEER, torch_ops=LCE_TORCH_OPS, wrong_on={ALL_IGNORED: _all_ignored(2)})
 def liger_linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, bias=None,
                                ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:  # fmt: skip
-    """Liger-Kernel's fused linear cross-entropy: the logits made and consumed chunk by chunk, the gradients
-    computed in the forward."""
+    """Liger-Kernel's fused linear cross-entropy: logits made and consumed chunk by chunk, gradients in the forward.
+
+    The chunks' GEMMs are torch.mm/addmm; dx, dW and db are kept from the forward for the backward."""
     check_lce_args(x, weight, target, bias, ignore_index, reduction, "linear_cross_entropy 'liger'")
     return _functional().liger_fused_linear_cross_entropy(
         x, weight, target, bias, ignore_index=ignore_index, reduction=reduction
