@@ -407,6 +407,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=10)
     p.set_defaults(func=cmd_calibrate)
 
+    p = sub.add_parser(
+        "judge", help="put your own kernel file through the suite's checks (README: Judge your own kernel)"
+    )
+    p.add_argument("path", nargs="?", type=Path, help="a .py file declaring variants with kernels.registry.variant")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--full", action="store_true", help="every case of the op's spec (default: a quick sample)")
+    p.add_argument("--json", type=Path, help="write the verdicts as JSON here")
+    p.add_argument("-o", "--output", type=Path, help="write the verdict page (report.md, index.html) into this folder")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds one call of the candidate may take")
+    p.add_argument("--template", metavar="OP", help="print a starting file for a variant of OP, then exit")
+    p.set_defaults(func=cmd_judge)
+
     p = sub.add_parser("study", help="run a trade-off study over the lessons (seeds, long-format rows)")
     p.add_argument("name", help="a study's name (dnnbench list shows them), comma-separated names, or all")
     p.add_argument("--full", action="store_true", help="the lab's own epochs, more seeds, lessons and batch sizes")
@@ -471,6 +483,30 @@ def run_studies(
         progress.done(name)
     progress.end()
     return written, failed
+
+
+def cmd_judge(args) -> int:
+    from dnnbench import judge
+
+    if args.template:
+        try:
+            print(judge.template(args.template), end="")
+        except KeyError as e:
+            return fail(str(e).strip("'\""))
+        return 0
+    if args.path is None:
+        return fail("judge: give a file to judge, or --template OP")
+    try:
+        verdicts = judge.judge(args.path, args.device, args.full, args.timeout)
+    except judge.Unusable as e:
+        return fail(f"judge: {e}")
+    judge.print_verdicts(verdicts)
+    if args.json:
+        judge.write_json(verdicts, args.json)
+    if args.output:
+        print(f"verdict page: {judge.write_page(verdicts, args.path, args.output)}")
+    rejected = any(v.verdict == "rejected" for v in verdicts)
+    return judge.EXIT_REJECTED if rejected else judge.EXIT_ACCEPTED
 
 
 def cmd_study(args) -> int:

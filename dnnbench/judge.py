@@ -1,0 +1,312 @@
+"""`dnnbench judge PATH.py`: anyone's own kernel, put through the suite's checks, with the candidate isolated in a
+child process (dnnbench/judge_worker.py).
+
+Each variant PATH.py declares (with kernels.registry.variant, as the README's "Adding a variant" says) is judged by
+named checks, each passed or failed with its evidence:
+
+- correct: every case of the op's spec (every dtype, the edge cases), forward and backward, against float64 with the
+  op's own tolerances;
+- drop_in: the output's dtype, shape and device are torch's; no argument is written to; the output aliases no
+  input; a bad argument gets an exception, not a crash or a wrong answer;
+- not_cached: the same shape with other values gets its own right answer; the same inputs twice, the same answer;
+- honest_triton: a variant on a Triton rung runs no PyTorch compute it does not declare in `torch_ops`;
+- isolated: the candidate's crash, exit or hang is its rejection, never the judge's.
+
+Exit status: 0 every variant accepted, 1 one or more rejected, 2 the file cannot be judged (one line: what, where).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from dnnbench.judge_worker import CandidateError, CandidateRaised, Remote
+
+EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+QUICK_CASES = 12  # cases per op in the quick mode (every case with --full)
+
+
+class Unusable(Exception):
+    """The file cannot be judged: the message says what and where."""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    op: str
+    name: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return "accepted" if self.checks and all(c.ok for c in self.checks) else "rejected"
+
+    def as_dict(self) -> dict:
+        return {"op": self.op, "name": self.name, "verdict": self.verdict, "checks": [asdict(c) for c in self.checks]}
+
+
+def fresh_seed() -> int:
+    """A seed the candidate cannot see or predict: from the OS, in the parent."""
+    return int.from_bytes(os.urandom(4), "little") % (2**31)
+
+
+def cases_for(spec, full: bool) -> list:
+    cases = spec.test_cases()
+    return cases if full else cases[:: max(1, len(cases) // QUICK_CASES)][:QUICK_CASES]
+
+
+def check_correct(remote: Remote, d: dict, spec, device: str, full: bool) -> Check:
+    fn, failures, judged, skipped = remote.variant(d["op"], d["name"], device), [], 0, []
+    for case in cases_for(spec, full):
+        reason = remote.request(kind="reason", op=d["op"], name=d["name"], case=case, device=device)["reason"]
+        if reason:
+            skipped.append(f"{case.id}: {reason}")
+            continue
+        try:
+            results = spec.compare(fn, case, device, fresh_seed(), grads=case.grad and d["differentiable"])
+        except CandidateRaised as e:
+            failures.append(f"{case.id}: raised {e}")
+            continue
+        bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+        failures += [f"{case.id}: {'; '.join(bad)}"] if bad else []
+        judged += 1
+    if failures:
+        return Check(
+            "correct", False, f"{len(failures)} of {judged + len(failures)} cases wrong: " + " | ".join(failures[:3])
+        )
+    if not judged:
+        return Check("correct", False, "no case could be judged: " + " | ".join(skipped[:3]))
+    extra = f"; {len(skipped)} declared unsupported" if skipped else ""
+    return Check("correct", True, f"{judged} cases against float64, forward and backward{extra}")
+
+
+def output_like_torch(remote: Remote, d: dict, spec, device: str) -> Check:
+    """The output's dtype, shape and device against torch's own op, on the first case of each dtype."""
+    from kernels import registry
+
+    fn, seen, wrong = remote.variant(d["op"], d["name"], device), set(), []
+    for case in spec.test_cases():
+        if case.fill != "randn" or case.precision in seen:
+            continue
+        seen.add(case.precision)
+        inputs = spec.make_inputs(case, device, fresh_seed())
+        want = registry.baseline(d["op"]).fn(*[_copy(a) for a in inputs.args], **inputs.kwargs)
+        out = fn(*inputs.args, **inputs.kwargs)
+        got, ref = _described(out), _described(want)
+        wrong += [f"{case.id}: {got}, torch's {ref}"] if got != ref else []
+    detail = " | ".join(wrong) if wrong else f"dtype, shape and device as torch's in {', '.join(sorted(seen))}"
+    return Check("drop_in: output like torch's", not wrong, detail)
+
+
+def _copy(a):
+    return a.detach().clone() if isinstance(a, torch.Tensor) else a
+
+
+def _described(out) -> list[tuple]:
+    outs = out if isinstance(out, tuple) else (out,)
+    return [(str(o.dtype).removeprefix("torch."), tuple(o.shape), o.device.type) for o in outs]
+
+
+def check_drop_in(remote: Remote, d: dict, spec, device: str) -> list[Check]:
+    checks = [output_like_torch(remote, d, spec, device)]
+    case = next(c for c in spec.test_cases() if c.fill == "randn")
+    inputs = spec.make_inputs(case, device, fresh_seed())
+    aliases: list = []
+    fn = remote.variant(d["op"], d["name"], device, aliases)
+    before = [_copy(a) for a in inputs.args]
+    fn(*inputs.args, **inputs.kwargs)  # the proxy writes back what the call wrote into its arguments
+    written = [
+        i
+        for i, (a, b) in enumerate(zip(inputs.args, before, strict=True))
+        if isinstance(a, torch.Tensor) and i not in inputs.state and not torch.equal(a.detach(), b)
+    ]
+    checks.append(
+        Check("drop_in: inputs unchanged", not written, f"argument {written} written to" if written else "none written")
+    )
+    in_place = bool(spec.in_place or inputs.kwargs.get("inplace"))
+    shared = any(aliases) and not in_place
+    checks.append(
+        Check("drop_in: no output aliases an input", not shared, "shares an input's memory" if shared else "fresh")
+    )
+    bad = [a.to(torch.int32) if i == 0 and isinstance(a, torch.Tensor) else a for i, a in enumerate(before)]
+    try:
+        fn(*bad, **inputs.kwargs)
+        checks.append(Check("drop_in: bad input refused", False, "an int32 first argument was accepted"))
+    except CandidateRaised as e:
+        ok = e.kind in ("TypeError", "ValueError", "RuntimeError", "IndexError", "NotImplementedError")
+        checks.append(
+            Check("drop_in: bad input refused", ok, f"an int32 first argument raised {e.kind}: {e.message[:120]}")
+        )
+    return checks
+
+
+def check_not_cached(remote: Remote, d: dict, spec, device: str, stochastic: bool) -> Check:
+    """Two calls of one shape with other values, each against float64; the same inputs twice, the same answer."""
+    fn = remote.variant(d["op"], d["name"], device)
+    case = max((c for c in spec.test_cases() if c.fill == "randn" and c.dtype == torch.float32),
+               key=lambda c: torch.Size(c.shape).numel())  # fmt: skip
+    for seed in (fresh_seed(), fresh_seed()):
+        results = spec.compare(fn, case, device, seed, grads=False)
+        bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+        if bad:
+            return Check("not_cached", False, f"{case.id}, other values of the same shape: {'; '.join(bad)}")
+    if stochastic:
+        return Check("not_cached", True, f"{case.id}: two sets of values, each right (a random op: no repeat check)")
+    inputs = spec.make_inputs(case, device, fresh_seed())
+    first = fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in inputs.args], **inputs.kwargs)
+    again = fn(*inputs.args, **inputs.kwargs)
+    same = torch.equal(first[0] if isinstance(first, tuple) else first, again[0] if isinstance(again, tuple) else again)
+    return Check(
+        "not_cached",
+        same,
+        f"{case.id}: two sets of values right; the same inputs twice " + ("agree" if same else "differ"),
+    )
+
+
+def check_honest_triton(remote: Remote, d: dict) -> Check | None:
+    from kernels.registry import RUNGS
+    from kernels.torch_ops import ALLOWED
+
+    if d["rung"] < RUNGS["triton"]:
+        return None
+    extra = sorted(set(remote.ops) - ALLOWED - set(d["torch_ops"]))
+    detail = (
+        f"runs PyTorch compute it does not declare in torch_ops: {extra}" if extra else "no undeclared PyTorch compute"
+    )
+    return Check("honest_triton", not extra, detail)
+
+
+def judge_variant(remote: Remote, d: dict, device: str, full: bool) -> Verdict:
+    from kernels import registry
+
+    spec, verdict = registry.spec(d["op"]), Verdict(d["op"], d["name"])
+    if device not in d["devices"]:
+        verdict.checks.append(Check("runs here", False, f"declared for {d['devices']}, judged on {device}"))
+        return verdict
+    remote.ops.clear()
+    stochastic = type(spec).compare is not registry.spec("softmax").__class__.compare
+    steps = [
+        lambda: [check_correct(remote, d, spec, device, full)],
+        lambda: check_drop_in(remote, d, spec, device),
+        lambda: [check_not_cached(remote, d, spec, device, stochastic)],
+    ]
+    for step in steps:
+        try:
+            verdict.checks += step()
+        except CandidateError as e:
+            verdict.checks.append(Check("isolated", False, str(e)))
+            return verdict
+        except CandidateRaised as e:
+            verdict.checks.append(Check("drop_in: runs", False, f"raised {e}"))
+    honest = check_honest_triton(remote, d)
+    verdict.checks += [honest] if honest else []
+    return verdict
+
+
+def judge(path: Path, device: str = "cpu", full: bool = False, timeout_s: float = 120.0) -> list[Verdict]:
+    """Judge every variant `path` declares; raises Unusable where the file cannot be judged."""
+    if not path.is_file():
+        raise Unusable(f"{path}: no such file")
+    remote = Remote(path, timeout_s)
+    try:
+        if remote.load_error:
+            error, where = remote.load_error
+            raise Unusable(f"{where}: does not import: {error.splitlines()[0]}")
+        if not remote.declared:
+            raise Unusable(f"{path}: declares no variant (use @variant from kernels.registry)")
+        from kernels import registry
+
+        known = registry.ops()  # this process never imports the candidate: the suite's own ops
+        for d in remote.declared:
+            if d["op"] not in known:
+                raise Unusable(
+                    f"{path}: variant {d['name']!r} names an unknown op {d['op']!r}; known: {', '.join(known)}"
+                )
+        verdicts = []
+        for d in remote.declared:
+            verdicts.append(judge_variant(remote, d, device, full))
+            if not remote.proc.is_alive():  # a crash or a hang ends the child: the next variant gets a fresh one
+                remote = Remote(path, timeout_s)
+        return verdicts
+    finally:
+        remote.close()
+
+
+def write_json(verdicts: list[Verdict], path: Path) -> None:
+    path.write_text(json.dumps({"variants": [v.as_dict() for v in verdicts]}, indent=1))
+
+
+def print_verdicts(verdicts: list[Verdict]) -> None:
+    for v in verdicts:
+        print(f"{v.op}/{v.name}: {v.verdict}")
+        for c in v.checks:
+            print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
+
+
+def write_page(verdicts: list[Verdict], path: Path, out: Path) -> Path:
+    """The verdicts as a page (report.md and a self-contained index.html), made as the reports are."""
+    import pandas as pd
+
+    from reports.build import to_html, to_markdown
+    from reports.section import Section
+
+    sections = [
+        Section(
+            f"{v.op}/{v.name}: {v.verdict}",
+            [f"{sum(c.ok for c in v.checks)} of {len(v.checks)} checks passed."],
+            [],
+            [
+                (
+                    "Checks",
+                    pd.DataFrame(
+                        [{"check": c.name, "ok": "yes" if c.ok else "NO", "evidence": c.detail} for c in v.checks]
+                    ),
+                )
+            ],
+        )
+        for v in verdicts
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    title, note = f"dnnbench judge: {path.name}", f"Verdicts on {path}."
+    (out / "report.md").write_text(to_markdown(title, note, sections))
+    (out / "index.html").write_text(to_html(title, note, sections))
+    return out / "index.html"
+
+
+def template(op: str) -> str:
+    """A starting file for a variant of `op`: the signature of its baseline, the decorator, what will be checked."""
+    import inspect
+
+    from kernels import registry
+
+    base = registry.baseline(op).fn
+    signature = str(inspect.signature(base)).replace("torch.Tensor", "Tensor")
+    checks = "\n".join(f"#   {line}" for line in __doc__.split("\n\n")[2].strip().splitlines())
+    return f'''"""My {op}: a variant of dnnbench's {op} ladder. Judge it with: dnnbench judge {op}_mine.py"""
+
+# dnnbench judge checks every variant this file declares:
+{checks}
+# A Triton kernel: rung="triton", interpreted_on_cpu=True, and in torch_ops={{"aten op": "why"}} every PyTorch
+# operator it runs besides its kernels.
+
+import torch
+from torch import Tensor
+
+from kernels.registry import variant
+
+
+@variant("{op}", "mine", rung="eager")
+def my_{op}{signature}:
+    """One line on what it does (dnnbench list shows it)."""
+    raise NotImplementedError("write the kernel here, with the signature of {base.__module__}.{base.__name__}")
+'''

@@ -1,0 +1,238 @@
+"""The candidate's side of `dnnbench judge`: a child process that imports the candidate file and runs its variants
+on request, and the parent's proxy that makes a remote variant look like a local function to the suite's checks.
+
+Isolation: the parent makes every input from a seed the candidate never sees, keeps the float64 reference and the
+verdict, and sends the candidate only values. The child answers each request (a forward, a backward, a declared
+limit) with plain CPU tensors; a crash, an exit or a hang in the candidate ends the child, never the judge.
+
+The proxy (`Remote.variant(op, name)`) is an autograd Function: its forward asks the child for the candidate's
+output, its backward for the candidate's input gradients, so that kernels.check.compare judges it exactly as it
+judges a registered variant. What the candidate wrote into its arguments is written back into the parent's, so
+that the "inputs unchanged" check sees it; the aten operators it ran come back with every answer, for the torch-op
+guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import multiprocessing
+import sys
+import traceback
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+ANSWER_S = 120.0  # how long one request may take (an interpreted Triton kernel on a large case takes seconds)
+
+
+class CandidateError(Exception):
+    """The candidate's process failed: it died, exited or did not answer in time."""
+
+
+class CandidateRaised(Exception):
+    """The candidate raised an exception: `kind` is its type's name."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind, self.message = kind, message
+
+
+# ---- the child ----
+
+
+def _load(path: str) -> list[dict]:
+    """Import the candidate file; return what it declared (registry variants new since the import)."""
+    from kernels import registry
+
+    before = {(op, v.name) for op in registry.ops() for v in registry.variants(op)}
+    spec = importlib.util.spec_from_file_location("candidate", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["candidate"] = module
+    spec.loader.exec_module(module)
+    declared = []
+    for op in registry.ops():
+        for v in registry.variants(op):
+            if (op, v.name) not in before:
+                declared.append(
+                    dict(
+                        op=op,
+                        name=v.name,
+                        rung=v.rung,
+                        devices=list(v.devices),
+                        differentiable=v.differentiable,
+                        interpreted_on_cpu=v.interpreted_on_cpu,
+                        torch_ops=dict(v.torch_ops),
+                    )  # fmt: skip
+                )
+    return declared
+
+
+def _cpu(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().clone()
+    if isinstance(t, (tuple, list)):
+        return type(t)(_cpu(x) for x in t)
+    return t
+
+
+def _to(t, device: str):
+    if isinstance(t, torch.Tensor):
+        return t.to(device)
+    if isinstance(t, (tuple, list)):
+        return type(t)(_to(x, device) for x in t)
+    return t
+
+
+def _aliases(out, args) -> bool:
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    ptrs = {a.untyped_storage().data_ptr() for a in args if isinstance(a, torch.Tensor) and a.numel()}
+    return any(isinstance(o, torch.Tensor) and o.numel() and o.untyped_storage().data_ptr() in ptrs for o in outs)
+
+
+def serve(conn, path: str) -> None:
+    """The child's loop: import the candidate, then answer requests until told to stop."""
+    from kernels import registry
+    from kernels.torch_ops import AtenRecorder
+
+    try:
+        conn.send({"declared": _load(path)})
+    except BaseException as e:  # noqa: BLE001 - a file that cannot be imported is the judge's exit 2, with its error
+        conn.send({"load_error": f"{type(e).__name__}: {e}", "where": _where(e, path)})
+        return
+    pending: dict[int, tuple] = {}
+    while True:
+        msg = conn.recv()
+        kind = msg["kind"]
+        if kind == "stop":
+            return
+        recorder = AtenRecorder()
+        try:
+            v = registry.get(msg["op"], msg["name"]) if kind in ("reason", "call") else None
+            if kind == "reason":
+                reply = {"reason": v.skip_reason(msg["device"]) or v.unsupported_reason(msg["case"], msg["device"])}
+            elif kind == "call":
+                device = msg["device"]
+                args = [_to(a, device) for a in msg["args"]]
+                args = [a.requires_grad_() if g else a for a, g in zip(args, msg["grad"], strict=True)]
+                kwargs = {k: _to(a, device) for k, a in msg["kwargs"].items()}
+                with recorder:
+                    out = v.fn(*args, **kwargs)
+                pending[msg["id"]] = (out, [a for a, g in zip(args, msg["grad"], strict=True) if g])
+                reply = {"out": _cpu(out), "args": [_cpu(a) for a in args], "aliases": _aliases(out, args)}
+            elif kind == "grad":
+                out, leaves = pending.pop(msg["id"])
+                first = out[0] if isinstance(out, (tuple, list)) else out
+                with recorder:
+                    grads = torch.autograd.grad(first, leaves, _to(msg["grad_out"], first.device), allow_unused=True)
+                reply = {"grads": [_cpu(g) for g in grads]}
+            else:
+                reply = {"raised": ("ValueError", f"unknown request {kind!r}")}
+        except Exception as e:  # noqa: BLE001 - the candidate's exception, sent back by name
+            reply = {"raised": (type(e).__name__, str(e))}
+        reply["ops"] = dict(recorder.counts)
+        conn.send(reply)
+
+
+def _where(e: BaseException, path: str) -> str:
+    """The candidate file's line the error points at ('my_kernel.py:12'), or the file."""
+    if isinstance(e, SyntaxError) and e.lineno:
+        return f"{path}:{e.lineno}"
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if Path(f.filename).resolve() == Path(path).resolve()]
+    return f"{path}:{frames[-1].lineno}" if frames else path
+
+
+# ---- the parent ----
+
+
+class Remote:
+    """The candidate's child process, and the proxies of its variants."""
+
+    def __init__(self, path: Path, timeout_s: float = ANSWER_S):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=serve, args=(child, str(path)), daemon=True)
+        self.proc.start()
+        self.timeout_s = timeout_s
+        self.ops: Counter[str] = Counter()
+        self._id = 0
+        first = self._receive(timeout_s)
+        self.load_error = (first.get("load_error"), first.get("where")) if "load_error" in first else None
+        self.declared = first.get("declared", [])
+
+    def _receive(self, timeout_s: float) -> dict:
+        if not self.conn.poll(timeout_s):
+            self.close()
+            raise CandidateError(f"the candidate did not answer in {timeout_s:.0f} s (a hang)")
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            self.proc.join(5)
+            raise CandidateError(f"the candidate's process died (exit code {self.proc.exitcode})") from None
+
+    def request(self, **msg) -> dict:
+        if not self.proc.is_alive():
+            raise CandidateError(f"the candidate's process died (exit code {self.proc.exitcode})")
+        try:
+            self.conn.send(msg)
+        except (BrokenPipeError, OSError):
+            raise CandidateError(f"the candidate's process died (exit code {self.proc.exitcode})") from None
+        reply = self._receive(self.timeout_s)
+        self.ops.update(reply.get("ops", {}))
+        if "raised" in reply:
+            raise CandidateRaised(*reply["raised"])
+        return reply
+
+    def next_id(self) -> int:
+        self._id += 1
+        return self._id
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.conn.send({"kind": "stop"})
+            self.proc.join(2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2)
+
+    def variant(self, op: str, name: str, device: str, aliases: list | None = None):
+        """A local function with the variant's signature that runs it in the child (tensors on `device` there)."""
+
+        def proxy(*args, **kwargs):
+            tensors = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+            out = _RemoteCall.apply(self, op, name, device, args, kwargs, aliases, *[args[i] for i in tensors])
+            return out[0] if len(out) == 1 else tuple(out)
+
+        return proxy
+
+
+class _RemoteCall(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, remote, op, name, device, args, kwargs, aliases, *tensors):
+        grad = [isinstance(a, torch.Tensor) and a.requires_grad for a in args]
+        ctx.remote, ctx.id = remote, remote.next_id()
+        reply = remote.request(
+            kind="call", id=ctx.id, op=op, name=name, device=device, args=[_cpu(a) for a in args],
+            kwargs={k: _cpu(a) for k, a in kwargs.items()}, grad=grad,
+        )  # fmt: skip
+        for a, after in zip(args, reply["args"], strict=True):  # what the candidate wrote into its arguments
+            if isinstance(a, torch.Tensor) and not torch.equal(a.detach().cpu(), after):
+                a.data.copy_(after.to(a.device))
+        if aliases is not None:
+            aliases.append(reply["aliases"])
+        outs = reply["out"] if isinstance(reply["out"], (tuple, list)) else (reply["out"],)
+        ctx.n_args, ctx.grad_at = len(tensors), [i for i, g in enumerate(grad) if g]
+        ctx.positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+        outs = tuple(o.to(tensors[0].device if tensors else o.device) for o in outs)
+        ctx.mark_non_differentiable(*[o for o in outs if not o.is_floating_point()])
+        return outs
+
+    @staticmethod
+    def backward(ctx, *grad_outs):
+        reply = ctx.remote.request(kind="grad", id=ctx.id, op="", name="", grad_out=_cpu(grad_outs[0]))
+        by_position = dict(zip(ctx.grad_at, reply["grads"], strict=True))
+        grads = [by_position.get(p) for p in ctx.positions]
+        device = grad_outs[0].device
+        return (None,) * 7 + tuple(g.to(device) if g is not None else None for g in grads)

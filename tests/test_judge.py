@@ -1,0 +1,161 @@
+"""`dnnbench judge`: an honest kernel accepted, the same kernel broken once in each way and rejected by the check
+that catches it, unusable files named in one line with exit 2. Each candidate runs in the judge's child process, as
+a user's would."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dnnbench import judge
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HONEST = """
+import torch
+from kernels.registry import variant
+
+CACHE = {{}}
+
+
+def _check(x):
+    if not x.is_floating_point():
+        raise TypeError("softmax: x must be a floating-point tensor")
+
+
+@variant("softmax", "{name}", rung="eager")
+def softmax_{name}(x, dim=-1):
+    \"\"\"exp(x - max) / sum, in fp32.\"\"\"
+BODY
+"""
+BODY = """    _check(x)
+    z = torch.exp((x - x.amax(dim=dim, keepdim=True)).float())
+    return (z / z.sum(dim=dim, keepdim=True)).to(x.dtype)
+"""
+
+# each made by breaking the honest body once: (the body it becomes, the check that must reject it)
+BROKEN = {
+    "wrong_grad": (
+        "    _check(x)\n    y = torch.softmax(x.float(), dim).to(x.dtype)\n"
+        "    return y.detach() + (x - x.detach()) * 0.01  # right values, a made-up gradient\n",
+        "correct",
+    ),
+    "strides_ignored": (
+        "    _check(x)\n    flat = torch.as_strided(x, x.shape, torch.empty(x.shape).stride(), x.storage_offset())\n"
+        "    return torch.softmax(flat.float(), dim).to(x.dtype)\n",
+        "correct",
+    ),
+    "wide_rows_cut": (
+        "    _check(x)\n    if x.shape[dim] <= 4096:\n        return torch.softmax(x.float(), dim).to(x.dtype)\n"
+        "    y = torch.softmax(x.narrow(dim, 0, 4096).float(), dim)\n"
+        "    rest = torch.zeros_like(x.float()).narrow(dim, 4096, x.shape[dim] - 4096)\n"
+        "    return torch.cat([y, rest], dim).to(x.dtype)\n",
+        "correct",
+    ),
+    "wrong_dtype": ("    _check(x)\n    return torch.softmax(x.float(), dim)\n", "drop_in: output like torch's"),
+    "input_overwritten": (
+        "    _check(x)\n    y = torch.softmax(x.float(), dim).to(x.dtype)\n    with torch.no_grad():\n"
+        "        x.add_(1.0)  # the softmax is the same: only the caller's x changes\n    return y\n",
+        "drop_in: inputs unchanged",
+    ),
+    "cached_by_shape": (
+        "    _check(x)\n    key = (tuple(x.shape), x.dtype, dim)\n    if key not in CACHE:\n"
+        "        CACHE[key] = torch.softmax(x.float(), dim).to(x.dtype).detach()\n    return CACHE[key]\n",
+        "not_cached",
+    ),
+    "dim_ignored": ("    _check(x)\n    return torch.softmax(x.float(), -1).to(x.dtype)\n", "correct"),
+    "no_check": ("    return torch.softmax(x.double(), dim).to(x.dtype)\n", "drop_in: bad input refused"),
+    "crash": ("    import os\n\n    os._exit(3)\n", "isolated"),
+    "hang": ("    import time\n\n    time.sleep(600)\n", "isolated"),
+}
+
+
+def candidate(tmp_path: Path, name: str, body: str = BODY, rung: str = 'rung="eager"') -> Path:
+    path = tmp_path / f"{name}.py"
+    path.write_text(HONEST.format(name=name).replace("BODY\n", body).replace('rung="eager"', rung))
+    return path
+
+
+def failed_checks(verdict) -> list[str]:
+    return [c.name for c in verdict.checks if not c.ok]
+
+
+def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
+    (v,) = judge.judge(candidate(tmp_path, "honest"), timeout_s=60)
+    assert v.verdict == "accepted", [(c.name, c.detail) for c in v.checks]
+    assert [c.name for c in v.checks] == [
+        "correct", "drop_in: output like torch's", "drop_in: inputs unchanged", "drop_in: no output aliases an input",
+        "drop_in: bad input refused", "not_cached",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_kernel_broken_once_is_rejected_by_the_check_that_catches_it(kind, tmp_path):
+    body, catcher = BROKEN[kind]
+    (v,) = judge.judge(candidate(tmp_path, kind, body), timeout_s=20)
+    assert v.verdict == "rejected"
+    assert catcher in failed_checks(v), [(c.name, c.ok, c.detail) for c in v.checks]
+
+
+def test_torch_inside_a_triton_rung_is_rejected(tmp_path):
+    path = candidate(tmp_path, "sneaky", rung='rung="triton", interpreted_on_cpu=True')
+    (v,) = judge.judge(path, timeout_s=60)
+    assert failed_checks(v) == ["honest_triton"], [(c.name, c.detail) for c in v.checks]
+    assert "'exp'" in next(c.detail for c in v.checks if c.name == "honest_triton")
+
+
+def dnnbench(*args, cwd):
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "dnnbench.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)  # fmt: skip
+
+
+def test_the_template_filled_in_is_accepted_and_the_cli_writes_json_and_a_page(tmp_path):
+    made = dnnbench("judge", "--template", "softmax", cwd=tmp_path)
+    assert made.returncode == 0 and '@variant("softmax", "mine"' in made.stdout
+    stub = made.stdout[made.stdout.index("    raise NotImplementedError") :]
+    body = BODY.replace("_check(x)", "if not x.is_floating_point():\n        raise TypeError('x: floating point')")
+    path = tmp_path / "mine.py"
+    path.write_text(made.stdout.replace(stub, body))
+    done = dnnbench("judge", path, "--json", tmp_path / "v.json", "-o", tmp_path / "page", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert data["variants"][0]["verdict"] == "accepted" and data["variants"][0]["name"] == "mine"
+    assert "softmax/mine: accepted" in (tmp_path / "page" / "report.md").read_text()
+    assert (tmp_path / "page" / "index.html").exists()
+
+
+def test_a_rejected_kernel_exits_1(tmp_path):
+    path = candidate(tmp_path, "dim_ignored", BROKEN["dim_ignored"][0])
+    done = dnnbench("judge", path, "--timeout", "30", cwd=tmp_path)
+    assert done.returncode == 1 and "softmax/dim_ignored: rejected" in done.stdout and "[FAIL] correct" in done.stdout
+
+
+DECLARE = "from kernels.registry import variant\n\n\n@variant({args})\ndef f(x, dim=-1):\n    'x'\n    return x\n"
+UNUSABLE = {
+    "syntax": ("def broken(:\n", "syntax.py:1: does not import: SyntaxError"),
+    "unknown_op": (
+        DECLARE.format(args="'sofmax', 'x', rung='eager'"),
+        "unknown_op.py: variant 'x' names an unknown op",
+    ),
+    "no_variant": ("import torch\n", "no_variant.py: declares no variant"),
+    "reused_name": (
+        DECLARE.format(args="'softmax', 'eager'"),
+        "reused_name.py:4: does not import: ValueError: variant softmax/eager is declared twice",
+    ),
+    "missing": (None, "missing.py: no such file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNUSABLE))
+def test_a_file_that_cannot_be_judged_gets_one_line_and_exit_2(name, tmp_path):
+    source, says = UNUSABLE[name]
+    path = tmp_path / f"{name}.py"
+    if source is not None:
+        path.write_text(source)
+    done = dnnbench("judge", path, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
