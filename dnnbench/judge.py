@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from dnnbench.judge_worker import CandidateError, CandidateRaised, Remote
+from dnnbench.judge_worker import LADDER_S, CandidateError, CandidateRaised, Remote
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
 QUICK_CASES = 12  # cases per op in the quick mode (every case with --full)
@@ -46,13 +46,15 @@ class Verdict:
     op: str
     name: str
     checks: list[Check] = field(default_factory=list)
+    timings: list[dict] = field(default_factory=list)  # the candidate and the ladder, timed in one child
 
     @property
     def verdict(self) -> str:
         return "accepted" if self.checks and all(c.ok for c in self.checks) else "rejected"
 
     def as_dict(self) -> dict:
-        return {"op": self.op, "name": self.name, "verdict": self.verdict, "checks": [asdict(c) for c in self.checks]}
+        checks = [asdict(c) for c in self.checks]
+        return {"op": self.op, "name": self.name, "verdict": self.verdict, "checks": checks, "timings": self.timings}
 
 
 def fresh_seed() -> int:
@@ -186,7 +188,45 @@ def check_honest_triton(remote: Remote, d: dict) -> Check | None:
     return Check("honest_triton", not extra, detail)
 
 
-def judge_variant(remote: Remote, d: dict, device: str, full: bool) -> Verdict:
+Z95 = 1.959964
+IMPOSSIBLE = 2.0  # a time below the roofline's by this factor cannot be the work done (the ceilings are measured)
+
+
+def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -> tuple[list[dict], list[Check]]:
+    """Once accepted: the candidate and every rung of the ladder timed in the same child, the speedups over eager
+    with their 95% intervals, and a check that no figure beats the roofline of the device's measured ceilings."""
+    limit = max(remote.timeout_s, LADDER_S)
+    reply = remote.request(limit, kind="time", op=d["op"], name=d["name"], device=device, max_time=max_time)
+    rows, ceilings = reply["rows"], reply["ceilings"]
+    eager = {r["case"]: r for r in rows if r["variant"] == "eager" and "median_s" in r}
+    impossible = []
+    for r in rows:
+        base = eager.get(r["case"])
+        if "median_s" in r and base:
+            r["speedup"] = base["median_s"] / r["median_s"]
+            spread = Z95 * (base["rse"] ** 2 + r["rse"] ** 2) ** 0.5
+            r["speedup_lo"], r["speedup_hi"] = r["speedup"] / 2.718281828**spread, r["speedup"] * 2.718281828**spread
+        if r["candidate"] and "median_s" in r:
+            r["roofline_s"] = max(r["bytes"] / ceilings["copy"], r["flops"] / ceilings["matmul"])
+            if r["median_s"] * IMPOSSIBLE < r["roofline_s"]:
+                impossible.append(
+                    f"{r['case']}: {r['median_s'] * 1e6:.1f} us, the roofline {r['roofline_s'] * 1e6:.1f} us"
+                )
+    mine = [r for r in rows if r["candidate"]]
+    if not any("median_s" in r for r in mine):
+        return rows, [Check("timed", True, f"not timed here: {mine[0]['skip'] if mine else 'no benchmark shape'}")]
+    detail = "; ".join(
+        f"{r['case']}: {r['median_s'] * 1e6:,.1f} us, {r.get('speedup', float('nan')):.2f}x eager "
+        f"({r.get('speedup_lo', float('nan')):.2f}-{r.get('speedup_hi', float('nan')):.2f})"
+        for r in mine
+        if "median_s" in r
+    )
+    checks = [Check("timed", True, detail)]
+    checks.append(Check("plausible_speed", not impossible, " | ".join(impossible) or "no figure beats the roofline"))
+    return rows, checks
+
+
+def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: float = 0.2) -> Verdict:
     from kernels import registry
 
     spec, verdict = registry.spec(d["op"]), Verdict(d["op"], d["name"])
@@ -210,6 +250,12 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool) -> Verdict:
             verdict.checks.append(Check("drop_in: runs", False, f"raised {e}"))
     honest = check_honest_triton(remote, d)
     verdict.checks += [honest] if honest else []
+    if verdict.verdict == "accepted":
+        try:
+            verdict.timings, timed = time_against_ladder(remote, d, device, max_time)
+            verdict.checks += timed
+        except (CandidateError, CandidateRaised) as e:
+            verdict.checks.append(Check("timed", False, f"timing failed: {e}"))
     return verdict
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 ANSWER_S = 120.0  # how long one request may take (an interpreted Triton kernel on a large case takes seconds)
+LADDER_S = 900.0  # how long timing the whole ladder may take (Inductor compiles the compiled rung first)
 
 
 class CandidateError(Exception):
@@ -121,6 +122,8 @@ def serve(conn, path: str) -> None:
                     out = v.fn(*args, **kwargs)
                 pending[msg["id"]] = (out, [a for a, g in zip(args, msg["grad"], strict=True) if g])
                 reply = {"out": _cpu(out), "args": [_cpu(a) for a in args], "aliases": _aliases(out, args)}
+            elif kind == "time":
+                reply = time_ladder(msg["op"], msg["name"], msg["device"], msg["max_time"])
             elif kind == "grad":
                 out, leaves = pending.pop(msg["id"])
                 first = out[0] if isinstance(out, (tuple, list)) else out
@@ -141,6 +144,47 @@ def _where(e: BaseException, path: str) -> str:
         return f"{path}:{e.lineno}"
     frames = [f for f in traceback.extract_tb(e.__traceback__) if Path(f.filename).resolve() == Path(path).resolve()]
     return f"{path}:{frames[-1].lineno}" if frames else path
+
+
+def time_ladder(op: str, name: str, device: str, max_time: float) -> dict:
+    """In the child: the candidate and every rung of its op's ladder that can be timed here, forward, on the quick
+    profile's benchmark shapes in fp32 (the plain op: no fused parameters), timed in turn with the suite's timer and
+    rounds; and this device's copy and matmul ceilings, for the roofline."""
+    from bench.calibration import Ceiling, ceiling_call
+    from bench.rounds import calls_per_round, median, median_rse, run_rounds
+    from bench.timers import default_timer, make_timer
+    from kernels import registry
+    from kernels.spec import Case
+
+    spec, timer_name = registry.spec(op), default_timer("op", device)
+
+    def timed(call) -> tuple[float, float]:
+        timer = make_timer(timer_name, call, device)
+        calls = calls_per_round(timer, False)
+        samples = run_rounds(timer, calls, max_time)  # per call
+        return median(samples), median_rse(samples)
+
+    ceilings = {}
+    for kind in ("copy", "matmul"):
+        call, work, _ = ceiling_call(Ceiling(kind, device, "fp32"))
+        ceilings[kind] = work / timed(call)[0]
+    rows, names = [], [v.name for v in registry.variants(op) if v.name != name] + [name]
+    for batch in spec.batch_sizes["quick"]:
+        for shape in spec.bench_shapes("quick", batch, device):
+            case = Case("judge", shape, torch.float32, spec.bench_params(shape)[0])
+            inputs = spec.make_inputs(case, device, 0)
+            for variant_name in names:
+                v = registry.get(op, variant_name)
+                row = dict(case="x".join(map(str, shape)), variant=variant_name, candidate=variant_name == name,
+                           flops=spec.flops(case, "forward"), bytes=spec.bytes(case, "forward"))  # fmt: skip
+                why = v.skip_reason(device, timing=True) or v.unsupported_reason(case, device)
+                if why:
+                    rows.append({**row, "skip": why})
+                    continue
+                with torch.no_grad():
+                    median_s, rse = timed(lambda v=v, inputs=inputs: v.fn(*inputs.args, **inputs.kwargs))
+                rows.append({**row, "median_s": median_s, "rse": rse, "timer": timer_name})
+    return {"rows": rows, "ceilings": ceilings}
 
 
 # ---- the parent ----
@@ -171,14 +215,15 @@ class Remote:
             self.proc.join(5)
             raise CandidateError(f"the candidate's process died (exit code {self.proc.exitcode})") from None
 
-    def request(self, **msg) -> dict:
+    def request(self, timeout_s: float | None = None, **msg) -> dict:
+        """Send one request; its answer within `timeout_s` (default: the per-call limit), else CandidateError."""
         if not self.proc.is_alive():
             raise CandidateError(f"the candidate's process died (exit code {self.proc.exitcode})")
         try:
             self.conn.send(msg)
         except (BrokenPipeError, OSError):
             raise CandidateError(f"the candidate's process died (exit code {self.proc.exitcode})") from None
-        reply = self._receive(self.timeout_s)
+        reply = self._receive(timeout_s or self.timeout_s)
         self.ops.update(reply.get("ops", {}))
         if "raised" in reply:
             raise CandidateRaised(*reply["raised"])

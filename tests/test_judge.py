@@ -67,6 +67,14 @@ BROKEN = {
     ),
     "dim_ignored": ("    _check(x)\n    return torch.softmax(x.float(), -1).to(x.dtype)\n", "correct"),
     "no_check": ("    return torch.softmax(x.double(), dim).to(x.dtype)\n", "drop_in: bad input refused"),
+    # right whenever it is checked; a remembered answer when gradients are off, as they are while it is timed
+    "timing_trick": (
+        "    _check(x)\n    key = (tuple(x.shape), x.dtype, dim)\n"
+        "    if not torch.is_grad_enabled() and key in CACHE:\n        return CACHE[key]\n"
+        "    y = torch.softmax(x.float(), dim).to(x.dtype)\n"
+        "    CACHE[key] = y.detach()\n    return y\n",
+        "plausible_speed",
+    ),
     "crash": ("    import os\n\n    os._exit(3)\n", "isolated"),
     "hang": ("    import time\n\n    time.sleep(600)\n", "isolated"),
 }
@@ -87,8 +95,11 @@ def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
     assert v.verdict == "accepted", [(c.name, c.detail) for c in v.checks]
     assert [c.name for c in v.checks] == [
         "correct", "drop_in: output like torch's", "drop_in: inputs unchanged", "drop_in: no output aliases an input",
-        "drop_in: bad input refused", "not_cached",
+        "drop_in: bad input refused", "not_cached", "timed", "plausible_speed",
     ]  # fmt: skip
+    timed = [r for r in v.timings if "median_s" in r]
+    assert {r["variant"] for r in timed} >= {"honest", "eager", "lesson"}  # the ladder, timed in the same child
+    assert all(r["speedup_lo"] <= r["speedup"] <= r["speedup_hi"] for r in timed)
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
