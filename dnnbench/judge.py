@@ -5,7 +5,8 @@ Each variant PATH.py declares (with kernels.registry.variant, as the README's "A
 named checks, each passed or failed with its evidence:
 
 - correct: every case of the op's spec (every dtype, the edge cases), forward and backward, against float64 with the
-  op's own tolerances;
+  op's own tolerances; and one case with every argument and the output gradient in each of the layout fuzz's
+  layouts (transposed, sliced with NaN in its gaps, expanded ...);
 - drop_in: the output's dtype, shape and device are torch's; no argument is written to; the output aliases no
   input; a bad argument gets an exception, not a crash or a wrong answer;
 - not_cached: the same shape with other values gets its own right answer; the same inputs twice, the same answer;
@@ -90,6 +91,31 @@ def check_correct(remote: Remote, d: dict, spec, device: str, full: bool) -> Che
         return Check("correct", False, "no case could be judged: " + " | ".join(skipped[:3]))
     extra = f"; {len(skipped)} declared unsupported" if skipped else ""
     return Check("correct", True, f"{judged} cases against float64, forward and backward{extra}")
+
+
+def check_layouts(remote: Remote, d: dict, spec, device: str) -> Check:
+    """Every tensor argument and the output gradient re-stored in each layout of the layout fuzz (transposed,
+    sliced with NaN in the gaps, expanded, ...), on the op's first fp32 case with no dim of size 1."""
+    from kernels.layouts import LAYOUTS, restride
+    from kernels.spec import Inputs
+
+    fn = remote.variant(d["op"], d["name"], device)
+    case = next(c for c in spec.test_cases() if c.fill == "randn" and c.dtype == torch.float32 and min(c.shape) > 1)
+    wrong = []
+    for layout in LAYOUTS:
+        made = spec.make_inputs(case, device, fresh_seed())
+        args = tuple(restride(a, layout) if isinstance(a, torch.Tensor) else a for a in made.args)
+        inputs = Inputs(args, made.kwargs, made.state)
+        try:
+            results = spec.compare(fn, case, device, fresh_seed(), grads=case.grad and d["differentiable"],
+                                   inputs=inputs, grad_layout=lambda g, layout=layout: restride(g, layout))  # fmt: skip
+        except CandidateRaised as e:
+            wrong.append(f"{layout}: raised {e}")
+            continue
+        bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+        wrong += [f"{layout}: {'; '.join(bad)}"] if bad else []
+    detail = " | ".join(wrong) if wrong else f"{case.id} in {len(LAYOUTS)} layouts: {', '.join(LAYOUTS)}"
+    return Check("correct: every layout", not wrong, detail)
 
 
 def output_like_torch(remote: Remote, d: dict, spec, device: str) -> Check:
@@ -237,6 +263,7 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
     stochastic = type(spec).compare is not registry.spec("softmax").__class__.compare
     steps = [
         lambda: [check_correct(remote, d, spec, device, full)],
+        lambda: [check_layouts(remote, d, spec, device)],
         lambda: check_drop_in(remote, d, spec, device),
         lambda: [check_not_cached(remote, d, spec, device, stochastic)],
     ]

@@ -71,8 +71,11 @@ def _load(path: str) -> list[dict]:
 
 
 def _cpu(t):
+    """A copy that keeps the layout: the same strides, storage offset and gaps (the whole storage is copied), so
+    that the other side sees a transposed, sliced or expanded tensor as it was made."""
     if isinstance(t, torch.Tensor):
-        return t.detach().cpu().clone()
+        t = t.detach().cpu()
+        return torch.empty(0, dtype=t.dtype).set_(t.untyped_storage().clone(), t.storage_offset(), t.size(), t.stride())
     if isinstance(t, (tuple, list)):
         return type(t)(_cpu(x) for x in t)
     return t

@@ -65,6 +65,13 @@ BROKEN = {
         "        CACHE[key] = torch.softmax(x.float(), dim).to(x.dtype).detach()\n    return CACHE[key]\n",
         "not_cached",
     ),
+    # right on every layout of the spec's cases; on an input with a stride of 0 (expanded), it reads as if contiguous
+    "expanded_ignored": (
+        "    _check(x)\n    if 0 in x.stride():\n"
+        "        x = torch.as_strided(x, x.shape, torch.empty(x.shape).stride(), x.storage_offset())\n"
+        "    return torch.softmax(x.float(), dim).to(x.dtype)\n",
+        "correct: every layout",
+    ),
     "dim_ignored": ("    _check(x)\n    return torch.softmax(x.float(), -1).to(x.dtype)\n", "correct"),
     "no_check": ("    return torch.softmax(x.double(), dim).to(x.dtype)\n", "drop_in: bad input refused"),
     # right whenever it is checked; a remembered answer when gradients are off, as they are while it is timed
@@ -94,7 +101,8 @@ def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
     (v,) = judge.judge(candidate(tmp_path, "honest"), timeout_s=60)
     assert v.verdict == "accepted", [(c.name, c.detail) for c in v.checks]
     assert [c.name for c in v.checks] == [
-        "correct", "drop_in: output like torch's", "drop_in: inputs unchanged", "drop_in: no output aliases an input",
+        "correct", "correct: every layout", "drop_in: output like torch's", "drop_in: inputs unchanged",
+        "drop_in: no output aliases an input",
         "drop_in: bad input refused", "not_cached", "timed", "plausible_speed",
     ]  # fmt: skip
     timed = [r for r in v.timings if "median_s" in r]
