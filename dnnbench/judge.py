@@ -6,7 +6,7 @@ named checks, each passed or failed with its evidence:
 
 - correct: every case of the op's spec (every dtype, the edge cases), forward and backward, against float64 with the
   op's own tolerances; and one case with every argument and the output gradient in each of the layout fuzz's
-  layouts (transposed, sliced with NaN in its gaps, expanded ...);
+  layouts (transposed, sliced with NaN in its gaps, expanded ...); and torch's own OpInfo samples of its counterpart;
 - drop_in: the output's dtype, shape and device are torch's; no argument is written to; the output aliases no
   input; a bad argument gets an exception, not a crash or a wrong answer;
 - not_cached: the same shape with other values gets its own right answer; the same inputs twice, the same answer;
@@ -77,8 +77,8 @@ def check_correct(remote: Remote, d: dict, spec, device: str, full: bool) -> Che
             continue
         try:
             results = spec.compare(fn, case, device, fresh_seed(), grads=case.grad and d["differentiable"])
-        except CandidateRaised as e:
-            failures.append(f"{case.id}: raised {e}")
+        except (CandidateRaised, RuntimeError) as e:  # RuntimeError: autograd's, on an output with no gradient path
+            failures.append(f"{case.id}: raised {type(e).__name__}: {e}"[:200])
             continue
         bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
         failures += [f"{case.id}: {'; '.join(bad)}"] if bad else []
@@ -109,13 +109,77 @@ def check_layouts(remote: Remote, d: dict, spec, device: str) -> Check:
         try:
             results = spec.compare(fn, case, device, fresh_seed(), grads=case.grad and d["differentiable"],
                                    inputs=inputs, grad_layout=lambda g, layout=layout: restride(g, layout))  # fmt: skip
-        except CandidateRaised as e:
-            wrong.append(f"{layout}: raised {e}")
+        except (CandidateRaised, RuntimeError) as e:
+            wrong.append(f"{layout}: raised {type(e).__name__}: {e}"[:200])
             continue
         bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
         wrong += [f"{layout}: {'; '.join(bad)}"] if bad else []
     detail = " | ".join(wrong) if wrong else f"{case.id} in {len(LAYOUTS)} layouts: {', '.join(LAYOUTS)}"
     return Check("correct: every layout", not wrong, detail)
+
+
+OPINFO_SAMPLES = 24  # torch's samples judged per op (spread over them all; --full: every one)
+REFUSALS = ("TypeError", "ValueError", "NotImplementedError")  # a clear refusal of an argument it does not take
+
+
+def check_opinfo(remote: Remote, d: dict, device: str, full: bool, stochastic: bool) -> Check:
+    """torch's own OpInfo samples for the op's torch counterpart, in fp32: the output and the input gradients against
+    torch's op in float64. A sample refused with a clear error (TypeError, ValueError) is counted, not failed."""
+    from kernels.check import rel_error
+    from kernels.opinfo import OPINFO, samples
+    from kernels.spec import RTOL
+
+    if d["op"] not in OPINFO or stochastic:
+        why = "a random op: its samples have no single right answer" if stochastic else "torch has no OpInfo for it"
+        return Check("correct: torch's OpInfo samples", True, f"not applicable: {why}")
+    try:
+        torch_op, found = samples(d["op"], torch.float32)
+    except ImportError as e:
+        return Check("correct: torch's OpInfo samples", True, f"not run: {e}")
+    found = found if full else found[:: max(1, len(found) // OPINFO_SAMPLES)][:OPINFO_SAMPLES]
+    fn, wrong, refused, tol = remote.variant(d["op"], d["name"], device), [], [], 10 * RTOL[torch.float32]
+    for s in found:
+        args = [a.to(device) if isinstance(a, torch.Tensor) else a for a in (s.input, *s.args)]
+        ref_args = [a.detach().double().clone().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor)
+                    and a.is_floating_point() else a for a in (s.input, *s.args)]  # fmt: skip
+        ref_kwargs = {k: a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+                      for k, a in s.kwargs.items()}  # fmt: skip
+        try:
+            out = fn(*args, **s.kwargs)
+        except CandidateRaised as e:
+            (refused if e.kind in REFUSALS else wrong).append(f"{s.summary()}: {e}"[:160])
+            continue
+        got, want = _described_outputs(out), _described_outputs(torch_op(*ref_args, **ref_kwargs))
+        errors = [rel_error(g, w) for g, w in zip(got, want, strict=False) if w.is_floating_point()]
+        if len(got) != len(want) or any(e > tol for e in errors):
+            wrong.append(f"{s.summary()}: error {max(errors, default=float('inf')):.3g}"[:160])
+            continue
+        leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        if d["differentiable"] and leaves and got[0].requires_grad:
+            dy = torch.randn(want[0].shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+            try:
+                mine = torch.autograd.grad(got[0], leaves, dy.to(got[0]), allow_unused=True)
+            except (CandidateRaised, RuntimeError) as e:
+                wrong.append(f"{s.summary()}: its backward raised {type(e).__name__}: {e}"[:160])
+                continue
+            theirs = torch.autograd.grad(
+                want[0], [a for a in ref_args if isinstance(a, torch.Tensor) and a.requires_grad], dy, allow_unused=True
+            )
+            for g, w in zip(mine, theirs, strict=True):
+                if w is not None and w.numel() and (g is None or rel_error(g, w, floor=dy.norm().item()) > 10 * tol):
+                    wrong.append(f"{s.summary()}: a wrong gradient"[:160])
+                    break
+    judged = len(found) - len(refused)
+    detail = f"{judged - len(wrong)} of {len(found)} samples right" + (
+        f"; {len(refused)} refused clearly" if refused else ""
+    )
+    return Check(
+        "correct: torch's OpInfo samples", not wrong and judged > 0, detail + "".join(f" | {w}" for w in wrong[:3])
+    )
+
+
+def _described_outputs(out) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, tuple) else [out]
 
 
 def output_like_torch(remote: Remote, d: dict, spec, device: str) -> Check:
@@ -264,6 +328,7 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
     steps = [
         lambda: [check_correct(remote, d, spec, device, full)],
         lambda: [check_layouts(remote, d, spec, device)],
+        lambda: [check_opinfo(remote, d, device, full, stochastic)],
         lambda: check_drop_in(remote, d, spec, device),
         lambda: [check_not_cached(remote, d, spec, device, stochastic)],
     ]
@@ -273,8 +338,8 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
         except CandidateError as e:
             verdict.checks.append(Check("isolated", False, str(e)))
             return verdict
-        except CandidateRaised as e:
-            verdict.checks.append(Check("drop_in: runs", False, f"raised {e}"))
+        except (CandidateRaised, RuntimeError) as e:  # one step's failure keeps the other steps' checks
+            verdict.checks.append(Check("drop_in: runs", False, f"raised {type(e).__name__}: {e}"[:300]))
     honest = check_honest_triton(remote, d)
     verdict.checks += [honest] if honest else []
     if verdict.verdict == "accepted":

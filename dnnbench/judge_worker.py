@@ -130,9 +130,13 @@ def serve(conn, path: str) -> None:
             elif kind == "grad":
                 out, leaves = pending.pop(msg["id"])
                 first = out[0] if isinstance(out, (tuple, list)) else out
-                with recorder:
-                    grads = torch.autograd.grad(first, leaves, _to(msg["grad_out"], first.device), allow_unused=True)
-                reply = {"grads": [_cpu(g) for g in grads]}
+                if not first.requires_grad:  # an output made apart from the inputs (an empty one): no gradient
+                    grads = [None] * len(leaves)
+                else:
+                    with recorder:
+                        grad_out = _to(msg["grad_out"], first.device)
+                        grads = torch.autograd.grad(first, leaves, grad_out, allow_unused=True)
+                reply = {"grads": [None if g is None else _cpu(g) for g in grads]}
             else:
                 reply = {"raised": ("ValueError", f"unknown request {kind!r}")}
         except Exception as e:  # noqa: BLE001 - the candidate's exception, sent back by name

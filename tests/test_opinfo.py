@@ -10,24 +10,12 @@ import torch
 
 from kernels import registry
 from kernels.check import rel_error
+from kernels.opinfo import OPINFO, load
+from kernels.opinfo import samples as opinfo_samples
 from kernels.spec import RTOL
 
-opinfo = pytest.importorskip(
-    "torch.testing._internal.common_methods_invocations", reason="torch's OpInfo samples need expecttest"
-)
-# Importing torch's test utilities freezes the global backend flags (torch.backends.disable_global_flags): every
-# later TF32 setting in this session (the checks set it per case) would raise. Give them back.
-torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
+pytest.importorskip("expecttest", reason="torch's OpInfo samples need expecttest")
 
-OPINFO = {
-    "softmax": "softmax",
-    "matmul": "matmul",
-    "conv2d": "nn.functional.conv2d",
-    "batchnorm": "nn.functional.batch_norm",
-    "max_pool2d": "nn.functional.max_pool2d",
-    "cross_entropy": "nn.functional.cross_entropy",
-    "dropout": "nn.functional.dropout",
-}
 BY_DESIGN = {  # error message -> why the rung refuses it
     r"Triton kernels take float32, float16 or bfloat16, got torch.float64": "Triton rungs compute in fp32 inside",
     r"x must be \[N, C, \.\.\.\] with at least 2 dimensions, got \(0,\)": "a 1-D batch norm has no channel dim "
@@ -46,9 +34,8 @@ SAMPLE_STRIDE = {"max_pool2d": 40}  # 1,440 samples, a grid of the same few argu
 
 def samples(op: str, dtype: torch.dtype, name: str):
     """torch's op and its samples (fresh leaves each call: a test differentiates them)."""
-    info = next(o for o in opinfo.op_db if o.name == OPINFO[op] and o.variant_test_name == "")
-    found = list(info.sample_inputs("cpu", dtype, requires_grad=True))[:: SAMPLE_STRIDE.get(op, 1)]
-    return info.op, found[: MAX_SAMPLES.get(name, len(found))]
+    torch_op, found = opinfo_samples(op, dtype, SAMPLE_STRIDE.get(op, 1))
+    return torch_op, found[: MAX_SAMPLES.get(name, len(found))]
 
 
 def tensors(out) -> list[torch.Tensor]:
@@ -68,6 +55,7 @@ OPTIM_BY_DESIGN = {"tensor lr": "a step's rungs take the learning rate as a Pyth
 
 
 def test_importing_torchs_test_utilities_leaves_the_backend_flags_settable():
+    load()
     assert not torch.backends.flags_frozen(), "every later TF32 setting of this session would raise"
 
 
