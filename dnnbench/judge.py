@@ -440,7 +440,7 @@ def template(op: str) -> str:
 import torch
 from torch import Tensor
 
-from kernels.registry import variant
+from dnnbench import variant
 
 
 @variant("{op}", "mine", rung="eager")
