@@ -151,7 +151,8 @@ def test_the_template_filled_in_is_accepted_and_the_cli_writes_json_and_a_page(t
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads((tmp_path / "v.json").read_text())
     assert data["variants"][0]["verdict"] == "accepted" and data["variants"][0]["name"] == "mine"
-    assert "softmax/mine: accepted" in (tmp_path / "page" / "report.md").read_text()
+    page = (tmp_path / "page" / "report.md").read_text()
+    assert "softmax/mine: accepted" in page and "| mine (yours) |" in page and "of the roofline" in page
     assert (tmp_path / "page" / "index.html").exists()
 
 
