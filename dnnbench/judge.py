@@ -19,13 +19,17 @@ Exit status: 0 every variant accepted, 1 one or more rejected, 2 the file cannot
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from dnnbench.judge_worker import LADDER_S, CandidateError, CandidateRaised, Remote
+from kernels.spec import OpSpec
+from reports.summary import Z95
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
 QUICK_CASES = 12  # cases per op in the quick mode (every case with --full)
@@ -107,8 +111,10 @@ def check_layouts(remote: Remote, d: dict, spec, device: str) -> Check:
         args = tuple(restride(a, layout) if isinstance(a, torch.Tensor) else a for a in made.args)
         inputs = Inputs(args, made.kwargs, made.state)
         try:
-            results = spec.compare(fn, case, device, fresh_seed(), grads=case.grad and d["differentiable"],
-                                   inputs=inputs, grad_layout=lambda g, layout=layout: restride(g, layout))  # fmt: skip
+            grads = case.grad and d["differentiable"]
+            results = spec.compare(
+                fn, case, device, fresh_seed(), grads=grads, inputs=inputs, grad_layout=partial(restride, layout=layout)
+            )
         except (CandidateRaised, RuntimeError) as e:
             wrong.append(f"{layout}: raised {type(e).__name__}: {e}"[:200])
             continue
@@ -130,7 +136,7 @@ def check_opinfo(remote: Remote, d: dict, device: str, full: bool, stochastic: b
     from kernels.spec import RTOL
 
     if d["op"] not in OPINFO or stochastic:
-        why = "a random op: its samples have no single right answer" if stochastic else "torch has no OpInfo for it"
+        why = "random or in place: no single right answer" if stochastic else "torch has no OpInfo for it"
         return Check("correct: torch's OpInfo samples", True, f"not applicable: {why}")
     try:
         torch_op, found = samples(d["op"], torch.float32)
@@ -140,10 +146,8 @@ def check_opinfo(remote: Remote, d: dict, device: str, full: bool, stochastic: b
     fn, wrong, refused, tol = remote.variant(d["op"], d["name"], device), [], [], 10 * RTOL[torch.float32]
     for s in found:
         args = [a.to(device) if isinstance(a, torch.Tensor) else a for a in (s.input, *s.args)]
-        ref_args = [a.detach().double().clone().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor)
-                    and a.is_floating_point() else a for a in (s.input, *s.args)]  # fmt: skip
-        ref_kwargs = {k: a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-                      for k, a in s.kwargs.items()}  # fmt: skip
+        ref_args = [_as_float64(a, leaf=True) for a in (s.input, *s.args)]
+        ref_kwargs = {k: _as_float64(a) for k, a in s.kwargs.items()}
         try:
             out = fn(*args, **s.kwargs)
         except CandidateRaised as e:
@@ -176,6 +180,14 @@ def check_opinfo(remote: Remote, d: dict, device: str, full: bool, stochastic: b
     return Check(
         "correct: torch's OpInfo samples", not wrong and judged > 0, detail + "".join(f" | {w}" for w in wrong[:3])
     )
+
+
+def _as_float64(a, leaf: bool = False):
+    """A float tensor as a float64 copy (a leaf tracking gradients where `a` does, with `leaf`); anything else as is."""
+    if not (isinstance(a, torch.Tensor) and a.is_floating_point()):
+        return a
+    copy = a.detach().double().clone()
+    return copy.requires_grad_(a.requires_grad) if leaf else copy
 
 
 def _described_outputs(out) -> list[torch.Tensor]:
@@ -245,15 +257,19 @@ def check_drop_in(remote: Remote, d: dict, spec, device: str) -> list[Check]:
 def check_not_cached(remote: Remote, d: dict, spec, device: str, stochastic: bool) -> Check:
     """Two calls of one shape with other values, each against float64; the same inputs twice, the same answer."""
     fn = remote.variant(d["op"], d["name"], device)
-    case = max((c for c in spec.test_cases() if c.fill == "randn" and c.dtype == torch.float32),
-               key=lambda c: torch.Size(c.shape).numel())  # fmt: skip
+    fp32 = [c for c in spec.test_cases() if c.fill == "randn" and c.dtype == torch.float32]
+    case = max(fp32, key=lambda c: math.prod(c.shape))
     for seed in (fresh_seed(), fresh_seed()):
         results = spec.compare(fn, case, device, seed, grads=False)
         bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
         if bad:
             return Check("not_cached", False, f"{case.id}, other values of the same shape: {'; '.join(bad)}")
     if stochastic:
-        return Check("not_cached", True, f"{case.id}: two sets of values, each right (a random op: no repeat check)")
+        return Check(
+            "not_cached",
+            True,
+            f"{case.id}: two sets of values, each right (random or in place: its own properties judge it, no repeat)",
+        )
     inputs = spec.make_inputs(case, device, fresh_seed())
     first = fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in inputs.args], **inputs.kwargs)
     again = fn(*inputs.args, **inputs.kwargs)
@@ -278,7 +294,6 @@ def check_honest_triton(remote: Remote, d: dict) -> Check | None:
     return Check("honest_triton", not extra, detail)
 
 
-Z95 = 1.959964
 IMPOSSIBLE = 2.0  # a time below the roofline's by this factor cannot be the work done (the ceilings are measured)
 
 
@@ -295,7 +310,7 @@ def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -
         if "median_s" in r and base:
             r["speedup"] = base["median_s"] / r["median_s"]
             spread = Z95 * (base["rse"] ** 2 + r["rse"] ** 2) ** 0.5
-            r["speedup_lo"], r["speedup_hi"] = r["speedup"] / 2.718281828**spread, r["speedup"] * 2.718281828**spread
+            r["speedup_lo"], r["speedup_hi"] = r["speedup"] * math.exp(-spread), r["speedup"] * math.exp(spread)
         if "median_s" in r:  # the roofline's time for this work, and the share of it the variant reaches
             r["roofline_s"] = max(r["bytes"] / ceilings["copy"], r["flops"] / ceilings["matmul"])
             r["of_roofline"] = r["roofline_s"] / r["median_s"]
@@ -323,7 +338,8 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
         verdict.checks.append(Check("runs here", False, f"declared for {d['devices']}, judged on {device}"))
         return verdict
     remote.ops.clear()
-    stochastic = type(spec).compare is not registry.spec("softmax").__class__.compare
+    # a random op (dropout) or an in-place step judges itself by its properties: no repeat of one answer to ask for
+    stochastic = type(spec).compare is not OpSpec.compare
     steps = [
         lambda: [check_correct(remote, d, spec, device, full)],
         lambda: [check_layouts(remote, d, spec, device)],
