@@ -42,12 +42,15 @@ def test_a_cold_memory_bound_call_stays_under_the_copy_bandwidth_and_a_warm_one_
     """The calibration's copy (twice the last-level cache) against a 1 MiB copy, which fits in L2 when warm and comes
     from memory after each flush when cold."""
     copy, work, _ = ceiling_call(Ceiling("copy", "cpu", "fp32"))
-    ceiling = gbps(WallTimer(copy, "cpu"), work, cold=False, max_time=0.5)
+    before = gbps(WallTimer(copy, "cpu"), work, cold=False, max_time=0.5)
     src = torch.randn(1 << 18)
     dst = torch.empty_like(src)
     small = 2 * src.numel() * 4
     warm = gbps(WallTimer(lambda: dst.copy_(src), "cpu"), small, cold=False)
     cold = gbps(WallTimer(lambda: dst.copy_(src), "cpu", Flush("cpu")), small, cold=True)
+    # the machine's copy bandwidth, measured before and after the cold copies: on a shared machine a burst of load
+    # during one measurement (5.3 GB/s once, 23.5 quiet) must not pass for the bandwidth the cold copies had
+    ceiling = max(before, gbps(WallTimer(copy, "cpu"), work, cold=False, max_time=0.5))
     assert warm > ceiling, f"warm in-cache copy {warm:.1f} GB/s, copy ceiling {ceiling:.1f} GB/s"
     assert cold < 1.25 * ceiling, f"cold copy {cold:.1f} GB/s above the copy ceiling {ceiling:.1f} GB/s"
     assert cold < warm / 2
