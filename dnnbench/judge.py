@@ -153,7 +153,7 @@ def check_opinfo(remote: Remote, d: dict, device: str, full: bool, stochastic: b
         except CandidateRaised as e:
             (refused if e.kind in REFUSALS else wrong).append(f"{s.summary()}: {e}"[:160])
             continue
-        got, want = _described_outputs(out), _described_outputs(torch_op(*ref_args, **ref_kwargs))
+        got, want = _outputs(out), _outputs(torch_op(*ref_args, **ref_kwargs))
         errors = [rel_error(g, w) for g, w in zip(got, want, strict=False) if w.is_floating_point()]
         if len(got) != len(want) or any(e > tol for e in errors):
             wrong.append(f"{s.summary()}: error {max(errors, default=float('inf')):.3g}"[:160])
@@ -190,7 +190,8 @@ def _as_float64(a, leaf: bool = False):
     return copy.requires_grad_(a.requires_grad) if leaf else copy
 
 
-def _described_outputs(out) -> list[torch.Tensor]:
+def _outputs(out) -> list[torch.Tensor]:
+    """A variant's outputs as a list (max_pool2d with return_indices gives two)."""
     return list(out) if isinstance(out, tuple) else [out]
 
 
@@ -217,7 +218,7 @@ def _copy(a):
 
 
 def _described(out) -> list[tuple]:
-    outs = out if isinstance(out, tuple) else (out,)
+    outs = _outputs(out)
     return [(str(o.dtype).removeprefix("torch."), tuple(o.shape), o.device.type) for o in outs]
 
 
@@ -273,7 +274,7 @@ def check_not_cached(remote: Remote, d: dict, spec, device: str, stochastic: boo
     inputs = spec.make_inputs(case, device, fresh_seed())
     first = fn(*[a.clone() if isinstance(a, torch.Tensor) else a for a in inputs.args], **inputs.kwargs)
     again = fn(*inputs.args, **inputs.kwargs)
-    same = torch.equal(first[0] if isinstance(first, tuple) else first, again[0] if isinstance(again, tuple) else again)
+    same = torch.equal(_outputs(first)[0], _outputs(again)[0])
     return Check(
         "not_cached",
         same,
