@@ -65,7 +65,7 @@ def _load(path: str) -> list[dict]:
                         differentiable=v.differentiable,
                         interpreted_on_cpu=v.interpreted_on_cpu,
                         torch_ops=dict(v.torch_ops),
-                    )  # fmt: skip
+                    )
                 )
     return declared
 
@@ -182,8 +182,13 @@ def time_ladder(op: str, name: str, device: str, max_time: float) -> dict:
             inputs = spec.make_inputs(case, device, 0)
             for variant_name in names:
                 v = registry.get(op, variant_name)
-                row = dict(case="x".join(map(str, shape)), variant=variant_name, candidate=variant_name == name,
-                           flops=spec.flops(case, "forward"), bytes=spec.bytes(case, "forward"))  # fmt: skip
+                row = dict(
+                    case="x".join(map(str, shape)),
+                    variant=variant_name,
+                    candidate=variant_name == name,
+                    flops=spec.flops(case, "forward"),
+                    bytes=spec.bytes(case, "forward"),
+                )
                 why = v.skip_reason(device, timing=True) or v.unsupported_reason(case, device)
                 if why:
                     rows.append({**row, "skip": why})
@@ -266,9 +271,15 @@ class _RemoteCall(torch.autograd.Function):
         grad = [isinstance(a, torch.Tensor) and a.requires_grad for a in args]
         ctx.remote, ctx.id = remote, remote.next_id()
         reply = remote.request(
-            kind="call", id=ctx.id, op=op, name=name, device=device, args=[_cpu(a) for a in args],
-            kwargs={k: _cpu(a) for k, a in kwargs.items()}, grad=grad,
-        )  # fmt: skip
+            kind="call",
+            id=ctx.id,
+            op=op,
+            name=name,
+            device=device,
+            args=[_cpu(a) for a in args],
+            kwargs={k: _cpu(a) for k, a in kwargs.items()},
+            grad=grad,
+        )
         for a, after in zip(args, reply["args"], strict=True):  # what the candidate wrote into its arguments
             if isinstance(a, torch.Tensor) and not torch.equal(a.detach().cpu(), after):
                 a.data.copy_(after.to(a.device))

@@ -109,11 +109,17 @@ def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
     (v,) = judge.judge(candidate(tmp_path, "honest"), timeout_s=60)
     assert v.verdict == "accepted", [(c.name, c.detail) for c in v.checks]
     assert [c.name for c in v.checks] == [
-        "correct", "correct: every layout", "correct: torch's OpInfo samples", "drop_in: output like torch's",
+        "correct",
+        "correct: every layout",
+        "correct: torch's OpInfo samples",
+        "drop_in: output like torch's",
         "drop_in: inputs unchanged",
         "drop_in: no output aliases an input",
-        "drop_in: bad input refused", "not_cached", "timed", "plausible_speed",
-    ]  # fmt: skip
+        "drop_in: bad input refused",
+        "not_cached",
+        "timed",
+        "plausible_speed",
+    ]
     timed = [r for r in v.timings if "median_s" in r]
     assert {r["variant"] for r in timed} >= {"honest", "eager", "lesson"}  # the ladder, timed in the same child
     assert all(r["speedup_lo"] <= r["speedup"] <= r["speedup_hi"] for r in timed)
@@ -136,8 +142,9 @@ def test_torch_inside_a_triton_rung_is_rejected(tmp_path):
 
 def dnnbench(*args, cwd):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "dnnbench.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "dnnbench.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env
+    )
 
 
 def test_the_template_filled_in_is_accepted_and_the_cli_writes_json_and_a_page(tmp_path):

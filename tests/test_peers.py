@@ -39,8 +39,14 @@ def test_the_peers_come_through_the_entry_point_door():
     peers = eval(peers)  # noqa: S307 - our own repr of tuples of strings
     assert {op for op, name, _ in peers if name == "liger"} == {"softmax", "cross_entropy", "linear_cross_entropy"}
     assert {op for op, name, _ in peers if name == "flaggems"} == {
-        "softmax", "matmul", "batchnorm", "conv2d", "max_pool2d", "dropout", "cross_entropy",
-    }  # fmt: skip
+        "softmax",
+        "matmul",
+        "batchnorm",
+        "conv2d",
+        "max_pool2d",
+        "dropout",
+        "cross_entropy",
+    }
     assert {devices for _, name, devices in peers if name == "flaggems"} == {("cuda",)}
 
 

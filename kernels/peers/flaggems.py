@@ -104,7 +104,7 @@ def _matmul_limit(case, device: str) -> str | None:
     **PEER,
     limit=_matmul_limit,
     torch_ops={**COPIES, "add": "the bias, added after FlagGems' mm", "sum": "the bias gradient: dy summed over rows"},
-)  # fmt: skip
+)
 def flaggems_matmul(a: torch.Tensor, b: torch.Tensor, bias=None, activation=None) -> torch.Tensor:
     """FlagGems' mm (2-D) and bmm (3-D), forward and both gradients; a bias added after."""
     _refuse("mm", activation=activation)
@@ -175,8 +175,9 @@ def flaggems_max_pool2d(
 ):
     """FlagGems' max_pool2d_with_indices and max_pool2d_backward."""
     _refuse("max_pool2d", activation=activation)
-    out, indices = _MaxPool.apply(x, kernel_size, stride if stride is not None else kernel_size, padding, dilation,
-                                  ceil_mode)  # fmt: skip
+    out, indices = _MaxPool.apply(
+        x, kernel_size, stride if stride is not None else kernel_size, padding, dilation, ceil_mode
+    )
     return (out, indices) if return_indices else out
 
 
