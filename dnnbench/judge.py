@@ -18,9 +18,11 @@ Exit status: 0 every variant accepted, 1 one or more rejected, 2 the file cannot
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import random
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -72,10 +74,15 @@ def cases_for(spec, full: bool) -> list:
     return cases if full else cases[:: max(1, len(cases) // QUICK_CASES)][:QUICK_CASES]
 
 
+def _unsupported(remote: Remote, d: dict, case, device: str) -> str | None:
+    """Why the candidate declares `case` unsupported (a dtype, a size), or None."""
+    return remote.request(kind="reason", op=d["op"], name=d["name"], case=case, device=device)["reason"]
+
+
 def check_correct(remote: Remote, d: dict, spec, device: str, full: bool) -> Check:
     fn, failures, judged, skipped = remote.variant(d["op"], d["name"], device), [], 0, []
     for case in cases_for(spec, full):
-        reason = remote.request(kind="reason", op=d["op"], name=d["name"], case=case, device=device)["reason"]
+        reason = _unsupported(remote, d, case, device)
         if reason:
             skipped.append(f"{case.id}: {reason}")
             continue
@@ -97,31 +104,87 @@ def check_correct(remote: Remote, d: dict, spec, device: str, full: bool) -> Che
     return Check("correct", True, f"{judged} cases against float64, forward and backward{extra}")
 
 
-def check_layouts(remote: Remote, d: dict, spec, device: str) -> Check:
-    """Every tensor argument and the output gradient re-stored in each layout of the layout fuzz (transposed,
-    sliced with NaN in the gaps, expanded, ...), on the op's first fp32 case with no dim of size 1."""
-    from kernels.layouts import LAYOUTS, restride
-    from kernels.spec import Inputs
+def _wrong_on(remote: Remote, d: dict, spec, fn, example, device: str) -> list[str]:
+    """What the candidate gets wrong on a fuzz example (kernels/layouts.py): the failed comparisons against float64,
+    or the exception it raised; nothing where it declares the case unsupported."""
+    from kernels.layouts import restride
 
-    fn = remote.variant(d["op"], d["name"], device)
-    case = next(c for c in spec.test_cases() if c.fill == "randn" and c.dtype == torch.float32 and min(c.shape) > 1)
-    wrong = []
+    case = example.case
+    if _unsupported(remote, d, case, device):
+        return []
+    try:
+        results = spec.compare(
+            fn,
+            case,
+            device,
+            example.seed,
+            grads=case.grad and d["differentiable"],
+            inputs=example.inputs(device),
+            grad_layout=partial(restride, layout=example.grad_layout),
+        )
+    except (CandidateRaised, RuntimeError) as e:  # RuntimeError: autograd's, on an output with no gradient path
+        return [f"raised {type(e).__name__}: {e}"[:200]]
+    return [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+
+
+def check_layouts(remote: Remote, d: dict, spec, device: str) -> Check:
+    """The op's layout template (every optional tensor present: bias, affine, running statistics) with every tensor
+    argument and the output gradient re-stored in each layout of the layout fuzz (transposed, sliced with NaN in the
+    gaps, expanded, ...), as tests/test_layout_fuzz.py checks the suite's own variants."""
+    from kernels.layouts import LAYOUTS, layout_example
+
+    fn, wrong = remote.variant(d["op"], d["name"], device), []
     for layout in LAYOUTS:
-        made = spec.make_inputs(case, device, fresh_seed())
-        args = tuple(restride(a, layout) if isinstance(a, torch.Tensor) else a for a in made.args)
-        inputs = Inputs(args, made.kwargs, made.state)
-        try:
-            grads = case.grad and d["differentiable"]
-            results = spec.compare(
-                fn, case, device, fresh_seed(), grads=grads, inputs=inputs, grad_layout=partial(restride, layout=layout)
-            )
-        except (CandidateRaised, RuntimeError) as e:
-            wrong.append(f"{layout}: raised {type(e).__name__}: {e}"[:200])
-            continue
-        bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+        example = dataclasses.replace(layout_example(d["op"], layout), seed=fresh_seed())
+        bad = _wrong_on(remote, d, spec, fn, example, device)
         wrong += [f"{layout}: {'; '.join(bad)}"] if bad else []
+    case = layout_example(d["op"], "contiguous").case
     detail = " | ".join(wrong) if wrong else f"{case.id} in {len(LAYOUTS)} layouts: {', '.join(LAYOUTS)}"
     return Check("correct: every layout", not wrong, detail)
+
+
+FUZZ_EXAMPLES = {False: 10, True: 300}  # random layout-fuzz examples per variant: quick, --full
+
+
+def check_fuzz(remote: Remote, d: dict, spec, device: str, full: bool) -> Check:
+    """Random examples of the layout fuzz (kernels/fuzz.py: shapes, parameters, dtypes, values and a layout for every
+    tensor argument and the output gradient), drawn from a seed the candidate cannot see; the first wrong one is
+    shrunk by hypothesis to a small reproduction. torch's own bugs (kernels/fuzz.py torch_bug) are left out: a
+    candidate is held to no more than torch's op."""
+    import hypothesis
+    from hypothesis import HealthCheck, Phase
+
+    from kernels.fuzz import examples, torch_bug
+    from kernels.spec import Case
+
+    fn, budget = remote.variant(d["op"], d["name"], device), FUZZ_EXAMPLES[full]
+    probe = next(c for c in spec.test_cases() if c.fill == "randn")
+    probes = {dt: Case(probe.name, probe.shape, dt, probe.params) for dt in spec.dtypes}
+    dtypes = [dt for dt, case in probes.items() if not _unsupported(remote, d, case, device)]
+    if not dtypes:
+        return Check("correct: layout fuzz", False, "declares every dtype unsupported")
+    tried = []
+
+    def wrong(example) -> bool:
+        if torch_bug("eager", example, device):
+            return False
+        tried.append(example)
+        return bool(_wrong_on(remote, d, spec, fn, example, device))
+
+    settings = hypothesis.settings(
+        max_examples=budget,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        found = hypothesis.find(examples(d["op"], dtypes), wrong, settings=settings, random=random.Random(fresh_seed()))
+    except hypothesis.errors.NoSuchExample:
+        names = ", ".join(str(dt).removeprefix("torch.") for dt in dtypes)
+        return Check("correct: layout fuzz", True, f"{len(tried)} random examples right ({names}, every layout)")
+    bad = _wrong_on(remote, d, spec, fn, found, device)
+    return Check("correct: layout fuzz", False, f"{'; '.join(bad)}"[:300] + f" | the smallest wrong example: {found!r}")
 
 
 OPINFO_SAMPLES = 24  # torch's samples judged per op (spread over them all; --full: every one)
@@ -344,6 +407,7 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
     steps = [
         lambda: [check_correct(remote, d, spec, device, full)],
         lambda: [check_layouts(remote, d, spec, device)],
+        lambda: [check_fuzz(remote, d, spec, device, full)],
         lambda: [check_opinfo(remote, d, device, full, stochastic)],
         lambda: check_drop_in(remote, d, spec, device),
         lambda: [check_not_cached(remote, d, spec, device, stochastic)],

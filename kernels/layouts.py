@@ -1,10 +1,25 @@
 """The memory layouts a variant must honour: the same values stored with other strides, offsets and gaps. The
-layout fuzz (tests/fuzz.py) and `dnnbench judge` re-store every tensor argument, and the output gradient, this way.
+layout fuzz (tests/test_layout_fuzz.py, its strategies in kernels/fuzz.py) and `dnnbench judge` re-store every
+tensor argument, and the output gradient, this way.
+
+A `FuzzExample` is one such input of an op: the op's Case (shape, dtype, parameters, fill) plus a layout for each
+tensor argument and for the output gradient, and a transform of the values (ties, huge, tiny). Its repr is a
+copy-pasteable reproduction:
+
+    from tests.fuzz import *
+    check_example("triton_rowwise", FuzzExample(...))
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from kernels.spec import Case, Inputs
+from kernels.step import shape_of
+
+FP32 = torch.float32
 
 # Layouts: the same values stored differently. `expanded` changes the values (one slice repeated along a
 # dimension, stride 0), so it is drawn before the reference is computed, like every other layout here.
@@ -45,3 +60,103 @@ def restride(t: torch.Tensor, layout: str) -> torch.Tensor:
         strides = [7919 if size == 1 else stride for size, stride in zip(t.shape, base.stride(), strict=True)]
         return base.as_strided(t.shape, strides)
     raise ValueError(f"unknown layout {layout!r}; known: {LAYOUTS}")
+
+
+VALUES = ("as_made", "ties", "huge", "tiny")
+# softmax's large logits come from its spec's own fill, named so that the variants that overflow on them say so
+VALUES_OF = {
+    "softmax": ("as_made", "ties", "tiny"),
+    "cross_entropy": ("as_made", "ties", "tiny"),
+    "linear_cross_entropy": ("as_made", "ties", "tiny"),  # x 1000: the lesson's exp overflows, as softmax's does
+}
+
+
+def transform_values(t: torch.Tensor, values: str) -> torch.Tensor:
+    """ties: rounded to halves (many equal values: maxima tie, sums are exact); huge: x 1000; tiny: x 0.001."""
+    if values == "ties":
+        return (t.float() * 2).round().div(2).to(t.dtype)
+    if values == "huge":
+        return t * 1000
+    if values == "tiny":
+        return t * 0.001
+    return t
+
+
+@dataclass(frozen=True)
+class FuzzExample:
+    """One fuzzed input of an op: `case` as its spec makes it, the values transformed, each tensor argument in its
+    layout (by position in the call), and the output gradient in `grad_layout`."""
+
+    op: str
+    case: Case
+    layouts: tuple[str, ...]
+    values: str = "as_made"
+    grad_layout: str = "contiguous"
+    seed: int = 0
+
+    def inputs(self, device: str) -> Inputs:
+        from kernels import registry
+
+        spec = registry.spec(self.op)
+        made = spec.make_inputs(self.case, device, self.seed)
+        args = list(made.args)
+        for i, layout in zip(self.tensor_positions(made), self.layouts, strict=False):
+            # the value transform applies to the activation (argument 0), never to weights or running statistics
+            args[i] = restride(transform_values(args[i], self.values) if i == 0 else args[i], layout)
+        return Inputs(tuple(args), made.kwargs, made.state)
+
+    @staticmethod
+    def tensor_positions(made: Inputs) -> list[int]:
+        return [i for i, a in enumerate(made.args) if isinstance(a, torch.Tensor)]
+
+
+# ---- one example per layout: every tensor argument and the output gradient in that layout ---------------------
+
+TEMPLATES = {  # a case per op with every optional tensor present (bias, affine, running statistics)
+    "softmax": Case("fuzz", (3, 5, 33), FP32, params=(("dim", 1),)),
+    "matmul": Case("fuzz", (2, 7, 33, 5), FP32, params=(("bias", True), ("activation", "relu"))),
+    "batchnorm": Case("fuzz", (3, 4, 5, 6), FP32, params=(("momentum", 0.3), ("activation", "relu"))),
+    "conv2d": Case(
+        "fuzz",
+        (2, 4, 7, 6, 6, 3, 2),
+        FP32,
+        params=(("stride", (2, 1)), ("padding", 1), ("groups", 2), ("bn", True), ("activation", "relu")),
+    ),
+    "max_pool2d": Case(
+        "fuzz", (2, 3, 9, 8), FP32, params=(("kernel_size", 3), ("stride", 2), ("padding", 1)), fill="ties"
+    ),
+    "cross_entropy": Case(
+        "fuzz", (2, 5, 3, 4), FP32, params=(("weight", True), ("label_smoothing", 0.1)), fill="ignored"
+    ),
+    "linear_cross_entropy": Case("fuzz", (7, 40, 33), FP32, fill="ignored"),
+    # no activation: the backward draws the mask again, and meets the output gradient's layout
+    "dropout": Case("fuzz", (2, 3, 5, 7), FP32, params=(("p", 0.3),)),
+    # lists of parameters, not one tensor argument: no layout to draw; the template runs every option at once
+    "sgd_step": Case(
+        "fuzz",
+        shape_of("odd"),
+        FP32,
+        params=(("model", "odd"), ("lr", 0.1), ("momentum", 0.9), ("nesterov", True), ("weight_decay", 0.01)),
+        grad=False,
+    ),
+    "adam_step": Case(
+        "fuzz",
+        shape_of("odd"),
+        FP32,
+        params=(("model", "odd"), ("lr", 0.01), ("amsgrad", True), ("weight_decay", 0.01)),
+        fill="staggered",
+        grad=False,
+    ),
+}
+
+
+def layout_example(op: str, layout: str) -> FuzzExample:
+    """The op's template case with every tensor argument and the output gradient in `layout` (state updated in
+    place is never expanded: it stays contiguous there)."""
+    from kernels import registry
+
+    made = registry.spec(op).make_inputs(TEMPLATES[op], "cpu", 0)
+    layouts = tuple(
+        "contiguous" if layout == "expanded" and i in made.state else layout for i in FuzzExample.tensor_positions(made)
+    )
+    return FuzzExample(op, TEMPLATES[op], layouts, grad_layout=layout)

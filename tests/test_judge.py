@@ -3,6 +3,7 @@ that catches it, unusable files named in one line with exit 2. Each candidate ru
 a user's would."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,15 @@ BROKEN = {
         "    CACHE[key] = y.detach()\n    return y\n",
         "plausible_speed",
     ),
+    # right on every case of the spec and in every layout of the template; a row of 257 (one block of 256 and one
+    # element) loses its last element, as an off-by-one at a block boundary does: only the random fuzz draws it
+    "block_boundary": (
+        "    _check(x)\n    n = x.shape[dim] if x.dim() else 1\n    if n > 256 and n % 256 == 1:\n"
+        "        y = torch.softmax(x.narrow(dim, 0, n - 1).float(), dim).to(x.dtype)\n"
+        "        return torch.cat([y, torch.zeros_like(y.narrow(dim, 0, 1))], dim)\n"
+        "    return torch.softmax(x.float(), dim).to(x.dtype)\n",
+        "correct: layout fuzz",
+    ),
     "crash": ("    import os\n\n    os._exit(3)\n", "isolated"),
     "hang": ("    import time\n\n    time.sleep(600)\n", "isolated"),
 }
@@ -111,6 +121,7 @@ def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
     assert [c.name for c in v.checks] == [
         "correct",
         "correct: every layout",
+        "correct: layout fuzz",
         "correct: torch's OpInfo samples",
         "drop_in: output like torch's",
         "drop_in: inputs unchanged",
@@ -125,12 +136,24 @@ def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
     assert all(r["speedup_lo"] <= r["speedup"] <= r["speedup_hi"] for r in timed)
 
 
+FULL = {"block_boundary"}  # found by the long fuzz (--full) for sure; the quick one's ten examples may miss it
+
+
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_a_kernel_broken_once_is_rejected_by_the_check_that_catches_it(kind, tmp_path):
     body, catcher = BROKEN[kind]
-    (v,) = judge.judge(candidate(tmp_path, kind, body), timeout_s=20)
+    (v,) = judge.judge(candidate(tmp_path, kind, body), timeout_s=20, full=kind in FULL)
     assert v.verdict == "rejected"
     assert catcher in failed_checks(v), [(c.name, c.ok, c.detail) for c in v.checks]
+
+
+def test_the_fuzz_shrinks_what_it_finds_to_the_smallest_wrong_example(tmp_path):
+    (v,) = judge.judge(candidate(tmp_path, "block", BROKEN["block_boundary"][0]), timeout_s=20, full=True)
+    assert failed_checks(v) == ["correct: layout fuzz"], [(c.name, c.detail) for c in v.checks]
+    detail = next(c.detail for c in v.checks if c.name == "correct: layout fuzz")
+    # every other dim shrunk to 1, every layout to contiguous: the row of 257 alone is what is wrong
+    assert re.search(r"shape=\((1, )*257(, 1)*,?\)", detail), detail
+    assert re.search(r"layouts=\(('contiguous',? ?)+\)", detail), detail
 
 
 def test_torch_inside_a_triton_rung_is_rejected(tmp_path):

@@ -1,7 +1,7 @@
 """Layout fuzz: every variant of every op, on inputs whose every tensor argument (and the output gradient) is stored
 in a drawn memory layout, against the float64 reference: outputs, in-place state and all gradients.
 
-Shapes, parameters, dtypes, values and layouts are drawn by hypothesis (tests/fuzz.py). `make test` runs a fixed,
+Shapes, parameters, dtypes, values and layouts are drawn by hypothesis (kernels/fuzz.py). `make test` runs a fixed,
 derandomized budget of examples per variant; `make fuzz` runs a longer, random one (DNNBENCH_FUZZ=long). A failure
 prints the shrunk example as a reproduction to paste into Python.
 """

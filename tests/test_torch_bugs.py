@@ -1,4 +1,4 @@
-"""Bugs of torch itself that the suite's fuzz found and leaves out of its own checks (tests/fuzz.py torch_bug): each
+"""Bugs of torch itself that the suite's fuzz found and leaves out of its own checks (kernels/fuzz.py torch_bug): each
 test asserts the bug is still there, so that it fails, and the exclusion can go, once torch fixes it."""
 
 import torch
@@ -15,7 +15,7 @@ def test_cpu_fp16_batch_norm_backward_with_a_channels_last_gradient_overflows():
         y = F.batch_norm(x, None, None, None, None, True, 0.1, 1e-5)
         (grads[layout],) = torch.autograd.grad(y, x, dy.contiguous(memory_format=layout))
     assert torch.isfinite(grads[torch.contiguous_format]).all()
-    assert not torch.isfinite(grads[torch.channels_last]).all(), "torch fixed it: drop tests/fuzz.py torch_bug's case"
+    assert not torch.isfinite(grads[torch.channels_last]).all(), "torch fixed it: drop kernels/fuzz.py torch_bug's case"
 
 
 def test_fp16_label_smoothing_sums_the_smoothing_term_in_fp16():
@@ -27,4 +27,4 @@ def test_fp16_label_smoothing_sums_the_smoothing_term_in_fp16():
     want = F.cross_entropy(x.double(), target, label_smoothing=0.1)
     assert torch.isfinite(want) and torch.isfinite(F.cross_entropy(x, target))  # without smoothing: finite
     got = F.cross_entropy(x, target, label_smoothing=0.1)
-    assert not torch.isfinite(got), "torch fixed it: drop tests/fuzz.py torch_bug's cross_entropy case"
+    assert not torch.isfinite(got), "torch fixed it: drop kernels/fuzz.py torch_bug's cross_entropy case"
