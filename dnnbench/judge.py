@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
-from dnnbench.judge_worker import LADDER_S, CandidateError, CandidateRaised, Remote
-from kernels.spec import OpSpec
+from dnnbench.judge_worker import LADDER_S, CandidateError, CandidateRaised, Remote, cpu_copy, tensors_in
+from kernels.spec import Case, OpSpec
 from reports.summary import Z95
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
@@ -155,7 +155,6 @@ def check_fuzz(remote: Remote, d: dict, spec, device: str, full: bool) -> Check:
     from hypothesis import HealthCheck, Phase
 
     from kernels.fuzz import examples, torch_bug
-    from kernels.spec import Case
 
     fn, budget = remote.variant(d["op"], d["name"], device), FUZZ_EXAMPLES[full]
     probe = next(c for c in spec.test_cases() if c.fill == "randn")
@@ -345,6 +344,70 @@ def check_not_cached(remote: Remote, d: dict, spec, device: str, stochastic: boo
     )
 
 
+STREAM_PROBES = 3  # calls with the inputs written late on the current stream (dnnbench/judge_worker.py)
+
+
+def check_stream(remote: Remote, d: dict, spec, device: str, stochastic: bool) -> Check:
+    """On CUDA: the work is on the current stream. The child writes the inputs on the current stream behind a long
+    spin, calls the candidate, and copies its output back at once on the current stream, then again after
+    synchronizing the whole device: work on a side stream that does not wait for the current one reads the inputs
+    before they are written; work that is not waited for is read before it is done."""
+    name = "honest_stream"
+    if device != "cuda":
+        return Check(name, True, f"not applicable on {device}: one stream (checked on CUDA)")
+    # the largest benchmark shape: its kernels run long enough that output read too soon is caught in the act
+    shape = max(spec.bench_shapes("quick", max(spec.batch_sizes["quick"]), device), key=math.prod)
+    case = Case("stream", shape, torch.float32, spec.bench_params(shape)[0])
+    for _ in range(STREAM_PROBES):
+        seed = fresh_seed()
+        inputs = spec.make_inputs(case, device, seed)
+        reply = remote.request(
+            kind="stream",
+            op=d["op"],
+            name=d["name"],
+            device=device,
+            args=[cpu_copy(a) for a in inputs.args],
+            kwargs={k: cpu_copy(a) for k, a in inputs.kwargs.items()},
+        )
+        late = [
+            i
+            for i, (first, done) in enumerate(zip(reply["first"], tensors_in(reply["out"]), strict=False))
+            if not torch.equal(first.nan_to_num(), done.nan_to_num())
+        ]
+        if late:
+            return Check(
+                name,
+                False,
+                f"{case.id}: output {late} read on the current stream after the call is not its "
+                "final value: the work runs on another stream that the current one does not wait for",
+            )
+        if stochastic:  # no single right answer: the inputs read before they were written show as NaN
+            written = tensors_in(reply["out"]) + tensors_in(reply["args"])
+            nan = any(a.is_floating_point() and a.isnan().any() for a in written)
+            bad = ["NaN in its output or its state, from inputs that held none"] if nan else []
+        else:
+
+            def given(*args, reply=reply, **kwargs):  # the child's answer, and what it wrote into its arguments
+                for a, after in zip(tensors_in(args), tensors_in(reply["args"]), strict=True):
+                    a.data.copy_(after)
+                return _to_device(reply["out"], device)
+
+            bad = [str(r) for r in spec.compare(given, case, device, seed, grads=False) if not r.ok]
+            bad = [b for b in bad if not b.startswith("inputs unchanged")]
+        if bad:
+            return Check(
+                name,
+                False,
+                f"{case.id}, with its inputs written late on the current stream: "
+                f"{'; '.join(bad)} (work on another stream that does not wait for the current one)",
+            )
+    return Check(name, True, f"{case.id}: inputs written late on the current stream, the output read at once: right")
+
+
+def _to_device(out, device: str):
+    return tuple(o.to(device) for o in out) if isinstance(out, (tuple, list)) else out.to(device)
+
+
 def check_honest_triton(remote: Remote, d: dict) -> Check | None:
     from kernels.registry import RUNGS
     from kernels.torch_ops import ALLOWED
@@ -366,14 +429,21 @@ def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -
     with their 95% intervals, and a check that no figure beats the roofline of the device's measured ceilings."""
     limit = max(remote.timeout_s, LADDER_S)
     reply = remote.request(limit, kind="time", op=d["op"], name=d["name"], device=device, max_time=max_time)
+    if reply["replaced"]:
+        return [], [Check("timed", False, f"the candidate replaced the timing code: {', '.join(reply['replaced'])}")]
     rows, ceilings = reply["rows"], reply["ceilings"]
     eager = {r["case"]: r for r in rows if r["variant"] == "eager" and "median_s" in r}
     impossible = []
     for r in rows:
         base = eager.get(r["case"])
         if "median_s" in r and base:
-            r["speedup"] = base["median_s"] / r["median_s"]
-            spread = Z95 * (base["rse"] ** 2 + r["rse"] ** 2) ** 0.5
+            # on CUDA also timed by the synchronized host clock: the speedup kept is the lesser of the two, so that
+            # work the current stream's events do not see (another stream, the host) cannot make it faster
+            timers = [("median_s", "rse")] + ([("wall_s", "wall_rse")] if "wall_s" in r else [])
+            time_key, rse_key = min(timers, key=lambda t: base[t[0]] / r[t[0]])
+            r["speedup"] = base[time_key] / r[time_key]
+            r["speedup_timer"] = r["timer"] if time_key == "median_s" else "wall"
+            spread = Z95 * (base[rse_key] ** 2 + r[rse_key] ** 2) ** 0.5
             r["speedup_lo"], r["speedup_hi"] = r["speedup"] * math.exp(-spread), r["speedup"] * math.exp(spread)
         if "median_s" in r:  # the roofline's time for this work, and the share of it the variant reaches
             r["roofline_s"] = max(r["bytes"] / ceilings["copy"], r["flops"] / ceilings["matmul"])
@@ -411,6 +481,7 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
         lambda: [check_opinfo(remote, d, device, full, stochastic)],
         lambda: check_drop_in(remote, d, spec, device),
         lambda: [check_not_cached(remote, d, spec, device, stochastic)],
+        lambda: [check_stream(remote, d, spec, device, stochastic)],
     ]
     for step in steps:
         try:

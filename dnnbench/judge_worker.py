@@ -70,20 +70,24 @@ def _load(path: str) -> list[dict]:
     return declared
 
 
-def _cpu(t):
+def cpu_copy(t):
     """A copy that keeps the layout: the same strides, storage offset and gaps (the whole storage is copied), so
     that the other side sees a transposed, sliced or expanded tensor as it was made."""
     if isinstance(t, torch.Tensor):
         t = t.detach().cpu()
         return torch.empty(0, dtype=t.dtype).set_(t.untyped_storage().clone(), t.storage_offset(), t.size(), t.stride())
     if isinstance(t, (tuple, list)):
-        return type(t)(_cpu(x) for x in t)
+        return type(t)(cpu_copy(x) for x in t)
     return t
 
 
 def _to(t, device: str):
+    """`t` on `device` in its own layout: the whole storage moved and viewed with the same strides and offset
+    (`Tensor.to` would make a sliced or expanded tensor contiguous on another device)."""
     if isinstance(t, torch.Tensor):
-        return t.to(device)
+        storage = t.untyped_storage()
+        whole = torch.empty(0, dtype=t.dtype).set_(storage, 0, (storage.nbytes() // t.itemsize,))
+        return whole.to(device).as_strided(t.size(), t.stride(), t.storage_offset())
     if isinstance(t, (tuple, list)):
         return type(t)(_to(x, device) for x in t)
     return t
@@ -95,11 +99,78 @@ def _aliases(out, args) -> bool:
     return any(isinstance(o, torch.Tensor) and o.numel() and o.untyped_storage().data_ptr() in ptrs for o in outs)
 
 
+CUDA_TIMING = ("synchronize", "Event", "Stream", "current_stream", "stream", "set_stream", "is_initialized")
+
+
+def _timing_code() -> dict[str, object]:
+    """Every function and class the timing runs on, by name: the suite's timers and rounds, the host clocks, CUDA's
+    synchronization and events. Taken before the candidate is imported and compared before and after it is timed: a
+    candidate that replaces one of them (a clock that runs slow, an event that reports nothing) is caught."""
+    import time
+
+    import bench.calibration
+    import bench.rounds
+    import bench.timers
+
+    found: dict[str, object] = {f"time.{n}": getattr(time, n) for n in ("perf_counter", "perf_counter_ns", "monotonic")}
+    found |= {f"torch.cuda.{n}": getattr(torch.cuda, n) for n in CUDA_TIMING}
+    owners = [bench.timers, bench.rounds, bench.calibration, torch.cuda.Event, torch.cuda.Stream]
+    owners += [c for m in owners[:3] for c in vars(m).values() if isinstance(c, type) and c.__module__ == m.__name__]
+    for owner in owners:
+        where = f"{owner.__module__}.{owner.__qualname__}" if isinstance(owner, type) else owner.__name__
+        for name, value in vars(owner).items():
+            if callable(value) or isinstance(value, (staticmethod, classmethod)):
+                found[f"{where}.{name}"] = value
+    return found
+
+
+def _replaced(before: dict[str, object]) -> list[str]:
+    now = _timing_code()
+    return sorted(n for n in before if now.get(n) is not before[n])
+
+
+SLEEP_CYCLES = 50_000_000  # torch.cuda._sleep's spin before the inputs are written: tens of ms at GPU clocks
+
+
+def _stream_probe(fn, args: list, kwargs: dict, device: str) -> dict:
+    """On CUDA: the inputs are written on the current stream only after a long spin there, then the candidate is
+    called and its output copied back at once on the current stream; then, after the whole device is
+    synchronized, copied again. A kernel on a side stream that does not wait for the current one reads the
+    inputs before they are written (its result is wrong); one that waits but is not waited for is read before it
+    has finished (the first copy differs from the second)."""
+    staged = [_to(a, device) for a in args]  # lists of tensors too (an optimizer step's parameters)
+    blank = lambda t: torch.full_like(t, float("nan")) if t.is_floating_point() else torch.zeros_like(t)
+    inputs = tensors_map(blank, staged)
+    torch.cuda.synchronize()
+    torch.cuda._sleep(SLEEP_CYCLES)
+    for a, value in zip(tensors_in(inputs), tensors_in(staged), strict=True):
+        a.copy_(value)  # queued on the current stream behind the spin
+    with torch.no_grad():
+        out = fn(*inputs, **kwargs)
+    first = [o.to("cpu") for o in tensors_in(out)]  # on the current stream
+    torch.cuda.synchronize()
+    return {"first": first, "out": cpu_copy(out), "args": [cpu_copy(a) for a in inputs]}
+
+
+def tensors_in(x) -> list[torch.Tensor]:
+    """The tensors in `x`, a tensor or a (nested) list or tuple of them, in order."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    return [t for item in x for t in tensors_in(item)] if isinstance(x, (tuple, list)) else []
+
+
+def tensors_map(fn, x):
+    if isinstance(x, torch.Tensor):
+        return fn(x)
+    return type(x)(tensors_map(fn, item) for item in x) if isinstance(x, (tuple, list)) else x
+
+
 def serve(conn, path: str) -> None:
     """The child's loop: import the candidate, then answer requests until told to stop."""
     from kernels import registry
     from kernels.torch_ops import AtenRecorder
 
+    timing_code = _timing_code()
     try:
         conn.send({"declared": _load(path)})
     except BaseException as e:  # noqa: BLE001 - a file that cannot be imported is the judge's exit 2, with its error
@@ -124,19 +195,25 @@ def serve(conn, path: str) -> None:
                 with recorder:
                     out = v.fn(*args, **kwargs)
                 pending[msg["id"]] = (out, [a for a, g in zip(args, msg["grad"], strict=True) if g])
-                reply = {"out": _cpu(out), "args": [_cpu(a) for a in args], "aliases": _aliases(out, args)}
+                reply = {"out": cpu_copy(out), "args": [cpu_copy(a) for a in args], "aliases": _aliases(out, args)}
+            elif kind == "stream":
+                v = registry.get(msg["op"], msg["name"])
+                kwargs = {k: _to(a, msg["device"]) for k, a in msg["kwargs"].items()}
+                reply = _stream_probe(v.fn, msg["args"], kwargs, msg["device"])
             elif kind == "time":
-                reply = time_ladder(msg["op"], msg["name"], msg["device"], msg["max_time"])
+                replaced = _replaced(timing_code)
+                reply = {} if replaced else time_ladder(msg["op"], msg["name"], msg["device"], msg["max_time"])
+                reply["replaced"] = replaced or _replaced(timing_code)
             elif kind == "grad":
                 out, leaves = pending.pop(msg["id"])
                 first = out[0] if isinstance(out, (tuple, list)) else out
                 if not first.requires_grad:  # an output made apart from the inputs (an empty one): no gradient
                     grads = [None] * len(leaves)
                 else:
+                    grad_out = _to(msg["grad_out"], first.device)
                     with recorder:
-                        grad_out = _to(msg["grad_out"], first.device)
                         grads = torch.autograd.grad(first, leaves, grad_out, allow_unused=True)
-                reply = {"grads": [None if g is None else _cpu(g) for g in grads]}
+                reply = {"grads": [None if g is None else cpu_copy(g) for g in grads]}
             else:
                 reply = {"raised": ("ValueError", f"unknown request {kind!r}")}
         except Exception as e:  # noqa: BLE001 - the candidate's exception, sent back by name
@@ -165,7 +242,7 @@ def time_ladder(op: str, name: str, device: str, max_time: float) -> dict:
 
     spec, timer_name = registry.spec(op), default_timer("op", device)
 
-    def timed(call) -> tuple[float, float]:
+    def timed(call, timer_name=timer_name) -> tuple[float, float]:
         timer = make_timer(timer_name, call, device)
         calls = calls_per_round(timer, False)
         samples = run_rounds(timer, calls, max_time)  # per call
@@ -193,9 +270,12 @@ def time_ladder(op: str, name: str, device: str, max_time: float) -> dict:
                 if why:
                     rows.append({**row, "skip": why})
                     continue
+                call = lambda v=v, inputs=inputs: v.fn(*inputs.args, **inputs.kwargs)
                 with torch.no_grad():
-                    median_s, rse = timed(lambda v=v, inputs=inputs: v.fn(*inputs.args, **inputs.kwargs))
-                rows.append({**row, "median_s": median_s, "rse": rse, "timer": timer_name})
+                    row["median_s"], row["rse"] = timed(call)
+                    if device == "cuda":  # and by the host clock, synchronized across the whole device
+                        row["wall_s"], row["wall_rse"] = timed(call, "wall")
+                rows.append({**row, "timer": timer_name})
     return {"rows": rows, "ceilings": ceilings}
 
 
@@ -276,8 +356,8 @@ class _RemoteCall(torch.autograd.Function):
             op=op,
             name=name,
             device=device,
-            args=[_cpu(a) for a in args],
-            kwargs={k: _cpu(a) for k, a in kwargs.items()},
+            args=[cpu_copy(a) for a in args],
+            kwargs={k: cpu_copy(a) for k, a in kwargs.items()},
             grad=grad,
         )
         for a, after in zip(args, reply["args"], strict=True):  # what the candidate wrote into its arguments
@@ -294,7 +374,7 @@ class _RemoteCall(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, *grad_outs):
-        reply = ctx.remote.request(kind="grad", id=ctx.id, op="", name="", grad_out=_cpu(grad_outs[0]))
+        reply = ctx.remote.request(kind="grad", id=ctx.id, op="", name="", grad_out=cpu_copy(grad_outs[0]))
         by_position = dict(zip(ctx.grad_at, reply["grads"], strict=True))
         grads = [by_position.get(p) for p in ctx.positions]
         device = grad_outs[0].device

@@ -100,6 +100,13 @@ BROKEN = {
         "    return torch.softmax(x.float(), dim).to(x.dtype)\n",
         "correct: layout fuzz",
     ),
+    # right whenever it is checked; while it is timed, the suite's wall timer says every round took a nanosecond
+    "timer_replaced": (
+        "    _check(x)\n    import bench.timers\n\n"
+        "    bench.timers.WallTimer.samples = lambda self, calls, count: [1e-9] * count\n"
+        "    return torch.softmax(x.float(), dim).to(x.dtype)\n",
+        "timed",
+    ),
     "crash": ("    import os\n\n    os._exit(3)\n", "isolated"),
     "hang": ("    import time\n\n    time.sleep(600)\n", "isolated"),
 }
@@ -128,6 +135,7 @@ def test_an_honest_kernel_is_accepted_with_every_check_named(tmp_path):
         "drop_in: no output aliases an input",
         "drop_in: bad input refused",
         "not_cached",
+        "honest_stream",
         "timed",
         "plausible_speed",
     ]
@@ -163,8 +171,34 @@ def test_torch_inside_a_triton_rung_is_rejected(tmp_path):
     assert "'exp'" in next(c.detail for c in v.checks if c.name == "honest_triton")
 
 
-def dnnbench(*args, cwd):
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+STUDENT = ROOT / "tests" / "candidates" / "triton_softmax.py"
+
+
+@pytest.mark.interpreted
+def test_a_triton_kernel_is_judged_through_the_interpreter_and_not_timed(tmp_path):
+    done = dnnbench("judge", STUDENT, "--json", tmp_path / "v.json", cwd=tmp_path, interpret=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (v,) = json.loads((tmp_path / "v.json").read_text())["variants"]
+    checks = {c["name"]: c for c in v["checks"]}
+    assert checks["honest_triton"]["ok"] and "timed" in checks and "interpreted" in checks["timed"]["detail"]
+    assert not [r for r in v["timings"] if "median_s" in r and r["candidate"]]
+
+
+@pytest.mark.interpreted
+def test_a_triton_kernel_with_its_backward_broken_is_rejected(tmp_path):
+    path = tmp_path / "broken_student.py"
+    source = STUDENT.read_text()
+    assert "dx = y * (dy - tl.sum(y * dy, axis=0))" in source
+    path.write_text(source.replace("dx = y * (dy - tl.sum(y * dy, axis=0))", "dx = y * dy"))  # the sum term dropped
+    done = dnnbench("judge", path, "--json", tmp_path / "v.json", cwd=tmp_path, interpret=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (v,) = json.loads((tmp_path / "v.json").read_text())["variants"]
+    failed = [c["name"] for c in v["checks"] if not c["ok"]]
+    assert "correct" in failed and "grad" in next(c["detail"] for c in v["checks"] if c["name"] == "correct")
+
+
+def dnnbench(*args, cwd, interpret: bool = False):
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"} | ({"TRITON_INTERPRET": "1"} if interpret else {})
     return subprocess.run(
         [sys.executable, "-m", "dnnbench.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env
     )
