@@ -486,7 +486,7 @@ def run_studies(
 
 
 def cmd_judge(args) -> int:
-    from dnnbench import judge
+    from dnnbench import judge, judge_page
 
     if args.template:
         try:
@@ -504,7 +504,7 @@ def cmd_judge(args) -> int:
     if args.json:
         judge.write_json(verdicts, args.json)
     if args.output:
-        print(f"verdict page: {judge.write_page(verdicts, args.path, args.output)}")
+        print(f"verdict page: {judge_page.write_page(verdicts, args.path, args.output)}")
     rejected = any(v.verdict == "rejected" for v in verdicts)
     return judge.EXIT_REJECTED if rejected else judge.EXIT_ACCEPTED
 

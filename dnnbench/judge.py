@@ -5,13 +5,17 @@ Each variant PATH.py declares (with kernels.registry.variant, as the README's "A
 named checks, each passed or failed with its evidence:
 
 - correct: every case of the op's spec (every dtype, the edge cases), forward and backward, against float64 with the
-  op's own tolerances; and one case with every argument and the output gradient in each of the layout fuzz's
-  layouts (transposed, sliced with NaN in its gaps, expanded ...); and torch's own OpInfo samples of its counterpart;
+  op's own tolerances; the op's layout template with every argument and the output gradient in each layout of the
+  layout fuzz (transposed, sliced with NaN in its gaps, expanded ...); random examples of the layout fuzz (10, or 300
+  with --full), the first wrong one shrunk to the smallest; and torch's own OpInfo samples of its counterpart;
 - drop_in: the output's dtype, shape and device are torch's; no argument is written to; the output aliases no
   input; a bad argument gets an exception, not a crash or a wrong answer;
 - not_cached: the same shape with other values gets its own right answer; the same inputs twice, the same answer;
+- honest_stream: on CUDA, the work is on the current stream (inputs written late there are the ones it reads, and
+  its output is final when the call returns);
 - honest_triton: a variant on a Triton rung runs no PyTorch compute it does not declare in `torch_ops`;
-- isolated: the candidate's crash, exit or hang is its rejection, never the judge's.
+- isolated: the candidate's crash, exit or hang is its rejection, never the judge's;
+- timed: once accepted, with the ladder, by the suite's timers, which the candidate must leave as they were.
 
 Exit status: 0 every variant accepted, 1 one or more rejected, 2 the file cannot be judged (one line: what, where).
 """
@@ -54,6 +58,7 @@ class Verdict:
     name: str
     checks: list[Check] = field(default_factory=list)
     timings: list[dict] = field(default_factory=list)  # the candidate and the ladder, timed in one child
+    ceilings: dict = field(default_factory=dict)  # the device's measured copy (B/s) and matmul (FLOP/s) ceilings
 
     @property
     def verdict(self) -> str:
@@ -61,7 +66,8 @@ class Verdict:
 
     def as_dict(self) -> dict:
         checks = [asdict(c) for c in self.checks]
-        return {"op": self.op, "name": self.name, "verdict": self.verdict, "checks": checks, "timings": self.timings}
+        verdict = {"op": self.op, "name": self.name, "verdict": self.verdict, "checks": checks}
+        return verdict | {"timings": self.timings, "ceilings": self.ceilings}
 
 
 def fresh_seed() -> int:
@@ -424,13 +430,17 @@ def check_honest_triton(remote: Remote, d: dict) -> Check | None:
 IMPOSSIBLE = 2.0  # a time below the roofline's by this factor cannot be the work done (the ceilings are measured)
 
 
-def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -> tuple[list[dict], list[Check]]:
+def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -> tuple[list[dict], dict, list[Check]]:
     """Once accepted: the candidate and every rung of the ladder timed in the same child, the speedups over eager
     with their 95% intervals, and a check that no figure beats the roofline of the device's measured ceilings."""
     limit = max(remote.timeout_s, LADDER_S)
     reply = remote.request(limit, kind="time", op=d["op"], name=d["name"], device=device, max_time=max_time)
     if reply["replaced"]:
-        return [], [Check("timed", False, f"the candidate replaced the timing code: {', '.join(reply['replaced'])}")]
+        return (
+            [],
+            {},
+            [Check("timed", False, f"the candidate replaced the timing code: {', '.join(reply['replaced'])}")],
+        )
     rows, ceilings = reply["rows"], reply["ceilings"]
     eager = {r["case"]: r for r in rows if r["variant"] == "eager" and "median_s" in r}
     impossible = []
@@ -452,7 +462,11 @@ def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -
             impossible.append(f"{r['case']}: {r['median_s'] * 1e6:.1f} us, the roofline {r['roofline_s'] * 1e6:.1f} us")
     mine = [r for r in rows if r["candidate"]]
     if not any("median_s" in r for r in mine):
-        return rows, [Check("timed", True, f"not timed here: {mine[0]['skip'] if mine else 'no benchmark shape'}")]
+        return (
+            rows,
+            ceilings,
+            [Check("timed", True, f"not timed here: {mine[0]['skip'] if mine else 'no benchmark shape'}")],
+        )
     detail = "; ".join(
         f"{r['case']}: {r['median_s'] * 1e6:,.1f} us, {r.get('speedup', float('nan')):.2f}x eager "
         f"({r.get('speedup_lo', float('nan')):.2f}-{r.get('speedup_hi', float('nan')):.2f})"
@@ -461,7 +475,7 @@ def time_against_ladder(remote: Remote, d: dict, device: str, max_time: float) -
     )
     checks = [Check("timed", True, detail)]
     checks.append(Check("plausible_speed", not impossible, " | ".join(impossible) or "no figure beats the roofline"))
-    return rows, checks
+    return rows, ceilings, checks
 
 
 def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: float = 0.2) -> Verdict:
@@ -495,7 +509,7 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
     verdict.checks += [honest] if honest else []
     if verdict.verdict == "accepted":
         try:
-            verdict.timings, timed = time_against_ladder(remote, d, device, max_time)
+            verdict.timings, verdict.ceilings, timed = time_against_ladder(remote, d, device, max_time)
             verdict.checks += timed
         except (CandidateError, CandidateRaised) as e:
             verdict.checks.append(Check("timed", False, f"timing failed: {e}"))
@@ -542,43 +556,15 @@ def print_verdicts(verdicts: list[Verdict]) -> None:
             print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
 
 
-def timing_row(r: dict) -> dict:
-    """One timed variant as the page shows it: its time, its speedup over eager with the interval, and how close it
-    comes to the roofline's time for its work."""
-    speedup = f"{r['speedup']:.2f}x ({r['speedup_lo']:.2f}-{r['speedup_hi']:.2f})" if "speedup" in r else "-"
-    return {
-        "case": r["case"],
-        "variant": r["variant"] + (" (yours)" if r["candidate"] else ""),
-        "median": f"{r['median_s'] * 1e6:,.1f} us",
-        "speedup over eager": speedup,
-        "of the roofline": f"{100 * r['of_roofline']:.0f}%",
-    }
-
-
-def write_page(verdicts: list[Verdict], path: Path, out: Path) -> Path:
-    """The verdicts as a page (report.md and a self-contained index.html), made as the reports are."""
-    import pandas as pd
-
-    from reports.build import to_html, to_markdown
-    from reports.section import Section
-
-    sections = []
-    for v in verdicts:
-        checks = [{"check": c.name, "ok": "yes" if c.ok else "NO", "evidence": c.detail} for c in v.checks]
-        tables = [("Checks", pd.DataFrame(checks))]
-        timed = [timing_row(r) for r in v.timings if "median_s" in r]
-        if timed:
-            caption = (
-                "Timed in one process with the ladder (the roofline: this device's measured copy and matmul ceilings)"
-            )
-            tables.append((caption, pd.DataFrame(timed)))
-        passed = f"{sum(c.ok for c in v.checks)} of {len(v.checks)} checks passed."
-        sections.append(Section(f"{v.op}/{v.name}: {v.verdict}", [passed], [], tables))
-    out.mkdir(parents=True, exist_ok=True)
-    title, note = f"dnnbench judge: {path.name}", f"Verdicts on {path}."
-    (out / "report.md").write_text(to_markdown(title, note, sections))
-    (out / "index.html").write_text(to_html(title, note, sections))
-    return out / "index.html"
+def _split_params(params: str) -> list[str]:
+    """A signature's parameters, split at the commas outside brackets (a default may be a tuple)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(params):
+        depth += ch in "([{" and 1 or ch in ")]}" and -1 or 0
+        if ch == "," and depth == 0:
+            parts.append(params[start:i])
+            start = i + 1
+    return parts + [params[start:]]
 
 
 def template(op: str) -> str:
@@ -589,7 +575,10 @@ def template(op: str) -> str:
 
     base = registry.baseline(op).fn
     signature = str(inspect.signature(base)).replace("torch.Tensor", "Tensor")
-    checks = "\n".join(f"#   {line}" for line in __doc__.split("\n\n")[2].strip().splitlines())
+    if len(f"def my_{op}{signature}:") > 120:  # one parameter a line, as the formatter would write it
+        params, returns = signature[1:].split(") -> ")
+        signature = "(\n" + "".join(f"    {p.strip()},\n" for p in _split_params(params)) + f") -> {returns}"
+    checks = "\n".join(f"# {line}" for line in __doc__.split("\n\n")[2].strip().splitlines())
     return f'''"""My {op}: a variant of dnnbench's {op} ladder. Judge it with: dnnbench judge {op}_mine.py"""
 
 # dnnbench judge checks every variant this file declares:
