@@ -54,7 +54,7 @@ HOT_OPS = (
             "mseloss",
             "binary_cross_entropy",
         ),
-    ),  # fmt: skip
+    ),
     ("softmax", ("softmax",)),
     ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "mmbackward")),
     ("optimizer", ("_foreach", "optimizer", "adam", "sgd")),

@@ -25,12 +25,23 @@ def torch_bug(variant: str, example: FuzzExample, device: str) -> str | None:
     """Why torch's own op (the eager baseline, and Inductor's code that keeps it) is wrong on `example`, for the
     torch bugs the long fuzz found and the suite cannot work around inside the variant; None otherwise. Each has a
     test that it is still there (tests/test_torch_bugs.py), so that its exclusion goes once torch fixes it."""
-    if (example.op == "batchnorm" and variant == "eager" and device == "cpu" and example.case.dtype == torch.float16
-            and example.grad_layout != "contiguous" and example.values == "huge"):  # fmt: skip
+    if (
+        example.op == "batchnorm"
+        and variant == "eager"
+        and device == "cpu"
+        and example.case.dtype == torch.float16
+        and example.grad_layout != "contiguous"
+        and example.values == "huge"
+    ):
         return "torch's CPU fp16 batch-norm backward with a non-contiguous output gradient accumulates in fp16: inf"
     kw = example.case.kwargs
-    if (example.op == "cross_entropy" and variant in ("eager", "compiled") and example.case.dtype == torch.float16
-            and kw.get("label_smoothing") and kw.get("reduction", "mean") != "none"):  # fmt: skip
+    if (
+        example.op == "cross_entropy"
+        and variant in ("eager", "compiled")
+        and example.case.dtype == torch.float16
+        and kw.get("label_smoothing")
+        and kw.get("reduction", "mean") != "none"
+    ):
         x = example.inputs(device).args[0].double()
         if -F.log_softmax(x, 1).sum() > torch.finfo(torch.float16).max:
             return "torch's fp16 label smoothing sums every row's -log p in fp16 before scaling it: past 65504, inf"

@@ -147,8 +147,17 @@ def dropout(x, keep, p=0.5, training=True, activation=None):
     return ACTIVATIONS[activation](torch.where(keep, x / (1 - p), torch.zeros_like(x)))
 
 
-def sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0,
-             maximize=False):  # fmt: skip
+def sgd_step(
+    params,
+    grads,
+    momentum_buffers,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    maximize=False,
+):
     """torch.optim.SGD's update, written out: d = g (or -g), plus weight_decay * p; the buffer b = d on the first
     step, then momentum * b + (1 - dampening) * d; d = d + momentum * b (nesterov) or b; p = p - lr * d. The lists
     are updated in place."""
@@ -163,8 +172,20 @@ def sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0
         p.copy_(p - lr * d)
 
 
-def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr=1e-3, betas=(0.9, 0.999),
-              eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):  # fmt: skip
+def adam_step(
+    params,
+    grads,
+    exp_avgs,
+    exp_avg_sqs,
+    max_exp_avg_sqs,
+    state_steps,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    maximize=False,
+):
     """Adam's update as its paper writes it, with torch.optim.Adam's options: t += 1; d = g (or -g) plus
     weight_decay * p; m and v exponential averages of d and d**2; m_hat = m / (1 - beta1**t), v_hat = v (or its
     running maximum) / (1 - beta2**t); p = p - lr * m_hat / (sqrt(v_hat) + eps). The lists are updated in place."""

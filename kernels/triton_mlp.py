@@ -114,10 +114,33 @@ def _loss_grad(z, y_ptr, partial_ptr, pid, rows, in_rows, cols, d_out, scale, LO
 
 
 @triton.jit
-def _mlp_fwd_bwd_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, B, scale,
-                        d0, d1, d2, d3, d4, ow1, ob1, ow2, ob2, ow3, ob3, ow4, ob4,
-                        N_LAYERS: tl.constexpr, ACT: tl.constexpr, LOSS: tl.constexpr,
-                        BLOCK: tl.constexpr, W: tl.constexpr):  # fmt: skip
+def _mlp_fwd_bwd_kernel(
+    x_ptr,
+    y_ptr,
+    p_ptr,
+    g_ptr,
+    partial_ptr,
+    B,
+    scale,
+    d0,
+    d1,
+    d2,
+    d3,
+    d4,
+    ow1,
+    ob1,
+    ow2,
+    ob2,
+    ow3,
+    ob3,
+    ow4,
+    ob4,
+    N_LAYERS: tl.constexpr,
+    ACT: tl.constexpr,
+    LOSS: tl.constexpr,
+    BLOCK: tl.constexpr,
+    W: tl.constexpr,
+):
     pid = tl.program_id(0)
     rows = pid * BLOCK + tl.arange(0, BLOCK)
     cols = tl.arange(0, W)
@@ -178,8 +201,19 @@ def _read_back(ptr, BLOCK: tl.constexpr, W: tl.constexpr):
 
 
 @triton.jit
-def _linear_staged(h, w_ptr, b_ptr, out_ptr, n_out, n_in, ACT: tl.constexpr, LAST: tl.constexpr, BLOCK: tl.constexpr,
-                   W: tl.constexpr, NC: tl.constexpr):  # fmt: skip
+def _linear_staged(
+    h,
+    w_ptr,
+    b_ptr,
+    out_ptr,
+    n_out,
+    n_in,
+    ACT: tl.constexpr,
+    LAST: tl.constexpr,
+    BLOCK: tl.constexpr,
+    W: tl.constexpr,
+    NC: tl.constexpr,
+):
     """act(h W^T + b) (the LAST layer: no act) written to the [BLOCK, W] scratch at out_ptr NC output columns at a
     time, and returned read back whole."""
     r = tl.arange(0, BLOCK)
@@ -196,9 +230,21 @@ def _linear_staged(h, w_ptr, b_ptr, out_ptr, n_out, n_in, ACT: tl.constexpr, LAS
 
 
 @triton.jit
-def _linear_backward_staged(dz, h_ptr, w_ptr, gw_ptr, gb_ptr, dz_ptr, n_out, n_in, ACT: tl.constexpr,
-                            INPUT_GRAD: tl.constexpr, BLOCK: tl.constexpr, W: tl.constexpr,
-                            NC: tl.constexpr):  # fmt: skip
+def _linear_backward_staged(
+    dz,
+    h_ptr,
+    w_ptr,
+    gw_ptr,
+    gb_ptr,
+    dz_ptr,
+    n_out,
+    n_in,
+    ACT: tl.constexpr,
+    INPUT_GRAD: tl.constexpr,
+    BLOCK: tl.constexpr,
+    W: tl.constexpr,
+    NC: tl.constexpr,
+):
     """Add dW = dz^T h and db = sum(dz) into the gradient buffer, NC input columns at a time (h's columns read back
     from the scratch at h_ptr); with INPUT_GRAD, return the layer below's dz = act'(dz W), written NC columns at a time
     to the scratch at dz_ptr and read back whole."""
@@ -209,8 +255,9 @@ def _linear_backward_staged(dz, h_ptr, w_ptr, gw_ptr, gb_ptr, dz_ptr, n_out, n_i
         i = c + tl.arange(0, NC)
         h = tl.load(h_ptr + r[:, None] * W + i[None, :])
         inside = (o[:, None] < n_out) & (i[None, :] < n_in)
-        tl.atomic_add(gw_ptr + o[:, None] * n_in + i[None, :], tl.dot(tl.trans(dz), h, input_precision="ieee"),
-                      mask=inside)  # fmt: skip
+        tl.atomic_add(
+            gw_ptr + o[:, None] * n_in + i[None, :], tl.dot(tl.trans(dz), h, input_precision="ieee"), mask=inside
+        )
         if INPUT_GRAD:
             w = tl.load(w_ptr + o[:, None] * n_in + i[None, :], mask=inside, other=0.0)
             dh = tl.dot(dz, w, input_precision="ieee")
@@ -221,10 +268,35 @@ def _linear_backward_staged(dz, h_ptr, w_ptr, gw_ptr, gb_ptr, dz_ptr, n_out, n_i
 
 
 @triton.jit
-def _mlp_fwd_bwd_staged_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, scratch_ptr, B, scale,
-                               d0, d1, d2, d3, d4, ow1, ob1, ow2, ob2, ow3, ob3, ow4, ob4,
-                               N_LAYERS: tl.constexpr, ACT: tl.constexpr, LOSS: tl.constexpr,
-                               BLOCK: tl.constexpr, W: tl.constexpr, NC: tl.constexpr):  # fmt: skip
+def _mlp_fwd_bwd_staged_kernel(
+    x_ptr,
+    y_ptr,
+    p_ptr,
+    g_ptr,
+    partial_ptr,
+    scratch_ptr,
+    B,
+    scale,
+    d0,
+    d1,
+    d2,
+    d3,
+    d4,
+    ow1,
+    ob1,
+    ow2,
+    ob2,
+    ow3,
+    ob3,
+    ow4,
+    ob4,
+    N_LAYERS: tl.constexpr,
+    ACT: tl.constexpr,
+    LOSS: tl.constexpr,
+    BLOCK: tl.constexpr,
+    W: tl.constexpr,
+    NC: tl.constexpr,
+):
     """_mlp_fwd_bwd_kernel for wide layers: slot k of this program's scratch holds h_k, the input of layer k + 1
     (slot 0 the batch's rows, slot N_LAYERS the logits, then each layer's dz on the way back)."""
     tl.static_assert(W % NC == 0, "the slices must tile the padded width")
@@ -254,20 +326,35 @@ def _mlp_fwd_bwd_staged_kernel(x_ptr, y_ptr, p_ptr, g_ptr, partial_ptr, scratch_
     # (where the logits were)
     top = slot + N_LAYERS * size
     if N_LAYERS > 3:
-        dz = _linear_backward_staged(dz, slot + 3 * size, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, top, d4, d3, ACT,
-                                     True, BLOCK, W, NC)  # fmt: skip
+        dz = _linear_backward_staged(
+            dz, slot + 3 * size, p_ptr + ow4, g_ptr + ow4, g_ptr + ob4, top, d4, d3, ACT, True, BLOCK, W, NC
+        )
     if N_LAYERS > 2:
-        dz = _linear_backward_staged(dz, slot + 2 * size, p_ptr + ow3, g_ptr + ow3, g_ptr + ob3, top, d3, d2, ACT,
-                                     True, BLOCK, W, NC)  # fmt: skip
+        dz = _linear_backward_staged(
+            dz, slot + 2 * size, p_ptr + ow3, g_ptr + ow3, g_ptr + ob3, top, d3, d2, ACT, True, BLOCK, W, NC
+        )
     if N_LAYERS > 1:
-        dz = _linear_backward_staged(dz, slot + size, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, top, d2, d1, ACT, True,
-                                     BLOCK, W, NC)  # fmt: skip
+        dz = _linear_backward_staged(
+            dz, slot + size, p_ptr + ow2, g_ptr + ow2, g_ptr + ob2, top, d2, d1, ACT, True, BLOCK, W, NC
+        )
     _linear_backward_staged(dz, slot, p_ptr + ow1, g_ptr + ow1, g_ptr + ob1, top, d1, d0, ACT, False, BLOCK, W, NC)
 
 
 @triton.jit
-def _mlp_sgd_kernel(p_ptr, g_ptr, buf_ptr, partial_ptr, loss_ptr, n, n_partials, lr, momentum,
-                    MOMENTUM: tl.constexpr, BLOCK: tl.constexpr, PARTIALS: tl.constexpr):  # fmt: skip
+def _mlp_sgd_kernel(
+    p_ptr,
+    g_ptr,
+    buf_ptr,
+    partial_ptr,
+    loss_ptr,
+    n,
+    n_partials,
+    lr,
+    momentum,
+    MOMENTUM: tl.constexpr,
+    BLOCK: tl.constexpr,
+    PARTIALS: tl.constexpr,
+):
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     inside = offs < n
@@ -371,23 +458,59 @@ class TritonMLPStep:
             if programs not in self._scratch:
                 self._scratch[programs] = torch.empty(programs * (layers + 1) * BLOCK_B * self.width, device=x.device)
             _mlp_fwd_bwd_staged_kernel[(programs,)](
-                x, y, self.params, self.grads, partials, self._scratch[programs], b, 1.0 / count, *d, *o,
-                N_LAYERS=layers, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
-                BLOCK=BLOCK_B, W=self.width, NC=NC, num_warps=8,
-            )  # fmt: skip
+                x,
+                y,
+                self.params,
+                self.grads,
+                partials,
+                self._scratch[programs],
+                b,
+                1.0 / count,
+                *d,
+                *o,
+                N_LAYERS=layers,
+                ACT=ACTIVATIONS[self.activation],
+                LOSS=LOSSES[self.loss],
+                BLOCK=BLOCK_B,
+                W=self.width,
+                NC=NC,
+                num_warps=8,
+            )
         else:
             # 8 warps at 64 units: a program holds each layer's [W, W] weight block and [16, W] activations (sm_90: at
             # 4 warps W=64 spills ~1.8 KB, none at 8)
             _mlp_fwd_bwd_kernel[(programs,)](
-                x, y, self.params, self.grads, partials, b, 1.0 / count, *d, *o,
-                N_LAYERS=layers, ACT=ACTIVATIONS[self.activation], LOSS=LOSSES[self.loss],
-                BLOCK=BLOCK_B, W=self.width, num_warps=8 if self.width >= 64 else 4,
-            )  # fmt: skip
+                x,
+                y,
+                self.params,
+                self.grads,
+                partials,
+                b,
+                1.0 / count,
+                *d,
+                *o,
+                N_LAYERS=layers,
+                ACT=ACTIVATIONS[self.activation],
+                LOSS=LOSSES[self.loss],
+                BLOCK=BLOCK_B,
+                W=self.width,
+                num_warps=8 if self.width >= 64 else 4,
+            )
         n = self.params.numel()
         _mlp_sgd_kernel[(triton.cdiv(n, UPDATE_BLOCK),)](
-            self.params, self.grads, self.buffers, partials, self.loss_value, n, programs, self.lr, self.momentum,
-            MOMENTUM=bool(self.momentum), BLOCK=UPDATE_BLOCK, PARTIALS=min(1024, max(16, next_power_of_2(programs))),
-        )  # fmt: skip
+            self.params,
+            self.grads,
+            self.buffers,
+            partials,
+            self.loss_value,
+            n,
+            programs,
+            self.lr,
+            self.momentum,
+            MOMENTUM=bool(self.momentum),
+            BLOCK=UPDATE_BLOCK,
+            PARTIALS=min(1024, max(16, next_power_of_2(programs))),
+        )
         return self.loss_value
 
 

@@ -135,9 +135,17 @@ class RegistrySGD(torch.optim.SGD):
         for group in self.param_groups:
             params = _trained(group)
             buffers = [self.state[p].get("momentum_buffer") for p in params]
-            fn([p for p in params], [p.grad for p in params], buffers, lr=group["lr"], momentum=group["momentum"],
-               dampening=group["dampening"], nesterov=group["nesterov"], weight_decay=group["weight_decay"],
-               maximize=group["maximize"])  # fmt: skip
+            fn(
+                [p for p in params],
+                [p.grad for p in params],
+                buffers,
+                lr=group["lr"],
+                momentum=group["momentum"],
+                dampening=group["dampening"],
+                nesterov=group["nesterov"],
+                weight_decay=group["weight_decay"],
+                maximize=group["maximize"],
+            )
             if group["momentum"]:
                 for p, b in zip(params, buffers, strict=True):
                     self.state[p]["momentum_buffer"] = b
@@ -170,10 +178,20 @@ class RegistryAdam(torch.optim.Adam):
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             states = [self.state[p] for p in params]
-            fn(params, [p.grad for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-               [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [], [s["step"] for s in states],
-               lr=group["lr"], betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"],
-               amsgrad=group["amsgrad"], maximize=group["maximize"])  # fmt: skip
+            fn(
+                params,
+                [p.grad for p in params],
+                [s["exp_avg"] for s in states],
+                [s["exp_avg_sq"] for s in states],
+                [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
+                [s["step"] for s in states],
+                lr=group["lr"],
+                betas=group["betas"],
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                amsgrad=group["amsgrad"],
+                maximize=group["maximize"],
+            )
         return loss
 
 

@@ -40,8 +40,13 @@ _FUNCTIONS = {torch.relu: "relu", F.relu: "relu", torch.sigmoid: "sigmoid", torc
 _METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 _MODULES = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 # the activations each layer's fused kernel applies in its epilogue
-_EPILOGUES = {nn.Linear: ("relu", "sigmoid", "tanh"), nn.Conv2d: ("relu",), nn.BatchNorm1d: ("relu",),
-              nn.BatchNorm2d: ("relu",), nn.Dropout: ("relu",)}  # fmt: skip
+_EPILOGUES = {
+    nn.Linear: ("relu", "sigmoid", "tanh"),
+    nn.Conv2d: ("relu",),
+    nn.BatchNorm1d: ("relu",),
+    nn.BatchNorm2d: ("relu",),
+    nn.Dropout: ("relu",),
+}
 
 
 def _module(gm: fx.GraphModule, node: fx.Node) -> nn.Module | None:

@@ -84,8 +84,11 @@ class Shapes(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         if not _called_by_interpreter():
             self.ops.add(func.overloadpacket.__name__)
-            self.shapes |= {tuple(t.shape) for t in (out if isinstance(out, (tuple, list)) else [out])
-                            if isinstance(t, torch.Tensor)}  # fmt: skip
+            self.shapes |= {
+                tuple(t.shape)
+                for t in (out if isinstance(out, (tuple, list)) else [out])
+                if isinstance(t, torch.Tensor)
+            }
         return out
 
 

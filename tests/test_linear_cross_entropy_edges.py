@@ -56,8 +56,13 @@ def test_bad_arguments_are_named(name, args, error, match):
     fn = helpers.runnable("linear_cross_entropy", name, "cpu")
     x_shape, w_shape, rows, *reduction = args
     with pytest.raises(error, match=match):
-        fn(torch.randn(x_shape), torch.randn(w_shape), torch.zeros(rows, dtype=torch.long), None,
-           reduction=reduction[0] if reduction else "mean")  # fmt: skip
+        fn(
+            torch.randn(x_shape),
+            torch.randn(w_shape),
+            torch.zeros(rows, dtype=torch.long),
+            None,
+            reduction=reduction[0] if reduction else "mean",
+        )
 
 
 def test_a_half_weight_with_float_x_is_refused():

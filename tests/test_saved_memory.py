@@ -70,7 +70,7 @@ def rows(kept: dict[str, float]) -> pd.DataFrame:
                 saved_bytes=b,
                 peak_memory_bytes=None,
                 rung=i,
-            )  # fmt: skip
+            )
             for i, (v, b) in enumerate(kept.items())
         ]
     )

@@ -52,10 +52,25 @@ def test_a_bad_shard_is_a_clear_error(text):
 
 def collected(*args: str) -> set[str]:
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/test_ops.py", "bench/test_lessons.py", "--collect-only", "-q",
-         "-p", "no:randomly", "--device", "cpu", *args],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "bench/test_ops.py",
+            "bench/test_lessons.py",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:randomly",
+            "--device",
+            "cpu",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {line for line in out.splitlines() if "::" in line}
 
 

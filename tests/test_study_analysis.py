@@ -155,10 +155,14 @@ def test_each_first_call_cost_gets_its_own_payback():
     rows.loc[rows["setting"] == "cudagraphs", "compile_s"] = 0.4  # 0.4 s over 8 ms saved per step
     rows.loc[rows["setting"] == "triton_mlp", "compile_s"] = 0.8  # 0.8 s over 9 ms
     text = conclude(study, rows)
-    assert "On cudagraphs, warming up and capturing the step costs 0.4 to 0.4 s on the first call; it pays back " \
-        "soonest on lesson 4.3 at batch 64, after 50 steps." in text  # fmt: skip
-    assert "On triton_mlp, compiling its two Triton kernels costs 0.8 to 0.8 s on the first call; it pays back " \
-        "soonest on lesson 4.3 at batch 64, after 89 steps." in text  # fmt: skip
+    assert (
+        "On cudagraphs, warming up and capturing the step costs 0.4 to 0.4 s on the first call; it pays back "
+        "soonest on lesson 4.3 at batch 64, after 50 steps." in text
+    )
+    assert (
+        "On triton_mlp, compiling its two Triton kernels costs 0.8 to 0.8 s on the first call; it pays back "
+        "soonest on lesson 4.3 at batch 64, after 89 steps." in text
+    )
 
 
 def test_the_crossover_is_the_smallest_batch_from_which_the_gpu_always_wins():
@@ -382,17 +386,40 @@ def test_the_census_table_shows_counts_shares_and_reasons():
 
     rows = pd.DataFrame(
         [
-            {"kind": "census", "lesson": "6.4", "batch": 4, "setting": "triton", "suite_launches": 15, "torch_ops": 5,
-             "suite_share": 0.75, "suite_time_share": None, "reason": None},
+            {
+                "kind": "census",
+                "lesson": "6.4",
+                "batch": 4,
+                "setting": "triton",
+                "suite_launches": 15,
+                "torch_ops": 5,
+                "suite_share": 0.75,
+                "suite_time_share": None,
+                "reason": None,
+            },
             {"kind": "census", "lesson": "6.5", "batch": 4, "setting": "triton", "reason": "3.6 GFLOP per step"},
             {"kind": "timing", "lesson": "6.4", "batch": 64, "setting": "eager", "step_s": 1.0},
         ]
-    )  # fmt: skip
+    )
     table = census_table(rows)
     assert table.to_dict("records") == [
-        {"lesson": "6.4", "batch": 4, "execution": "triton", "suite launches": "15", "torch operators": "5",
-         "suite share (count)": "75%", "suite share (kernel time)": "-"},
-        {"lesson": "6.5", "batch": 4, "execution": "triton", "suite launches": "-", "torch operators": "-",
-         "suite share (count)": "3.6 GFLOP per step", "suite share (kernel time)": "-"},
-    ]  # fmt: skip
+        {
+            "lesson": "6.4",
+            "batch": 4,
+            "execution": "triton",
+            "suite launches": "15",
+            "torch operators": "5",
+            "suite share (count)": "75%",
+            "suite share (kernel time)": "-",
+        },
+        {
+            "lesson": "6.5",
+            "batch": 4,
+            "execution": "triton",
+            "suite launches": "-",
+            "torch operators": "-",
+            "suite share (count)": "3.6 GFLOP per step",
+            "suite share (kernel time)": "-",
+        },
+    ]
     assert census_table(rows[rows["kind"] == "timing"]) is None

@@ -100,8 +100,9 @@ def test_dnnbench_study_writes_systems_rows_and_the_report_shows_them(tmp_path, 
     assert {r["setting"] for r in rows} == set(labels)
     if not torch.cuda.is_available():  # the CUDA graph backends: a skipped row with the reason, per lesson and batch
         graphs = [r for r in rows if r["setting"] in ("cudagraphs", "compiled_cudagraphs")]
-        assert graphs and all(r["kind"] == "skipped" and "replays CUDA graphs: it needs CUDA" in r["reason"]
-                              for r in graphs)  # fmt: skip
+        assert graphs and all(
+            r["kind"] == "skipped" and "replays CUDA graphs: it needs CUDA" in r["reason"] for r in graphs
+        )
     build_report([tmp_path / "study-backend.jsonl"], tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Study: backend" in text and (tmp_path / "report" / "study_backend.png").exists()

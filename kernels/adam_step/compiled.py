@@ -25,7 +25,19 @@ def compiled_adam_step(
     maximize=False,
 ) -> None:
     """torch.compile(the baseline's step, dynamic=False); an empty list runs eager (nothing to compile)."""
-    args = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps, weight_decay, amsgrad,
-            maximize)  # fmt: skip
+    args = (
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+    )
     check_args(*args)
     return (_compiled if params else eager_adam_step)(*args)

@@ -24,8 +24,22 @@ def torch_adam(
     maximize,
     **impl,
 ) -> None:
-    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, amsgrad=amsgrad, beta1=betas[0],
-         beta2=betas[1], lr=lr, weight_decay=weight_decay, eps=eps, maximize=maximize, **impl)  # fmt: skip
+    adam(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        amsgrad=amsgrad,
+        beta1=betas[0],
+        beta2=betas[1],
+        lr=lr,
+        weight_decay=weight_decay,
+        eps=eps,
+        maximize=maximize,
+        **impl,
+    )
 
 
 @variant("adam_step", "eager", baseline=True, differentiable=False)
@@ -45,7 +59,33 @@ def eager_adam_step(
 ) -> None:
     """torch.optim.Adam(foreach=False)'s update: the baseline."""
     with torch.no_grad():  # an update, not part of any graph
-        check_args(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps,
-                   weight_decay, amsgrad, maximize)  # fmt: skip
-        torch_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps,
-                   weight_decay, amsgrad, maximize, foreach=False, fused=False)  # fmt: skip
+        check_args(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            max_exp_avg_sqs,
+            state_steps,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+        )
+        torch_adam(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            max_exp_avg_sqs,
+            state_steps,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            foreach=False,
+            fused=False,
+        )

@@ -24,8 +24,34 @@ def foreach_adam_step(
     maximize=False,
 ) -> None:
     """torch.optim.Adam(foreach=True)'s update: one multi-tensor kernel per operation."""
-    check_args(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps, weight_decay,
-               amsgrad, maximize)  # fmt: skip
+    check_args(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+    )
     with torch.no_grad():  # an update, not part of any graph
-        torch_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps,
-                   weight_decay, amsgrad, maximize, foreach=True, fused=False)  # fmt: skip
+        torch_adam(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            max_exp_avg_sqs,
+            state_steps,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            foreach=True,
+            fused=False,
+        )

@@ -26,12 +26,38 @@ def fused_adam_step(
     maximize=False,
 ) -> None:
     """torch.optim.Adam(fused=True)'s update: torch's fused kernel."""
-    check_args(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps, weight_decay,
-               amsgrad, maximize)  # fmt: skip
+    check_args(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+    )
     with torch.no_grad():  # an update, not part of any graph
         steps = [s.to(p.device) for s, p in zip(state_steps, params, strict=True)]
-        torch_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps, weight_decay,
-                   amsgrad, maximize, foreach=False, fused=True)  # fmt: skip
+        torch_adam(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            max_exp_avg_sqs,
+            steps,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            foreach=False,
+            fused=True,
+        )
         for s, moved in zip(state_steps, steps, strict=True):
             if moved is not s:
                 s.copy_(moved)

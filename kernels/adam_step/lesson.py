@@ -24,8 +24,20 @@ def lesson_adam_step(
     maximize=False,
 ) -> None:
     """m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr m_hat / (sqrt(v_hat) + eps), as the paper writes it."""
-    check_args(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps, weight_decay,
-               amsgrad, maximize)  # fmt: skip
+    check_args(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+    )
     beta1, beta2 = betas
     with torch.no_grad():  # an update, not part of any graph
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):

@@ -22,9 +22,21 @@ from kernels.registry import variant
 
 
 @triton.jit
-def _adam_step_kernel(table_ptr, like_ptr, beta1, beta2, eps, weight_decay, step_size, bias2_sqrt,
-                      WEIGHT_DECAY: tl.constexpr, AMSGRAD: tl.constexpr, MAXIMIZE: tl.constexpr,
-                      CHUNK_SIZE: tl.constexpr, BLOCK_SIZE: tl.constexpr):  # fmt: skip
+def _adam_step_kernel(
+    table_ptr,
+    like_ptr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    step_size,
+    bias2_sqrt,
+    WEIGHT_DECAY: tl.constexpr,
+    AMSGRAD: tl.constexpr,
+    MAXIMIZE: tl.constexpr,
+    CHUNK_SIZE: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+):
     row = table_ptr + tl.program_id(0) * 7
     # addresses stored as int64, made pointers of the parameters' element type (like_ptr: the first parameter)
     p_ptr = tl.load(row).to(like_ptr.dtype)
@@ -80,8 +92,21 @@ def triton_multitensor_adam_step(
 ) -> None:
     """One Triton launch updates every parameter and its moments (per step count), from a table of addresses."""
     what = "adam_step 'triton_multitensor'"
-    check_args(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, betas, eps, weight_decay,
-               amsgrad, maximize, what)  # fmt: skip
+    check_args(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        state_steps,
+        lr,
+        betas,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        what,
+    )
     check_triton_lists(params, grads, what)
     beta1, beta2 = betas
     with torch.no_grad():  # an update, not part of any graph
@@ -97,7 +122,17 @@ def triton_multitensor_adam_step(
                 continue
             step_size = lr / (1 - beta1**t)
             _adam_step_kernel[(len(rows),)](
-                device_table(rows, params[0].device), params[0], float(beta1), float(beta2), float(eps),
-                float(weight_decay), step_size, math.sqrt(1 - beta2**t), bool(weight_decay), bool(amsgrad),
-                bool(maximize), CHUNK, BLOCK,
-            )  # fmt: skip
+                device_table(rows, params[0].device),
+                params[0],
+                float(beta1),
+                float(beta2),
+                float(eps),
+                float(weight_decay),
+                step_size,
+                math.sqrt(1 - beta2**t),
+                bool(weight_decay),
+                bool(amsgrad),
+                bool(maximize),
+                CHUNK,
+                BLOCK,
+            )

@@ -67,13 +67,28 @@ def _affine(w_ptr, b_ptr, c, stride_w, stride_b, HAS_WEIGHT: tl.constexpr, HAS_B
 
 @triton.jit
 def _x_hat_and_grad(
-    x_ptr, dy_ptr,  # pointers
-    c, e, total, S, W,  # the channel, the flat indices of its values, its value count, the spatial sizes
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_dyn, stride_dyc, stride_dyh, stride_dyw,
-    chunk_end, mean, rstd, w, b,  # the program's chunk end, the channel's statistics and affine
+    x_ptr,
+    dy_ptr,  # pointers
+    c,
+    e,
+    total,
+    S,
+    W,  # the channel, the flat indices of its values, its value count, the spatial sizes
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_dyn,
+    stride_dyc,
+    stride_dyh,
+    stride_dyw,
+    chunk_end,
+    mean,
+    rstd,
+    w,
+    b,  # the program's chunk end, the channel's statistics and affine
     ACTIVATION: tl.constexpr,
-):  # fmt: skip
+):
     """x_hat and dy of values e of channel c; with relu, dy only where the output x_hat * w + b was positive."""
     x, mask = _load_chunk(x_ptr, c, e, total, S, W, stride_xn, stride_xc, stride_xh, stride_xw, chunk_end)
     dy_offs = _offsets(e, c, S, W, stride_dyn, stride_dyc, stride_dyh, stride_dyw)
@@ -86,11 +101,19 @@ def _x_hat_and_grad(
 
 @triton.jit
 def _bn_stats_kernel(
-    x_ptr, mean_part_ptr, m2_part_ptr,
-    total, chunk, S, W,  # N*S values per channel, cut into chunks of `chunk`
-    stride_xn, stride_xc, stride_xh, stride_xw,
+    x_ptr,
+    mean_part_ptr,
+    m2_part_ptr,
+    total,
+    chunk,
+    S,
+    W,  # N*S values per channel, cut into chunks of `chunk`
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
     BLOCK: tl.constexpr,
-):  # fmt: skip
+):
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
     start = j.to(tl.int64) * chunk
@@ -118,14 +141,42 @@ def _bn_stats_kernel(
 
 @triton.jit
 def _bn_fwd_kernel(
-    x_ptr, y_ptr, w_ptr, b_ptr, rm_ptr, rv_ptr, mean_part_ptr, m2_part_ptr, save_mean_ptr, save_rstd_ptr,
-    total, chunk, S, W, momentum, eps,
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_yn, stride_yc, stride_yh, stride_yw,
-    stride_w, stride_b, stride_rm, stride_rv,  # the per-channel vectors
-    TRAINING: tl.constexpr, HAS_RUNNING: tl.constexpr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
-    ACTIVATION: tl.constexpr, SPLITS: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    y_ptr,
+    w_ptr,
+    b_ptr,
+    rm_ptr,
+    rv_ptr,
+    mean_part_ptr,
+    m2_part_ptr,
+    save_mean_ptr,
+    save_rstd_ptr,
+    total,
+    chunk,
+    S,
+    W,
+    momentum,
+    eps,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_yn,
+    stride_yc,
+    stride_yh,
+    stride_yw,
+    stride_w,
+    stride_b,
+    stride_rm,
+    stride_rv,  # the per-channel vectors
+    TRAINING: tl.constexpr,
+    HAS_RUNNING: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACTIVATION: tl.constexpr,
+    SPLITS: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
     nsplits = tl.num_programs(1)
@@ -171,13 +222,33 @@ def _bn_fwd_kernel(
 
 @triton.jit
 def _bn_bwd_reduce_kernel(
-    x_ptr, dy_ptr, w_ptr, b_ptr, save_mean_ptr, save_rstd_ptr, sum_dy_ptr, sum_dyx_ptr,
-    total, chunk, S, W,
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_dyn, stride_dyc, stride_dyh, stride_dyw,
-    stride_w, stride_b,
-    HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    dy_ptr,
+    w_ptr,
+    b_ptr,
+    save_mean_ptr,
+    save_rstd_ptr,
+    sum_dy_ptr,
+    sum_dyx_ptr,
+    total,
+    chunk,
+    S,
+    W,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_dyn,
+    stride_dyc,
+    stride_dyh,
+    stride_dyw,
+    stride_w,
+    stride_b,
+    HAS_WEIGHT: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACTIVATION: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
     mean = tl.load(save_mean_ptr + c)
@@ -189,10 +260,28 @@ def _bn_bwd_reduce_kernel(
     acc_dyx = tl.zeros([BLOCK], tl.float32)
     for off in range(0, chunk, BLOCK):
         x_hat, dy, _ = _x_hat_and_grad(
-            x_ptr, dy_ptr, c, start + off + lanes, total, S, W,
-            stride_xn, stride_xc, stride_xh, stride_xw, stride_dyn, stride_dyc, stride_dyh, stride_dyw,
-            start + chunk, mean, rstd, w, b, ACTIVATION,
-        )  # fmt: skip
+            x_ptr,
+            dy_ptr,
+            c,
+            start + off + lanes,
+            total,
+            S,
+            W,
+            stride_xn,
+            stride_xc,
+            stride_xh,
+            stride_xw,
+            stride_dyn,
+            stride_dyc,
+            stride_dyh,
+            stride_dyw,
+            start + chunk,
+            mean,
+            rstd,
+            w,
+            b,
+            ACTIVATION,
+        )
         acc_dy += dy
         acc_dyx += dy * x_hat
     nsplits = tl.num_programs(1)
@@ -202,15 +291,42 @@ def _bn_bwd_reduce_kernel(
 
 @triton.jit
 def _bn_bwd_kernel(
-    x_ptr, dy_ptr, dx_ptr, w_ptr, b_ptr, save_mean_ptr, save_rstd_ptr, sum_dy_ptr, sum_dyx_ptr, dw_ptr, db_ptr,
-    total, chunk, S, W,
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_dyn, stride_dyc, stride_dyh, stride_dyw,
-    stride_dxn, stride_dxc, stride_dxh, stride_dxw,
-    stride_w, stride_b,
-    TRAINING: tl.constexpr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr,
-    SPLITS: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    dy_ptr,
+    dx_ptr,
+    w_ptr,
+    b_ptr,
+    save_mean_ptr,
+    save_rstd_ptr,
+    sum_dy_ptr,
+    sum_dyx_ptr,
+    dw_ptr,
+    db_ptr,
+    total,
+    chunk,
+    S,
+    W,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_dyn,
+    stride_dyc,
+    stride_dyh,
+    stride_dyw,
+    stride_dxn,
+    stride_dxc,
+    stride_dxh,
+    stride_dxw,
+    stride_w,
+    stride_b,
+    TRAINING: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACTIVATION: tl.constexpr,
+    SPLITS: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     c = tl.program_id(0).to(tl.int64)
     j = tl.program_id(1)
     nsplits = tl.num_programs(1)
@@ -226,10 +342,28 @@ def _bn_bwd_kernel(
     for off in range(0, chunk, BLOCK):
         e = start + off + lanes
         x_hat, dy, mask = _x_hat_and_grad(
-            x_ptr, dy_ptr, c, e, total, S, W,
-            stride_xn, stride_xc, stride_xh, stride_xw, stride_dyn, stride_dyc, stride_dyh, stride_dyw,
-            start + chunk, mean, rstd, w, b, ACTIVATION,
-        )  # fmt: skip
+            x_ptr,
+            dy_ptr,
+            c,
+            e,
+            total,
+            S,
+            W,
+            stride_xn,
+            stride_xc,
+            stride_xh,
+            stride_xw,
+            stride_dyn,
+            stride_dyc,
+            stride_dyh,
+            stride_dyw,
+            start + chunk,
+            mean,
+            rstd,
+            w,
+            b,
+            ACTIVATION,
+        )
         if TRAINING:  # the batch statistics depend on x: two more terms
             dx = w * rstd * (dy - sum_dy / total - x_hat * (sum_dyx / total))
         else:
@@ -404,8 +538,17 @@ def triton_batchnorm_call(args: BatchNormArgs, op: str, *, fuse: bool) -> torch.
     after. `op` names the variant in errors."""
     check_triton_tensor(args.x, op)
     inside = args.activation if fuse else None
-    y = TritonBatchNorm.apply(args.x, args.running_mean, args.running_var, args.weight, args.bias, args.training,
-                              args.momentum, args.eps, inside)  # fmt: skip
+    y = TritonBatchNorm.apply(
+        args.x,
+        args.running_mean,
+        args.running_var,
+        args.weight,
+        args.bias,
+        args.training,
+        args.momentum,
+        args.eps,
+        inside,
+    )
     return y if fuse else apply_activation(y, args.activation)
 
 

@@ -89,20 +89,50 @@ def _tap(kk, CH, S):
 @triton.jit
 def _conv2d_fwd_kernel(
     # pointers: x [N, C, H, W], w [K, C/g, R, S], y [N, K, P, Q], bias [K]
-    x_ptr, w_ptr, y_ptr, bias_ptr,
+    x_ptr,
+    w_ptr,
+    y_ptr,
+    bias_ptr,
     # GEMM sizes (M = N*P*Q pixels, K_G output channels per group, RED = C_G*R*S) and image sizes
-    M, K_G, RED, C_G, H, W, P, Q, S,
+    M,
+    K_G,
+    RED,
+    C_G,
+    H,
+    W,
+    P,
+    Q,
+    S,
     # strides: one element along each dim of each tensor
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_wk, stride_wc, stride_wr, stride_ws,
-    stride_yn, stride_yk, stride_yp, stride_yq,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_wk,
+    stride_wc,
+    stride_wr,
+    stride_ws,
+    stride_yn,
+    stride_yk,
+    stride_yp,
+    stride_yq,
     stride_bias,
     # the convolution's own stride, padding and dilation
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    STRIDE_H,
+    STRIDE_W,
+    PAD_H,
+    PAD_W,
+    DIL_H,
+    DIL_W,
     # epilogue and precision, then the tile
-    HAS_BIAS: tl.constexpr, ACTIVATION: tl.constexpr, INPUT_PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
-):  # fmt: skip
+    HAS_BIAS: tl.constexpr,
+    ACTIVATION: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+):
     pid_m, pid_n = grouped_tile(tl.program_id(0), M, K_G, BLOCK_M, BLOCK_N, GROUP_M)
     group = tl.program_id(1)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # output pixels (n, p, q)
@@ -145,19 +175,46 @@ def _conv2d_fwd_kernel(
 @triton.jit
 def _conv2d_bwd_input_kernel(
     # pointers: dy [N, K, P, Q], w [K, C/g, R, S], dx [N, C, H, W]
-    dy_ptr, w_ptr, dx_ptr,
+    dy_ptr,
+    w_ptr,
+    dx_ptr,
     # GEMM sizes (M = N*H*W input pixels, C_G input channels per group, RED = K_G*R*S) and image sizes
-    M, C_G, RED, K_G, H, W, P, Q, S,
+    M,
+    C_G,
+    RED,
+    K_G,
+    H,
+    W,
+    P,
+    Q,
+    S,
     # strides: one element along each dim of each tensor (dx has x's layout: stride_x*)
-    stride_dyn, stride_dyk, stride_dyp, stride_dyq,
-    stride_wk, stride_wc, stride_wr, stride_ws,
-    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_dyn,
+    stride_dyk,
+    stride_dyp,
+    stride_dyq,
+    stride_wk,
+    stride_wc,
+    stride_wr,
+    stride_ws,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
     # the convolution's own stride, padding and dilation
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    STRIDE_H,
+    STRIDE_W,
+    PAD_H,
+    PAD_W,
+    DIL_H,
+    DIL_W,
     # precision, then the tile
     INPUT_PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
-):  # fmt: skip
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+):
     pid_m, pid_n = grouped_tile(tl.program_id(0), M, C_G, BLOCK_M, BLOCK_N, GROUP_M)
     group = tl.program_id(1)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)  # input pixels (n, h, w)
@@ -201,19 +258,47 @@ def _conv2d_bwd_input_kernel(
 @triton.jit
 def _conv2d_bwd_weight_kernel(
     # pointers: dy [N, K, P, Q], x [N, C, H, W], dw [splits, K, C/g, R, S] (fp32 partials, one per split)
-    dy_ptr, x_ptr, dw_ptr,
+    dy_ptr,
+    x_ptr,
+    dw_ptr,
     # GEMM sizes (K_G x COLS = C_G*R*S, reduced over RED = N*P*Q pixels, RED_PER_SPLIT per split) and image sizes
-    K_G, COLS, RED, RED_PER_SPLIT, C_G, H, W, P, Q, S,
+    K_G,
+    COLS,
+    RED,
+    RED_PER_SPLIT,
+    C_G,
+    H,
+    W,
+    P,
+    Q,
+    S,
     # strides: one element along each dim of each tensor (dw's split dim, then w's layout: stride_w*)
-    stride_dyn, stride_dyk, stride_dyp, stride_dyq,
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_dw_split, stride_wk, stride_wc, stride_wr, stride_ws,
+    stride_dyn,
+    stride_dyk,
+    stride_dyp,
+    stride_dyq,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_dw_split,
+    stride_wk,
+    stride_wc,
+    stride_wr,
+    stride_ws,
     # the convolution's own stride, padding and dilation
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    STRIDE_H,
+    STRIDE_W,
+    PAD_H,
+    PAD_W,
+    DIL_H,
+    DIL_W,
     # precision, then the tile
     INPUT_PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-):  # fmt: skip
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     num_n = tl.cdiv(COLS, BLOCK_N)
     pid_m = tl.program_id(0) // num_n
     pid_n = tl.program_id(0) % num_n

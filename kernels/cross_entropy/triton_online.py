@@ -45,10 +45,23 @@ TORCH_OPS = {
 
 @triton.jit
 def _cross_entropy_fwd_kernel(
-    loss_ptr, max_ptr, logd_ptr, w_row_ptr, x_ptr, target_ptr, weight_ptr,
-    n_cols, stride_x_row, stride_x_col, stride_t, ignore_index, smoothing,
-    HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    loss_ptr,
+    max_ptr,
+    logd_ptr,
+    w_row_ptr,
+    x_ptr,
+    target_ptr,
+    weight_ptr,
+    n_cols,
+    stride_x_row,
+    stride_x_col,
+    stride_t,
+    ignore_index,
+    smoothing,
+    HAS_WEIGHT: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row * stride_x_row
     offs = tl.arange(0, BLOCK_N).to(tl.int64)
@@ -99,10 +112,27 @@ def _cross_entropy_fwd_kernel(
 
 @triton.jit
 def _cross_entropy_bwd_kernel(
-    dx_ptr, x_ptr, target_ptr, weight_ptr, max_ptr, logd_ptr, g_ptr, denom_ptr,
-    n_cols, stride_x_row, stride_x_col, stride_t, stride_g, stride_dx_row, ignore_index, smoothing,
-    HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, REDUCTION: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    dx_ptr,
+    x_ptr,
+    target_ptr,
+    weight_ptr,
+    max_ptr,
+    logd_ptr,
+    g_ptr,
+    denom_ptr,
+    n_cols,
+    stride_x_row,
+    stride_x_col,
+    stride_t,
+    stride_g,
+    stride_dx_row,
+    ignore_index,
+    smoothing,
+    HAS_WEIGHT: tl.constexpr,
+    SMOOTHING: tl.constexpr,
+    REDUCTION: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row * stride_x_row
     offs = tl.arange(0, BLOCK_N).to(tl.int64)
@@ -156,10 +186,24 @@ class CrossEntropyRows(torch.autograd.Function):
         block_n, num_warps = _config(n_cols)
         if n_rows:
             _cross_entropy_fwd_kernel[(n_rows,)](
-                loss, row_max, logd, w_row, rows, t, weight if weight is not None else loss,
-                n_cols, rows.stride(0), rows.stride(1), t.stride(0), ignore_index, float(label_smoothing),
-                HAS_WEIGHT=weight is not None, SMOOTHING=label_smoothing > 0, BLOCK_N=block_n, num_warps=num_warps,
-            )  # fmt: skip
+                loss,
+                row_max,
+                logd,
+                w_row,
+                rows,
+                t,
+                weight if weight is not None else loss,
+                n_cols,
+                rows.stride(0),
+                rows.stride(1),
+                t.stride(0),
+                ignore_index,
+                float(label_smoothing),
+                HAS_WEIGHT=weight is not None,
+                SMOOTHING=label_smoothing > 0,
+                BLOCK_N=block_n,
+                num_warps=num_warps,
+            )
         denom = w_row.sum() if reduction == "mean" else None
         if reduction == "none":
             out = loss.to(x.dtype).reshape(target.shape)
@@ -180,11 +224,28 @@ class CrossEntropyRows(torch.autograd.Function):
         block_n, num_warps = _config(n_cols)
         if n_rows:
             _cross_entropy_bwd_kernel[(n_rows,)](
-                dx, rows, t, weight if weight is not None else logd, row_max, logd, g_rows, denom,
-                n_cols, rows.stride(0), rows.stride(1), t.stride(0), g_rows.stride(0) if reduction == "none" else 0,
-                dx.stride(0), ignore_index, label_smoothing, HAS_WEIGHT=weight is not None,
-                SMOOTHING=label_smoothing > 0, REDUCTION=REDUCTION[reduction], BLOCK_N=block_n, num_warps=num_warps,
-            )  # fmt: skip
+                dx,
+                rows,
+                t,
+                weight if weight is not None else logd,
+                row_max,
+                logd,
+                g_rows,
+                denom,
+                n_cols,
+                rows.stride(0),
+                rows.stride(1),
+                t.stride(0),
+                g_rows.stride(0) if reduction == "none" else 0,
+                dx.stride(0),
+                ignore_index,
+                label_smoothing,
+                HAS_WEIGHT=weight is not None,
+                SMOOTHING=label_smoothing > 0,
+                REDUCTION=REDUCTION[reduction],
+                BLOCK_N=block_n,
+                num_warps=num_warps,
+            )
         if len(shape) > 2:  # back from [rows, C] to [N, C, d1, ...]
             n, c, *spatial = shape
             dx = dx.reshape(n, *spatial, c).movedim(-1, 1)

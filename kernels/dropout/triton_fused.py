@@ -15,7 +15,8 @@ from kernels.registry import variant
 
 
 @variant("dropout", "triton_fused", interpreted_on_cpu=True, torch_ops=TORCH_OPS)
-def triton_fused_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
-                         activation=None) -> torch.Tensor:  # fmt: skip
+def triton_fused_dropout(
+    x: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, activation=None
+) -> torch.Tensor:
     """Triton dropout with the following relu in the same kernel; the backward reads y, not a mask."""
     return triton_dropout(x, p, training, inplace, activation, fuse=True, what="dropout 'triton_fused'")

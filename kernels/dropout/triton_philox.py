@@ -139,12 +139,15 @@ TORCH_OPS = {
     "copy_": "in place on such an x: the result copied back; an output gradient stored unlike x copied into x's "
     "layout (backward)",
 }
-UNFUSED = {"relu": "the activation after the dropout, as its own op (triton_fused has it in the kernel)",
-           "threshold_backward": "relu's backward (backward)"}  # fmt: skip
+UNFUSED = {
+    "relu": "the activation after the dropout, as its own op (triton_fused has it in the kernel)",
+    "threshold_backward": "relu's backward (backward)",
+}
 
 
 @variant("dropout", "triton_philox", interpreted_on_cpu=True, torch_ops={**TORCH_OPS, **UNFUSED})
-def triton_philox_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
-                          activation=None) -> torch.Tensor:  # fmt: skip
+def triton_philox_dropout(
+    x: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, activation=None
+) -> torch.Tensor:
     """Triton dropout, mask drawn from (seed, offset) by Philox and drawn again in the backward: no mask stored."""
     return triton_dropout(x, p, training, inplace, activation, fuse=False, what="dropout 'triton_philox'")

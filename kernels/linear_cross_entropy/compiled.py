@@ -12,8 +12,14 @@ _compiled = compile_static(eager_linear_cross_entropy)
 
 
 @variant("linear_cross_entropy", "compiled")
-def compiled_linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, bias=None,
-                                  ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+def compiled_linear_cross_entropy(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """torch.compile(linear + cross-entropy, dynamic=False); no rows runs eager (Inductor need not see it)."""
     check_args(x, weight, target, bias, ignore_index, reduction)
     run = _compiled if x.shape[0] else eager_linear_cross_entropy

@@ -9,8 +9,14 @@ from kernels.registry import variant
 
 
 @variant("linear_cross_entropy", "eager", baseline=True)
-def eager_linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, bias=None,
-                               ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+def eager_linear_cross_entropy(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """F.cross_entropy(F.linear(x, weight, bias), target): the baseline."""
     check_args(x, weight, target, bias, ignore_index, reduction)
     return F.cross_entropy(F.linear(x, weight, bias), target, ignore_index=ignore_index, reduction=reduction)

@@ -10,8 +10,14 @@ FP16_SUM = "the formula sums 3,000 exponentials in fp16: its gradient is 7% off 
 
 
 @variant("linear_cross_entropy", "lesson", unsupported={"wide/fp16": FP16_SUM})
-def lesson_linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, bias=None,
-                                ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+def lesson_linear_cross_entropy(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """-log(softmax(x @ W^T + b))[y], the course's formula."""
     check_args(x, weight, target, bias, ignore_index, reduction)
     z = x @ weight.t()

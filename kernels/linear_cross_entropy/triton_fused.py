@@ -33,18 +33,37 @@ BLOCK_M, BLOCK_C, BLOCK_K, BLOCK_D = 32, 64, 64, 64
 
 
 @triton.jit
-def _logits_block(x_ptr, w_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_xn, stride_xd, stride_wc, stride_wd,
-                  stride_b, HAS_BIAS: tl.constexpr, INPUT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
-                  BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):  # fmt: skip
+def _logits_block(
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    rows,
+    cols,
+    row_ok,
+    col_ok,
+    D,
+    stride_xn,
+    stride_xd,
+    stride_wc,
+    stride_wd,
+    stride_b,
+    HAS_BIAS: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     """z[rows, cols] = x[rows] @ W[cols]^T + b[cols] in fp32, padding columns -inf."""
     acc = tl.zeros([BLOCK_M, BLOCK_C], tl.float32)
     for k0 in range(0, D, BLOCK_K):
         ks = k0 + tl.arange(0, BLOCK_K)
         k_ok = ks < D
-        a = tl.load(x_ptr + rows[:, None] * stride_xn + ks[None, :] * stride_xd, mask=row_ok[:, None] & k_ok[None, :],
-                    other=0.0)  # fmt: skip
-        w = tl.load(w_ptr + cols[None, :] * stride_wc + ks[:, None] * stride_wd, mask=col_ok[None, :] & k_ok[:, None],
-                    other=0.0)  # fmt: skip
+        a = tl.load(
+            x_ptr + rows[:, None] * stride_xn + ks[None, :] * stride_xd, mask=row_ok[:, None] & k_ok[None, :], other=0.0
+        )
+        w = tl.load(
+            w_ptr + cols[None, :] * stride_wc + ks[:, None] * stride_wd, mask=col_ok[None, :] & k_ok[:, None], other=0.0
+        )
         acc = tl.dot(a, w, acc, input_precision=INPUT_PRECISION)
     if HAS_BIAS:
         acc += tl.load(b_ptr + cols * stride_b, mask=col_ok, other=0.0).to(tl.float32)[None, :]
@@ -52,10 +71,30 @@ def _logits_block(x_ptr, w_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_xn,
 
 
 @triton.jit
-def _linear_ce_fwd_kernel(loss_ptr, max_ptr, logd_ptr, x_ptr, w_ptr, b_ptr, t_ptr, N, D, C,
-                          stride_xn, stride_xd, stride_wc, stride_wd, stride_b, stride_t, ignore_index,
-                          HAS_BIAS: tl.constexpr, INPUT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
-                          BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):  # fmt: skip
+def _linear_ce_fwd_kernel(
+    loss_ptr,
+    max_ptr,
+    logd_ptr,
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    t_ptr,
+    N,
+    D,
+    C,
+    stride_xn,
+    stride_xd,
+    stride_wc,
+    stride_wd,
+    stride_b,
+    stride_t,
+    ignore_index,
+    HAS_BIAS: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < N
     y = tl.load(t_ptr + rows * stride_t, mask=row_ok, other=ignore_index)
@@ -64,8 +103,26 @@ def _linear_ce_fwd_kernel(loss_ptr, max_ptr, logd_ptr, x_ptr, w_ptr, b_ptr, t_pt
     picked = tl.zeros([BLOCK_M], tl.float32)
     for c0 in range(0, C, BLOCK_C):
         cols = c0 + tl.arange(0, BLOCK_C)
-        z = _logits_block(x_ptr, w_ptr, b_ptr, rows, cols, row_ok, cols < C, D, stride_xn, stride_xd, stride_wc,
-                          stride_wd, stride_b, HAS_BIAS, INPUT_PRECISION, BLOCK_M, BLOCK_C, BLOCK_K)  # fmt: skip
+        z = _logits_block(
+            x_ptr,
+            w_ptr,
+            b_ptr,
+            rows,
+            cols,
+            row_ok,
+            cols < C,
+            D,
+            stride_xn,
+            stride_xd,
+            stride_wc,
+            stride_wd,
+            stride_b,
+            HAS_BIAS,
+            INPUT_PRECISION,
+            BLOCK_M,
+            BLOCK_C,
+            BLOCK_K,
+        )
         m_new = tl.maximum(m_i, tl.max(z, axis=1))  # the first block holds class 0: m is finite from here on
         d_i = d_i * tl.exp(m_i - m_new) + tl.sum(tl.exp(z - m_new[:, None]), axis=1)
         m_i = m_new
@@ -79,13 +136,52 @@ def _linear_ce_fwd_kernel(loss_ptr, max_ptr, logd_ptr, x_ptr, w_ptr, b_ptr, t_pt
 
 
 @triton.jit
-def _dz_block(x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_ptr, t_ptr, rows, cols, row_ok, col_ok, D,
-              stride_xn, stride_xd, stride_wc, stride_wd, stride_b, stride_t,
-              HAS_BIAS: tl.constexpr, INPUT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
-              BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr):  # fmt: skip
+def _dz_block(
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    coef_ptr,
+    max_ptr,
+    logd_ptr,
+    t_ptr,
+    rows,
+    cols,
+    row_ok,
+    col_ok,
+    D,
+    stride_xn,
+    stride_xd,
+    stride_wc,
+    stride_wd,
+    stride_b,
+    stride_t,
+    HAS_BIAS: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     """dz[rows, cols] = g_i * (softmax(z) - onehot(y)), recomputed from x and W; 0 outside the rows and columns."""
-    z = _logits_block(x_ptr, w_ptr, b_ptr, rows, cols, row_ok, col_ok, D, stride_xn, stride_xd, stride_wc, stride_wd,
-                      stride_b, HAS_BIAS, INPUT_PRECISION, BLOCK_M, BLOCK_C, BLOCK_K)  # fmt: skip
+    z = _logits_block(
+        x_ptr,
+        w_ptr,
+        b_ptr,
+        rows,
+        cols,
+        row_ok,
+        col_ok,
+        D,
+        stride_xn,
+        stride_xd,
+        stride_wc,
+        stride_wd,
+        stride_b,
+        HAS_BIAS,
+        INPUT_PRECISION,
+        BLOCK_M,
+        BLOCK_C,
+        BLOCK_K,
+    )
     m = tl.load(max_ptr + rows, mask=row_ok, other=0.0)
     logd = tl.load(logd_ptr + rows, mask=row_ok, other=0.0)
     coef = tl.load(coef_ptr + rows, mask=row_ok, other=0.0)
@@ -96,10 +192,31 @@ def _dz_block(x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_ptr, t_ptr, rows, col
 
 
 @triton.jit
-def _linear_ce_dx_kernel(dx_ptr, x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_ptr, t_ptr, N, D, C,
-                         stride_xn, stride_xd, stride_wc, stride_wd, stride_b, stride_t,
-                         HAS_BIAS: tl.constexpr, INPUT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
-                         BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr):  # fmt: skip
+def _linear_ce_dx_kernel(
+    dx_ptr,
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    coef_ptr,
+    max_ptr,
+    logd_ptr,
+    t_ptr,
+    N,
+    D,
+    C,
+    stride_xn,
+    stride_xd,
+    stride_wc,
+    stride_wd,
+    stride_b,
+    stride_t,
+    HAS_BIAS: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     feats = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     row_ok, feat_ok = rows < N, feats < D
@@ -107,21 +224,71 @@ def _linear_ce_dx_kernel(dx_ptr, x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_pt
     for c0 in range(0, C, BLOCK_C):
         cols = c0 + tl.arange(0, BLOCK_C)
         col_ok = cols < C
-        dz = _dz_block(x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_ptr, t_ptr, rows, cols, row_ok, col_ok, D,
-                       stride_xn, stride_xd, stride_wc, stride_wd, stride_b, stride_t, HAS_BIAS, INPUT_PRECISION,
-                       BLOCK_M, BLOCK_C, BLOCK_K)  # fmt: skip
-        w = tl.load(w_ptr + cols[:, None] * stride_wc + feats[None, :] * stride_wd,
-                    mask=col_ok[:, None] & feat_ok[None, :], other=0.0)  # fmt: skip
+        dz = _dz_block(
+            x_ptr,
+            w_ptr,
+            b_ptr,
+            coef_ptr,
+            max_ptr,
+            logd_ptr,
+            t_ptr,
+            rows,
+            cols,
+            row_ok,
+            col_ok,
+            D,
+            stride_xn,
+            stride_xd,
+            stride_wc,
+            stride_wd,
+            stride_b,
+            stride_t,
+            HAS_BIAS,
+            INPUT_PRECISION,
+            BLOCK_M,
+            BLOCK_C,
+            BLOCK_K,
+        )
+        w = tl.load(
+            w_ptr + cols[:, None] * stride_wc + feats[None, :] * stride_wd,
+            mask=col_ok[:, None] & feat_ok[None, :],
+            other=0.0,
+        )
         acc = tl.dot(dz.to(w.dtype), w, acc, input_precision=INPUT_PRECISION)
-    tl.store(dx_ptr + rows[:, None] * D + feats[None, :], acc.to(dx_ptr.dtype.element_ty),
-             mask=row_ok[:, None] & feat_ok[None, :])  # fmt: skip
+    tl.store(
+        dx_ptr + rows[:, None] * D + feats[None, :],
+        acc.to(dx_ptr.dtype.element_ty),
+        mask=row_ok[:, None] & feat_ok[None, :],
+    )
 
 
 @triton.jit
-def _linear_ce_dw_kernel(dw_ptr, db_ptr, x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_ptr, t_ptr, N, D, C,
-                         stride_xn, stride_xd, stride_wc, stride_wd, stride_b, stride_t,
-                         HAS_BIAS: tl.constexpr, INPUT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr,
-                         BLOCK_C: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr):  # fmt: skip
+def _linear_ce_dw_kernel(
+    dw_ptr,
+    db_ptr,
+    x_ptr,
+    w_ptr,
+    b_ptr,
+    coef_ptr,
+    max_ptr,
+    logd_ptr,
+    t_ptr,
+    N,
+    D,
+    C,
+    stride_xn,
+    stride_xd,
+    stride_wc,
+    stride_wd,
+    stride_b,
+    stride_t,
+    HAS_BIAS: tl.constexpr,
+    INPUT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     cols = tl.program_id(0) * BLOCK_C + tl.arange(0, BLOCK_C)
     feats = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     col_ok, feat_ok = cols < C, feats < D
@@ -130,15 +297,43 @@ def _linear_ce_dw_kernel(dw_ptr, db_ptr, x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr,
     for r0 in range(0, N, BLOCK_M):
         rows = r0 + tl.arange(0, BLOCK_M)
         row_ok = rows < N
-        dz = _dz_block(x_ptr, w_ptr, b_ptr, coef_ptr, max_ptr, logd_ptr, t_ptr, rows, cols, row_ok, col_ok, D,
-                       stride_xn, stride_xd, stride_wc, stride_wd, stride_b, stride_t, HAS_BIAS, INPUT_PRECISION,
-                       BLOCK_M, BLOCK_C, BLOCK_K)  # fmt: skip
-        x = tl.load(x_ptr + rows[:, None] * stride_xn + feats[None, :] * stride_xd,
-                    mask=row_ok[:, None] & feat_ok[None, :], other=0.0)  # fmt: skip
+        dz = _dz_block(
+            x_ptr,
+            w_ptr,
+            b_ptr,
+            coef_ptr,
+            max_ptr,
+            logd_ptr,
+            t_ptr,
+            rows,
+            cols,
+            row_ok,
+            col_ok,
+            D,
+            stride_xn,
+            stride_xd,
+            stride_wc,
+            stride_wd,
+            stride_b,
+            stride_t,
+            HAS_BIAS,
+            INPUT_PRECISION,
+            BLOCK_M,
+            BLOCK_C,
+            BLOCK_K,
+        )
+        x = tl.load(
+            x_ptr + rows[:, None] * stride_xn + feats[None, :] * stride_xd,
+            mask=row_ok[:, None] & feat_ok[None, :],
+            other=0.0,
+        )
         acc = tl.dot(tl.trans(dz.to(x.dtype)), x, acc, input_precision=INPUT_PRECISION)
         acc_b += tl.sum(dz, axis=0)
-    tl.store(dw_ptr + cols[:, None] * D + feats[None, :], acc.to(dw_ptr.dtype.element_ty),
-             mask=col_ok[:, None] & feat_ok[None, :])  # fmt: skip
+    tl.store(
+        dw_ptr + cols[:, None] * D + feats[None, :],
+        acc.to(dw_ptr.dtype.element_ty),
+        mask=col_ok[:, None] & feat_ok[None, :],
+    )
     if HAS_BIAS:
         tl.store(db_ptr + cols, acc_b.to(db_ptr.dtype.element_ty), mask=col_ok & (tl.program_id(1) == 0))
 
@@ -153,14 +348,35 @@ class LinearCrossEntropy(torch.autograd.Function):
         n, d = x.shape
         c = weight.shape[0]
         loss, m, logd = (torch.empty(n, device=x.device, dtype=torch.float32) for _ in range(3))
-        args = (x, weight, bias if bias is not None else weight, target, n, d, c, x.stride(0), x.stride(1),
-                weight.stride(0), weight.stride(1), bias.stride(0) if bias is not None else 0,
-                target.stride(0) if n else 1)  # fmt: skip
+        args = (
+            x,
+            weight,
+            bias if bias is not None else weight,
+            target,
+            n,
+            d,
+            c,
+            x.stride(0),
+            x.stride(1),
+            weight.stride(0),
+            weight.stride(1),
+            bias.stride(0) if bias is not None else 0,
+            target.stride(0) if n else 1,
+        )
         if n:
             _linear_ce_fwd_kernel[(triton.cdiv(n, BLOCK_M),)](
-                loss, m, logd, *args[:4], *args[4:], ignore_index, bias is not None, _precision(x), BLOCK_M, BLOCK_C,
+                loss,
+                m,
+                logd,
+                *args[:4],
+                *args[4:],
+                ignore_index,
+                bias is not None,
+                _precision(x),
+                BLOCK_M,
+                BLOCK_C,
                 BLOCK_K,
-            )  # fmt: skip
+            )
         kept = target != ignore_index
         count = kept.sum()
         if reduction == "none":
@@ -188,9 +404,30 @@ class LinearCrossEntropy(torch.autograd.Function):
         db = torch.empty(c, device=x.device, dtype=weight.dtype) if ctx.has_bias else None
         if n == 0 or d == 0:
             return dx.zero_(), dw.zero_(), None if db is None else db.zero_(), None, None, None
-        common = (x, weight, bias if bias is not None else weight, coef, m, logd, target, n, d, c, x.stride(0),
-                  x.stride(1), weight.stride(0), weight.stride(1), bias.stride(0) if bias is not None else 0,
-                  target.stride(0), ctx.has_bias, _precision(x), BLOCK_M, BLOCK_C, BLOCK_K, BLOCK_D)  # fmt: skip
+        common = (
+            x,
+            weight,
+            bias if bias is not None else weight,
+            coef,
+            m,
+            logd,
+            target,
+            n,
+            d,
+            c,
+            x.stride(0),
+            x.stride(1),
+            weight.stride(0),
+            weight.stride(1),
+            bias.stride(0) if bias is not None else 0,
+            target.stride(0),
+            ctx.has_bias,
+            _precision(x),
+            BLOCK_M,
+            BLOCK_C,
+            BLOCK_K,
+            BLOCK_D,
+        )
         # a [64, 64] fp32 accumulator and a recomputed [32, 64] logits block per program: 8 warps hold them without
         # spilling (with 4, the fp32 dW kernel spilled 20 bytes on sm_90)
         _linear_ce_dx_kernel[(triton.cdiv(n, BLOCK_M), triton.cdiv(d, BLOCK_D))](dx, *common, num_warps=8)
@@ -215,10 +452,17 @@ TORCH_OPS = {
 }
 
 
-@variant("linear_cross_entropy", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot,
-         torch_ops=TORCH_OPS)  # fmt: skip
-def triton_fused_linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, bias=None,
-                                      ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+@variant(
+    "linear_cross_entropy", "triton_fused", interpreted_on_cpu=True, limit=interpreter_bf16_dot, torch_ops=TORCH_OPS
+)
+def triton_fused_linear_cross_entropy(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Linear + cross-entropy in Triton without writing the logits, forward and backward (dx, dW, db)."""
     what = "linear_cross_entropy 'triton_fused'"
     check_args(x, weight, target, bias, ignore_index, reduction, what)

@@ -46,18 +46,40 @@ def _nchw_index(offs, C, H, W, CHANNELS_LAST: tl.constexpr):
 @triton.jit
 def _max_pool2d_fwd_kernel(
     # pointers: x [N, C, H, W], y [N, C, P, Q], idx [N, C, P, Q] (int32 window positions, when saved)
-    x_ptr, y_ptr, idx_ptr,
+    x_ptr,
+    y_ptr,
+    idx_ptr,
     # sizes: TOTAL = N*C*P*Q outputs
-    TOTAL, C, H, W, P, Q,
+    TOTAL,
+    C,
+    H,
+    W,
+    P,
+    Q,
     # strides: one element along each dim of each tensor (idx has y's layout)
-    stride_xn, stride_xc, stride_xh, stride_xw,
-    stride_yn, stride_yc, stride_yp, stride_yq,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
+    stride_yn,
+    stride_yc,
+    stride_yp,
+    stride_yq,
     # the pool's stride, padding and dilation
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    STRIDE_H,
+    STRIDE_W,
+    PAD_H,
+    PAD_W,
+    DIL_H,
+    DIL_W,
     # the window, the layout the outputs are numbered in, the fused activation, then the block
-    KH: tl.constexpr, KW: tl.constexpr, CHANNELS_LAST: tl.constexpr, ACTIVATION: tl.constexpr,
-    SAVE_INDEX: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    KH: tl.constexpr,
+    KW: tl.constexpr,
+    CHANNELS_LAST: tl.constexpr,
+    ACTIVATION: tl.constexpr,
+    SAVE_INDEX: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = offs < TOTAL
     n, c, p, q = _nchw_index(offs, C, P, Q, CHANNELS_LAST)
@@ -88,18 +110,42 @@ def _max_pool2d_fwd_kernel(
 @triton.jit
 def _max_pool2d_bwd_kernel(
     # pointers: dy [N, C, P, Q], idx [N, C, P, Q] (the forward's window positions), dx [N, C, H, W]
-    dy_ptr, idx_ptr, dx_ptr,
+    dy_ptr,
+    idx_ptr,
+    dx_ptr,
     # sizes: TOTAL = N*C*H*W inputs, one lane each (a gather: no atomics)
-    TOTAL, C, H, W, P, Q,
+    TOTAL,
+    C,
+    H,
+    W,
+    P,
+    Q,
     # strides: one element along each dim of each tensor (dx has x's layout: stride_x*)
-    stride_dyn, stride_dyc, stride_dyp, stride_dyq,
-    stride_idxn, stride_idxc, stride_idxp, stride_idxq,
-    stride_xn, stride_xc, stride_xh, stride_xw,
+    stride_dyn,
+    stride_dyc,
+    stride_dyp,
+    stride_dyq,
+    stride_idxn,
+    stride_idxc,
+    stride_idxp,
+    stride_idxq,
+    stride_xn,
+    stride_xc,
+    stride_xh,
+    stride_xw,
     # the pool's stride, padding and dilation
-    STRIDE_H, STRIDE_W, PAD_H, PAD_W, DIL_H, DIL_W,
+    STRIDE_H,
+    STRIDE_W,
+    PAD_H,
+    PAD_W,
+    DIL_H,
+    DIL_W,
     # the window, the layout the lanes are numbered in, then the block
-    KH: tl.constexpr, KW: tl.constexpr, CHANNELS_LAST: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    KH: tl.constexpr,
+    KW: tl.constexpr,
+    CHANNELS_LAST: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = offs < TOTAL
     n, c, h, w = _nchw_index(offs, C, H, W, CHANNELS_LAST)

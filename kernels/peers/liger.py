@@ -176,8 +176,14 @@ def liger_cross_entropy(
 
 
 @variant("linear_cross_entropy", "liger", **PEER, torch_ops=LCE_TORCH_OPS, wrong_on={ALL_IGNORED: _all_ignored(2)})
-def liger_linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, bias=None,
-                               ignore_index: int = -100, reduction: str = "mean") -> torch.Tensor:  # fmt: skip
+def liger_linear_cross_entropy(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Liger-Kernel's fused linear cross-entropy: logits made and consumed chunk by chunk, gradients in the forward.
 
     The chunks' GEMMs are torch.mm/addmm; dx, dW and db are kept from the forward for the backward."""

@@ -10,11 +10,21 @@ _compiled = compile_static(eager_sgd_step)
 
 
 @variant("sgd_step", "compiled", differentiable=False)
-def compiled_sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                      weight_decay=0.0, maximize=False) -> None:  # fmt: skip
+def compiled_sgd_step(
+    params,
+    grads,
+    momentum_buffers,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    maximize=False,
+) -> None:
     """torch.compile(the baseline's step, dynamic=False); an empty list runs eager (nothing to compile)."""
     check_args(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize)
     if not params:
-        return eager_sgd_step(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay,
-                              maximize)  # fmt: skip
+        return eager_sgd_step(
+            params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize
+        )
     return _compiled(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize)

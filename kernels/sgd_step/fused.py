@@ -9,10 +9,30 @@ from kernels.sgd_step.spec import check_args
 
 
 @variant("sgd_step", "fused", rung="eager", differentiable=False)
-def fused_sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                   weight_decay=0.0, maximize=False) -> None:  # fmt: skip
+def fused_sgd_step(
+    params,
+    grads,
+    momentum_buffers,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    maximize=False,
+) -> None:
     """torch.optim.SGD(fused=True)'s update: torch's fused kernel."""
     with torch.no_grad():  # an update, not part of any graph
         check_args(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize)
-        torch_sgd(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize,
-                  foreach=False, fused=True)  # fmt: skip
+        torch_sgd(
+            params,
+            grads,
+            momentum_buffers,
+            lr,
+            momentum,
+            dampening,
+            nesterov,
+            weight_decay,
+            maximize,
+            foreach=False,
+            fused=True,
+        )

@@ -8,8 +8,17 @@ from kernels.sgd_step.spec import check_args
 
 
 @variant("sgd_step", "lesson", differentiable=False)
-def lesson_sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                    weight_decay=0.0, maximize=False) -> None:  # fmt: skip
+def lesson_sgd_step(
+    params,
+    grads,
+    momentum_buffers,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    maximize=False,
+) -> None:
     """for p, g: p -= lr * g, the formula as the labs write it (a temporary per expression)."""
     with torch.no_grad():  # an update, not part of any graph
         check_args(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize)

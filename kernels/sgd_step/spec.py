@@ -30,8 +30,18 @@ from kernels.step import (
 )
 
 
-def check_args(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-               weight_decay=0.0, maximize=False, op="sgd_step") -> None:  # fmt: skip
+def check_args(
+    params,
+    grads,
+    momentum_buffers,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    maximize=False,
+    op="sgd_step",
+) -> None:
     """torch.optim.SGD's checks, and the lists', naming the problem."""
     check_param_lists(op, params, grads, ("momentum_buffers", momentum_buffers))
     for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weight_decay)):

@@ -17,9 +17,20 @@ from kernels.sgd_step.spec import check_args
 
 
 @triton.jit
-def _sgd_step_kernel(table_ptr, like_ptr, lr, momentum, dampening, weight_decay,
-                     MOMENTUM: tl.constexpr, NESTEROV: tl.constexpr, WEIGHT_DECAY: tl.constexpr,
-                     MAXIMIZE: tl.constexpr, CHUNK_SIZE: tl.constexpr, BLOCK_SIZE: tl.constexpr):  # fmt: skip
+def _sgd_step_kernel(
+    table_ptr,
+    like_ptr,
+    lr,
+    momentum,
+    dampening,
+    weight_decay,
+    MOMENTUM: tl.constexpr,
+    NESTEROV: tl.constexpr,
+    WEIGHT_DECAY: tl.constexpr,
+    MAXIMIZE: tl.constexpr,
+    CHUNK_SIZE: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
+):
     row = table_ptr + tl.program_id(0) * 6
     # addresses stored as int64, made pointers of the parameters' element type (like_ptr: the first parameter)
     p_ptr = tl.load(row).to(like_ptr.dtype)
@@ -49,8 +60,17 @@ def _sgd_step_kernel(table_ptr, like_ptr, lr, momentum, dampening, weight_decay,
 
 
 @variant("sgd_step", "triton_multitensor", interpreted_on_cpu=True, differentiable=False, torch_ops=TABLE_OPS)
-def triton_multitensor_sgd_step(params, grads, momentum_buffers, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                                weight_decay=0.0, maximize=False) -> None:  # fmt: skip
+def triton_multitensor_sgd_step(
+    params,
+    grads,
+    momentum_buffers,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    maximize=False,
+) -> None:
     """One Triton launch updates every parameter (and momentum buffer), chunk by chunk, from a table of addresses."""
     what = "sgd_step 'triton_multitensor'"
     check_args(params, grads, momentum_buffers, lr, momentum, dampening, nesterov, weight_decay, maximize, what)
@@ -65,6 +85,16 @@ def triton_multitensor_sgd_step(params, grads, momentum_buffers, lr=1e-3, moment
         if not rows:
             return
         _sgd_step_kernel[(len(rows),)](
-            device_table(rows, params[0].device), params[0], float(lr), float(momentum), float(dampening),
-            float(weight_decay), bool(momentum), bool(nesterov), bool(weight_decay), bool(maximize), CHUNK, BLOCK,
-        )  # fmt: skip
+            device_table(rows, params[0].device),
+            params[0],
+            float(lr),
+            float(momentum),
+            float(dampening),
+            float(weight_decay),
+            bool(momentum),
+            bool(nesterov),
+            bool(weight_decay),
+            bool(maximize),
+            CHUNK,
+            BLOCK,
+        )

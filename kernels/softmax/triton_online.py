@@ -24,11 +24,18 @@ BLOCK_COLS = 4096  # columns per block; a row of n columns takes cdiv(n, BLOCK_C
 
 @triton.jit
 def _softmax_online_fwd_kernel(
-    y_ptr, x_ptr, n_cols,
-    D1, D2, stride_x0, stride_x1, stride_x2, stride_x_col,  # x as [d0, d1, d2, n] (kernels/softmax/rows.py)
+    y_ptr,
+    x_ptr,
+    n_cols,
+    D1,
+    D2,
+    stride_x0,
+    stride_x1,
+    stride_x2,
+    stride_x_col,  # x as [d0, d1, d2, n] (kernels/softmax/rows.py)
     stride_y_row,  # y as contiguous [rows, n]
     BLOCK_N: tl.constexpr,
-):  # fmt: skip
+):
     row = tl.program_id(0).to(tl.int64)
     x_row = x_ptr + row_start(row, D1, D2, stride_x0, stride_x1, stride_x2)
     y_row = y_ptr + row * stride_y_row
@@ -57,12 +64,20 @@ def _softmax_online_fwd_kernel(
 
 @triton.jit
 def _softmax_online_bwd_kernel(
-    dx_ptr, y_ptr, dy_ptr, n_cols,
+    dx_ptr,
+    y_ptr,
+    dy_ptr,
+    n_cols,
     stride_y_row,
-    D1, D2, stride_dy0, stride_dy1, stride_dy2, stride_dy_col,  # dy as [d0, d1, d2, n]
+    D1,
+    D2,
+    stride_dy0,
+    stride_dy1,
+    stride_dy2,
+    stride_dy_col,  # dy as [d0, d1, d2, n]
     stride_dx_row,
     BLOCK_N: tl.constexpr,
-):  # fmt: skip
+):
     # dx = y * (dy - sum(y * dy)): pass 1 accumulates the dot per lane, pass 2 writes dx.
     row = tl.program_id(0).to(tl.int64)
     y_row = y_ptr + row * stride_y_row

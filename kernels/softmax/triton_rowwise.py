@@ -26,11 +26,20 @@ TILE_ELEMENTS = 4096  # elements per program for narrow rows
 
 @triton.jit
 def _softmax_fwd_kernel(
-    y_ptr, x_ptr, n_rows, n_cols,
-    D1, D2, stride_x0, stride_x1, stride_x2, stride_x_col,  # x as [d0, d1, d2, n] (kernels/softmax/rows.py)
+    y_ptr,
+    x_ptr,
+    n_rows,
+    n_cols,
+    D1,
+    D2,
+    stride_x0,
+    stride_x1,
+    stride_x2,
+    stride_x_col,  # x as [d0, d1, d2, n] (kernels/softmax/rows.py)
     stride_y_row,  # y as contiguous [rows, n]
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)  # int64: offsets past 2**31
     cols = tl.arange(0, BLOCK_N).to(tl.int64)
     mask = (rows[:, None] < n_rows) & (cols[None, :] < n_cols)
@@ -48,12 +57,22 @@ def _softmax_fwd_kernel(
 
 @triton.jit
 def _softmax_bwd_kernel(
-    dx_ptr, y_ptr, dy_ptr, n_rows, n_cols,
+    dx_ptr,
+    y_ptr,
+    dy_ptr,
+    n_rows,
+    n_cols,
     stride_y_row,
-    D1, D2, stride_dy0, stride_dy1, stride_dy2, stride_dy_col,  # dy as [d0, d1, d2, n]
+    D1,
+    D2,
+    stride_dy0,
+    stride_dy1,
+    stride_dy2,
+    stride_dy_col,  # dy as [d0, d1, d2, n]
     stride_dx_row,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     # dx = y * (dy - sum(y * dy)): reads y and dy once, writes dx once.
     rows = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
     cols = tl.arange(0, BLOCK_N).to(tl.int64)
