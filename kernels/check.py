@@ -10,12 +10,23 @@ import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
-if TYPE_CHECKING:  # annotations only: kernels/spec.py imports this module (OpSpec.compare's default)
-    from kernels.spec import Case, Inputs, OpSpec
+from kernels.case import Case, Inputs
+
+
+class OpSpec(Protocol):
+    """What the check asks of an op's spec: kernels/spec.py's OpSpec, which calls this module, so it is described
+    here rather than imported."""
+
+    def make_inputs(self, case: Case, device: str, seed: int) -> Inputs: ...
+    def reference_fn(self) -> Callable: ...
+    def tolerance(self, case: Case, mode: str) -> float: ...
+    def output_scale(self, ref_inputs: Inputs) -> float: ...
+    def grad_scale(self, ref_inputs: Inputs, ref_out: torch.Tensor, grad_out: torch.Tensor) -> float | list[float]: ...
+    def grad_reference(self, ref_inputs: Inputs, ref_out: torch.Tensor, out: torch.Tensor, grad_out: torch.Tensor): ...
 
 
 @contextmanager
