@@ -53,9 +53,10 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# one pytest-xdist worker per core (tests/conftest.py gives each worker's torch its share of the cores)
+# one pytest-xdist worker per core (tests/conftest.py gives each worker's torch its share of the cores); loadgroup:
+# the tests of one real Slurm cluster (tests/test_slurm.py) share a worker
 test: lint
-	$(PY) -m pytest tests -q -rs -n auto
+	$(PY) -m pytest tests -q -rs -n auto --dist loadgroup
 
 # The layout fuzz with a long, random budget (make test runs a short, fixed one); failures are replayed first next
 # time from .hypothesis/. FUZZ_K narrows it (pytest -k).

@@ -250,9 +250,9 @@ def cmd_submit(args) -> int:
     )
     try:
         check(opts)
-    except ValueError as e:
+        outcome = submit(opts)
+    except ValueError as e:  # an option that cannot work, or the scheduler's refusal (SubmitRefused)
         return fail(str(e))
-    outcome = submit(opts)
     if not opts.wait:
         print(f"jobs: {opts.out / 'jobs.json'}")
         print(f"when they have finished: dnnbench report {opts.out} -o {opts.out / 'report'}")

@@ -23,7 +23,9 @@ What lands in -o DIR:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import math
 import os
 import random
 import subprocess
@@ -36,6 +38,9 @@ from pathlib import Path
 from reports.load import MISSING_SHARDS
 
 EXECUTORS = ("slurm", "local")
+SIGNAL_DELAY_S = 90  # submitit's: a job is signalled this long before its time limit, and requeued or ended
+MIN_RUN_S = 90  # the least a shard needs (pytest's start, torch's import, a few benchmarks)
+UNKNOWN_STATE_S = 300.0  # a job neither in the queue nor in accounting this long has ended without a result
 
 
 @dataclass
@@ -53,6 +58,39 @@ class SubmitOptions:
     max_parallel: int | None = None  # None: Slurm schedules them all; local: one at a time, or one per GPU set
     wait: bool = True
     poll_s: float = 1.0
+    unknown_state_s: float = UNKNOWN_STATE_S  # see Launcher.lost
+
+
+class SubmitRefused(ValueError):
+    """The scheduler refused the submission (sbatch's own error, with the option it concerns)."""
+
+
+# words of sbatch's refusals, and the option of `dnnbench submit` each concerns
+REFUSALS = {
+    "gres": "--gpus-per-task",
+    "gpu": "--gpus-per-task",
+    "partition": "--partition",
+    "memory": "--mem-gb",
+    "time limit": "--time",
+    "cpu": "--cpus-per-task",
+    "processor": "--cpus-per-task",
+}
+
+
+def refusal(error: Exception, opts: SubmitOptions) -> SubmitRefused:
+    """sbatch's refusal as one line: its error line, and the option it concerns where its words say."""
+    lines = [line.strip() for line in str(error).splitlines() if "error" in line.lower() and line.strip()]
+    said = (lines[-1] if lines else str(error).strip().splitlines()[-1]).removeprefix("sbatch: error: ")
+    values = {
+        "--gpus-per-task": opts.gpus_per_task,
+        "--partition": opts.partition,
+        "--mem-gb": opts.mem_gb,
+        "--time": opts.time_min,
+        "--cpus-per-task": opts.cpus_per_task,
+    }
+    option = next((o for word, o in REFUSALS.items() if word in said.lower() and values[o] is not None), None)
+    given = f" (the option {option} {values[option]:g})" if option else ""
+    return SubmitRefused(f"sbatch refused the job: {said}{given}; nothing was submitted")
 
 
 @dataclass
@@ -61,6 +99,7 @@ class Attempt:
     number: int  # 1 for the first submission
     job: object  # submitit Job
     gpus: tuple[int, ...] = ()  # the local GPUs it holds
+    unknown_since: float | None = None  # when its state was last neither in the queue nor in accounting
 
 
 @dataclass
@@ -97,8 +136,11 @@ def slurm_parameters(opts: SubmitOptions) -> dict:
         "partition": opts.partition,
         "gpus_per_task": opts.gpus_per_task or None,
         "cpus_per_task": opts.cpus_per_task,
-        "mem": f"{opts.mem_gb:g}GB" if opts.mem_gb else None,
+        "mem": f"{math.ceil(opts.mem_gb * 1024)}M" if opts.mem_gb else None,  # sbatch takes whole units: 1.5 GB as MB
         "array_parallelism": opts.max_parallel,
+        # CPU shards timed side by side on one node would share its cores while their rows say they did not: each
+        # gets a node of its own (on a single node, they run one after another)
+        "exclusive": True if not opts.gpus_per_task else None,
     }
     return {**params, **{k: v for k, v in optional.items() if v is not None}}
 
@@ -123,8 +165,13 @@ def check(opts: SubmitOptions) -> None:
         raise ValueError(f"--shards {opts.shards}: at least 1")
     if opts.retries < 0:
         raise ValueError(f"--retries {opts.retries}: cannot be negative")
-    if opts.time_min < 1:
-        raise ValueError(f"--time {opts.time_min}: at least 1 minute")
+    if opts.time_min * 60 < SIGNAL_DELAY_S + MIN_RUN_S:
+        raise ValueError(
+            f"--time {opts.time_min}: submitit signals a job {SIGNAL_DELAY_S} s before its time limit and the job "
+            f"ends then; give at least {math.ceil((SIGNAL_DELAY_S + MIN_RUN_S) / 60)} minutes"
+        )
+    if opts.mem_gb is not None and opts.mem_gb <= 0:
+        raise ValueError(f"--mem-gb {opts.mem_gb:g}: must be positive")
     if opts.max_parallel is not None and opts.max_parallel < 1:
         raise ValueError(f"--max-parallel {opts.max_parallel}: at least 1")
     if opts.executor == "local" and not opts.wait:
@@ -191,7 +238,8 @@ class Launcher:
             self.executor.update_parameters(
                 timeout_min=self.opts.time_min, gpus_per_node=len(gpus), visible_gpus=gpus, setup=shared
             )
-        job = self.executor.submit(self.runner, *self.args(shard))
+        with self.refused_cleanly():
+            job = self.executor.submit(self.runner, *self.args(shard))
         if hasattr(job, "_results_timeout_s"):
             # submitit waits up to 15 s for a missing result file to appear on a network file system; a local job's
             # folder is local, so a killed job is known at once
@@ -202,22 +250,65 @@ class Launcher:
     def submit_array(self, shards: list[int]) -> list[Attempt]:
         """The first submission of every shard as one Slurm job array."""
         run_args, names, folders = zip(*(self.args(s) for s in shards), strict=True)
-        jobs = self.executor.map_array(self.runner, list(run_args), list(names), list(folders))
+        with self.refused_cleanly():
+            jobs = self.executor.map_array(self.runner, list(run_args), list(names), list(folders))
         for shard, job in zip(shards, jobs, strict=True):
             self.log(f"shard {shard}/{self.opts.shards}: job {job.job_id} (attempt 1)")
         return [Attempt(s, 1, j) for s, j in zip(shards, jobs, strict=True)]
 
-    def finish(self, a: Attempt) -> bool:
+    @contextlib.contextmanager
+    def refused_cleanly(self):
+        """A submission sbatch refuses: its one-line reason (SubmitRefused), and none of the files submitit wrote
+        for it (the pickled call, the batch script) left behind."""
+        import submitit
+
+        before = set(self.jobs.rglob("*")) if self.jobs.exists() else set()
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # submitit prints sbatch's error: it is in the exception
+                yield
+        except submitit.core.utils.FailedJobError as e:
+            if self.opts.executor != "slurm":
+                raise
+            for path in sorted(set(self.jobs.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True):
+                path.unlink() if not path.is_dir() or path.is_symlink() else path.rmdir()
+            raise refusal(e, self.opts) from None
+
+    def lost(self, running: list[Attempt]) -> list[Attempt]:
+        """Slurm jobs that ended without a trace: not in the queue, and no state from accounting (sacct), for
+        opts.unknown_state_s. Without Slurm accounting (no slurmdbd) a job killed hard (SIGKILL, out of memory, a
+        lost node) writes no result and is never seen to end otherwise."""
+        if self.opts.executor != "slurm":
+            return []
+        queued = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True)
+        in_queue = set(queued.stdout.split()) if queued.returncode == 0 else None
+        now, gone = time.monotonic(), []
+        for a in running:
+            if a.job.state != "UNKNOWN" or in_queue is None or a.job.job_id in in_queue:
+                a.unknown_since = None
+            elif a.unknown_since is None:
+                a.unknown_since = now
+            elif now - a.unknown_since > self.opts.unknown_state_s:
+                gone.append(a)
+        return gone
+
+    def finish(self, a: Attempt, lost: bool = False) -> bool:
         """Record a finished attempt; True when the shard succeeded."""
         self.free_gpus += list(a.gpus)
         log = str(a.job.paths.stderr)
-        try:
-            folder = Path(a.job.result())
-            record = {"job_id": a.job.job_id, "outcome": "done", "log": log}
-        except Exception as e:  # the shard raised (FailedJobError), or was killed or timed out (UncompletedJobError)
-            reason = failure_reason(e, a.job)
+        folder = None
+        if lost:
+            reason = (
+                f"its state could not be read for {self.opts.unknown_state_s:.0f} s: not in the queue, and unknown "
+                "to accounting (sacct); without Slurm accounting a job killed hard ends this way"
+            )
             record = {"job_id": a.job.job_id, "outcome": "failed", "reason": reason, "log": log}
-            folder = None
+        else:
+            try:
+                folder = Path(a.job.result())
+                record = {"job_id": a.job.job_id, "outcome": "done", "log": log}
+            except Exception as e:  # the shard raised (FailedJobError), or was killed or timed out (Uncompleted...)
+                reason = failure_reason(e, a.job)
+                record = {"job_id": a.job.job_id, "outcome": "failed", "reason": reason, "log": log}
         self.outcome.attempts.setdefault(a.shard, []).append(record)
         if folder is not None:
             self.outcome.done[a.shard] = folder
@@ -231,15 +322,20 @@ class Launcher:
         running: list[Attempt] = []
         if opts.executor == "slurm":
             running, queue = self.submit_array([s for s, _ in queue]), []
+            self.write_records(running)
         while queue or running:
             while queue and len(running) < self.slots:
                 running.append(self.submit_one(*queue.pop(0)))
+                self.write_records(running)
             if not opts.wait:
                 break
             time.sleep(opts.poll_s)
-            for a in [a for a in running if a.job.done()]:
+            lost = self.lost([a for a in running if not a.job.done()])
+            for a in [a for a in running if a in lost or a.job.done()]:
                 running.remove(a)
-                if self.finish(a):
+                done = self.finish(a, lost=a in lost)
+                self.write_records(running)
+                if done:
                     continue
                 if a.number <= opts.retries:
                     queue.append((a.shard, a.number + 1))
@@ -249,17 +345,20 @@ class Launcher:
                         "reason": f"failed {a.number} attempt(s); the last: {last['reason']}",
                         "log": last["log"],
                     }
-        if not opts.wait:
-            for a in running:
-                self.outcome.attempts.setdefault(a.shard, []).append(
-                    {"job_id": a.job.job_id, "outcome": "submitted", "log": str(a.job.paths.stderr)}
-                )
-        self.write_records()
+                    set_aside(shard_folder(opts.out, a.shard, opts.shards))
+                    self.write_records(running)
+        self.write_records(running)
         return self.outcome
 
-    def write_records(self) -> None:
+    def write_records(self, running: list[Attempt]) -> None:
+        """jobs.json (every attempt so far, the running ones as 'submitted') and missing-shards.jsonl, rewritten
+        whenever an attempt starts or ends, so that a submit that is itself killed leaves the record."""
         out, n = self.opts.out, self.opts.shards
-        record = {f"{s}/{n}": self.outcome.attempts.get(s, []) for s in range(1, n + 1)}
+        record = {f"{s}/{n}": list(self.outcome.attempts.get(s, [])) for s in range(1, n + 1)}
+        for a in running:
+            record[f"{a.shard}/{n}"].append(
+                {"job_id": a.job.job_id, "outcome": "submitted", "log": str(a.job.paths.stderr)}
+            )
         (out / "jobs.json").write_text(json.dumps({"executor": self.opts.executor, "shards": record}, indent=1))
         missing = out / MISSING_SHARDS
         missing.unlink(missing_ok=True)
@@ -269,6 +368,17 @@ class Launcher:
                 for s, m in sorted(self.outcome.missing.items())
             ]
             missing.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+NOT_COUNTED = ".not-counted"
+
+
+def set_aside(folder: Path) -> None:
+    """A missing shard's partial results renamed out of the report's sight (`<name>.not-counted`, kept to read): a
+    shard is measured or missing, never both."""
+    if folder.is_dir():
+        for path in [*folder.rglob("*.stream*.jsonl"), *folder.rglob("results*.json"), *folder.rglob("study-*.jsonl")]:
+            path.rename(path.with_name(path.name + NOT_COUNTED))
 
 
 def submit(opts: SubmitOptions, runner: Callable = run_shard, log: Callable[[str], None] = print) -> Outcome:

@@ -51,3 +51,34 @@ class AlwaysFails:
         if shard in self.shards:
             raise RuntimeError(f"planted failure of shard {shard}")
         return fake_shard(run_args, shard, out)
+
+
+@dataclass(frozen=True)
+class KilledAfterResults:
+    """Shards in `shards` write all their results, then are killed (SIGKILL) before their job can return: on every
+    attempt. Their rows exist on disk; the shard is still missing."""
+
+    shards: tuple[str, ...]
+
+    def __call__(self, run_args: list[str], shard: str, out: str) -> str:
+        fake_shard(run_args, shard, out)
+        if shard in self.shards:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+
+
+@dataclass(frozen=True)
+class WaitsOnFirstAttempt:
+    """On its first attempt a shard writes its process id to `marks/<shard>.pid` and waits (for the test to cancel
+    or kill its job); on a later attempt it runs."""
+
+    marks: str
+
+    def __call__(self, run_args: list[str], shard: str, out: str) -> str:
+        import time
+
+        pid_file = Path(self.marks) / (shard.replace("/", "-of-") + ".pid")
+        if not pid_file.exists():
+            pid_file.write_text(str(os.getpid()))
+            time.sleep(600)
+        return fake_shard(run_args, shard, out)

@@ -124,6 +124,23 @@ def test_slurm_gets_one_job_array_with_the_asked_resources(tmp_path):
     assert f"dnnbench report {out}" in proc.stdout
 
 
+def test_a_refusal_by_sbatch_is_one_line_naming_the_option_and_leaves_nothing_behind(tmp_path):
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "srun").write_text("#!/bin/sh\nexit 0\n")
+    refusal = "sbatch: error: Batch job submission failed: Invalid generic resource (gres) specification"
+    (bin_ / "sbatch").write_text(f"#!/bin/sh\necho '{refusal}' >&2\nexit 1\n")
+    for f in bin_.iterdir():
+        f.chmod(0o755)
+    out = tmp_path / "sweep"
+    argv = ["submit", "--executor", "slurm", "--shards", "2", "--gpus-per-task", "1", "-o", str(out)]
+    proc = dnnbench(*argv, "--", "--device", "cuda", env={"PATH": f"{bin_}:{os.environ['PATH']}"})
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Invalid generic resource (gres) specification (the option --gpus-per-task 1)" in proc.stderr
+    assert [p for p in (out / "jobs").rglob("*") if p.is_file()] == []  # no stray pickles or scripts
+
+
 def test_slurm_parameters_carry_only_what_was_asked():
     opts = SubmitOptions("slurm", 4, Path("x"), [], time_min=30, partition="a100", gpus_per_task=2, mem_gb=64)
     assert slurm_parameters(opts) == {
@@ -133,8 +150,15 @@ def test_slurm_parameters_carry_only_what_was_asked():
         "ntasks_per_node": 1,
         "partition": "a100",
         "gpus_per_task": 2,
-        "mem": "64GB",
+        "mem": "65536M",
     }
+
+
+def test_slurm_gets_memory_in_whole_units_and_cpu_shards_a_node_each():
+    opts = SubmitOptions("slurm", 2, Path("x"), [], mem_gb=1.5)
+    params = slurm_parameters(opts)
+    assert params["mem"] == "1536M"  # sbatch refuses --mem=1.5GB
+    assert params["exclusive"] is True  # CPU shards side by side would share the cores their rows say are theirs
 
 
 @pytest.mark.parametrize(
@@ -143,6 +167,8 @@ def test_slurm_parameters_carry_only_what_was_asked():
         ({"shards": 0}, "--shards 0"),
         ({"retries": -1}, "--retries -1"),
         ({"time_min": 0}, "--time 0"),
+        ({"time_min": 2}, "--time 2: submitit signals a job 90 s before its time limit"),
+        ({"mem_gb": 0.0}, "--mem-gb 0: must be positive"),
         ({"max_parallel": 0}, "--max-parallel 0"),
         ({"wait": False}, "--no-wait with --executor local"),
         ({"run_args": ["--shard", "1/2"]}, "run option --shard"),
