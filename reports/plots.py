@@ -9,6 +9,7 @@ import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -121,34 +122,70 @@ def _legend(fig, axes) -> None:
     fig.legend(seen.values(), seen.keys(), loc="upper right", fontsize=8, ncol=min(len(seen), 6))
 
 
-def _tick(x: float, _pos=None) -> str:
-    """A log axis' tick label as plain text (1e6, 300, 0.01): matplotlib's default writes each as math text, whose
-    layout was most of a report's drawing time."""
+def _tick(x: float, _pos=None, digits: int = 1) -> str:
+    """A log axis' tick label as plain text (1e6, 300, 0.01; with more `digits`, 6.2e4): matplotlib's
+    default writes each as math text, whose layout was most of a report's drawing time."""
     if x == 0:
         return "0"
-    text = f"{x:.0e}" if abs(x) >= 1e4 or abs(x) < 1e-3 else f"{x:g}"
+    text = f"{x:.{digits - 1}e}" if abs(x) >= 1e4 or abs(x) < 1e-3 else f"{x:g}"
     return text.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
 
 
+def _distinct_digits(values: list[float]) -> int:
+    """The fewest significant digits that give every tick of an axis its own label: on an axis narrower than a
+    decade, matplotlib puts linear ticks (60000, 61000, ...) that one digit would all write as 6e4."""
+    for digits in range(1, 7):
+        labels = [_tick(v, digits=digits) for v in values]
+        exact = all(math.isclose(float(t), v, rel_tol=1e-9) for t, v in zip(labels, values, strict=True))
+        if len(set(labels)) == len(labels) and exact:  # each its own, and each the tick's value (not 1.02 for 1.025)
+            return digits
+    return 7
+
+
 def _plain_log_ticks(fig) -> None:
-    """Plain-text labels on every log axis; minor ticks only where an axis spans a decade and a half or less
-    (elsewhere their dozens of tick artists per axis cost more drawing time than the rest of the panel)."""
+    """Plain-text labels on every log axis, each its own; minor ticks only where an axis spans a decade and a half
+    or less (elsewhere their dozens of tick artists per axis cost more drawing time than the rest of the panel)."""
     for ax in fig.axes:
         for axis, lim in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
             if axis.get_scale() != "log":
                 continue
             lo, hi = sorted(lim())
-            axis.set_major_formatter(FuncFormatter(_tick))
-            if lo > 0 and hi / lo < 30:  # a decade and a half or less: 2 and 5 times each power of ten, labelled
+            narrow = lo > 0 and hi / lo < 30  # a decade and a half or less: 2 and 5 times each power of ten too
+            if narrow:
                 axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-                axis.set_minor_formatter(FuncFormatter(_tick))
             else:
                 axis.set_minor_locator(NullLocator())
+            shown = [
+                v
+                for locator in (axis.get_major_locator(), axis.get_minor_locator())
+                for v in locator.tick_values(lo, hi)
+                if lo <= v <= hi
+            ]
+            formatter = FuncFormatter(partial(_tick, digits=_distinct_digits(sorted(set(shown)))))
+            axis.set_major_formatter(formatter)
+            if narrow:
+                axis.set_minor_formatter(formatter)
+
+
+def visible_tick_labels(ax) -> dict[str, list[str]]:
+    """The tick labels a reader sees on each axis of `ax` once drawn (inside the view, not empty)."""
+    seen = {}
+    for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+        lo, hi = sorted(axis.get_view_interval())
+        ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+        seen[name] = [
+            t.label1.get_text()
+            for t in ticks
+            if t.label1.get_visible() and t.label1.get_text() and lo <= t.get_loc() <= hi
+        ]
+    return seen
 
 
 def _save(fig, path: Path, note: str | None = None) -> Path:
     """Write `fig` to `path` (in a worker process while `rendering()` is active) and close it; returns the path."""
-    if note:
+    if note and getattr(fig, "dnnbench_fixed_layout", False):  # under the figure, below the x-axis labels: the
+        fig.text(0.01, 0.0, note, fontsize=7, color="#555555", ha="left", va="top")  # tight bounding box takes it in
+    elif note:
         fig.text(0.01, 0.005, note, fontsize=7, color="#555555", ha="left", va="bottom")
     if _RENDER["pool"] is None:
         _render(fig, path, note)
@@ -239,6 +276,42 @@ def speedup_vs_size(ops: pd.DataFrame, path: Path, title: str, baseline: str) ->
     return by_size(ops, path, title, "speedup", f"speedup over {baseline}", reference=1.0)
 
 
+LABEL_PT = 6  # the size of a point's label
+# where a label may go beside its point, in points: right and above first, then below, to the left, further out
+LABEL_SPOTS = ((3, 2), (3, -8), (-3, 2), (-3, -8), (3, 10), (3, -16), (-3, 10), (-3, -16))
+
+
+def label_points(ax, labels: list[tuple[float, float, str]]) -> int:
+    """Each (x, y, text) written beside its point where it overlaps no label already placed and no other point;
+    a label with no free spot is left out. Returns how many were left out. Call it once the axes' scales are set."""
+    ax.autoscale_view()
+    to_px = ax.transData.transform
+    scale = ax.figure.dpi / 72  # points to pixels
+    points = [to_px((x, y)) for x, y, _ in labels]
+    placed: list[tuple[float, float, float, float]] = []
+    left_out = 0
+
+    def free(box) -> bool:
+        x0, y0, x1, y1 = box
+        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+            return False
+        return not any(x0 - 4 < px < x1 + 4 and y0 - 4 < py < y1 + 4 for px, py in points)  # a marker's radius
+
+    for (x, y, text), (px, py) in sorted(zip(labels, points, strict=True), key=lambda item: -item[1][1]):
+        w, h = 0.6 * LABEL_PT * len(text) * scale, LABEL_PT * scale
+        for dx, dy in LABEL_SPOTS:
+            x0 = px + dx * scale if dx > 0 else px + dx * scale - w
+            box = (x0, py + dy * scale, x0 + w, py + dy * scale + h)
+            if free(box):
+                placed.append(box)
+                ha = "left" if dx > 0 else "right"
+                ax.annotate(text, (x, y), fontsize=LABEL_PT, xytext=(dx, dy), textcoords="offset points", ha=ha)
+                break
+        else:
+            left_out += 1
+    return left_out
+
+
 def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) -> Path | None:
     """Achieved GFLOP/s against arithmetic intensity, under the roof min(peak, intensity x bandwidth) drawn from the
     ceilings measured on the same machine and device; each point (the largest size of each variant, dtype and mode)
@@ -251,6 +324,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
     order = variant_order(ops)
     colours = variant_colours(ops)
     fig, axes = _grid(len(panels), width=5.2, height=4.0)
+    left_out = 0
     for ax, (machine, device) in zip(axes, panels, strict=False):
         sub = ops[(ops["machine"] == machine) & (ops["device"] == device) & ops["intensity"].notna()]
         bw = measured_roof(ceilings, machine, device, "fp32")[0]
@@ -262,6 +336,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
             peak = measured_roof(ceilings, machine, device, dtype)[1]
             if peak:
                 ax.plot(grid, [min(peak, x * bw) for x in grid], "--", lw=1, label=f"roof {dtype}: {peak:,.0f} GFLOP/s")
+        labels = []
         for _, r in sub.iterrows():
             bound = attainable(ceilings, machine, device, r["dtype"], r["intensity"])
             c = colours[r["variant"]]
@@ -276,13 +351,7 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
                 zorder=3,
             )
             if bound:
-                ax.annotate(
-                    f"{100 * r['gflops'] / bound:.0f}%",
-                    (r["intensity"], r["gflops"]),
-                    fontsize=6,
-                    xytext=(3, 2),
-                    textcoords="offset points",
-                )
+                labels.append((r["intensity"], r["gflops"], f"{100 * r['gflops'] / bound:.0f}%"))
         for v in order:
             if v in set(sub["variant"]):
                 ax.scatter([], [], color=colours[v], label=v, s=20)
@@ -295,12 +364,14 @@ def roofline(ops: pd.DataFrame, ceilings: pd.DataFrame, path: Path, title: str) 
         )
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7)
+        left_out += label_points(ax, labels)
     fig.suptitle(title)
+    crowded = f" ({left_out} left out where they would overlap: the tables have them)" if left_out else ""
     return _save(
         fig,
         path,
         "largest size of each variant, dtype, mode and family; marker: dtype (" + DTYPE_LEGEND + ")\n"
-        "label: % of the roof at that intensity; hollow: noisy",
+        f"label: % of the roof at that intensity{crowded}; hollow: noisy",
     )
 
 
