@@ -17,7 +17,7 @@ BUDGET    ?=
 PEERS     ?=
 PEERS_STAMP := $(VENV)/.installed-peers
 
-.PHONY: test bench gpu-check lint clean fuzz mutation peers-wheels
+.PHONY: test bench history gpu-check lint clean fuzz mutation peers-wheels
 
 # make bench needs the project and its dependencies; make test (and lint, fuzz, mutation) the dev tools too.
 # torch 2.14.1 and torchvision 0.29.1 are the newest this project allows (pyproject.toml caps torch below 2.15). One
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 
 # make test installs the peer libraries too (kernels/peers/: their wrappers are tested on the CPU, interpreted)
 $(DEV_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[dev,peers]"
+	$(PY) -m pip install -q -e ".[dev,peers,history]"
 	touch $(DEV_STAMP)
 
 # make bench PEERS=1: the peer libraries on the ladders (without them their rows are skips saying how to install them)
@@ -79,6 +79,11 @@ mutation: $(DEV_STAMP)
 bench: $(STAMP) $(if $(PEERS),$(PEERS_STAMP))
 	$(VENV)/bin/dnnbench run --profile $(PROFILE) $(if $(MAX_TIME),--max-time $(MAX_TIME)) \
 		$(if $(STUDIES),--studies $(STUDIES)) $(if $(BUDGET),--budget $(BUDGET)) -o $(RESULTS)/bench-$(RUN_ID)
+
+# Every benchmark followed across the runs in results/ (make bench's folders), its changes found (README: History).
+history: $(STAMP)
+	$(PY) -m pip install -q -e ".[history]"
+	$(VENV)/bin/dnnbench history $(RESULTS)/bench-* -o $(RESULTS)/history
 
 gpu-check:
 	PYTHONPATH=. $(shell test -x $(PY) && echo $(PY) || echo $(SYSTEM_PY)) -m dnnbench.gpu_check --device $(DEVICE) $(GPU_ARGS)

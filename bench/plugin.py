@@ -34,6 +34,7 @@ budget plans from it.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import random
@@ -528,6 +529,7 @@ def append_stream(config, entry: dict | None) -> None:
             _machine_line = {
                 "machine_info": {"dnnbench": dnnbench_machine_info()},
                 "dnnbench": {
+                    "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     "seed": o.seed,
                     "profile": o.profile,
                     "covers": prof.covers,

@@ -101,6 +101,28 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_history(args) -> int:
+    from reports import history, history_page
+
+    if len(args.runs) < 2:
+        return fail("history: give at least two runs (run folders, results.json or stream files)")
+    try:
+        runs, table = history.read_runs(args.runs)
+        changed, series = history.find_changes(table, runs)
+    except history.HistoryError as e:
+        return fail(str(e))
+    index = history_page.write(args.output, runs, table, changed, series)
+    print(f"{len(runs)} runs, {len(series)} series, {len(changed)} change(s): {args.output / 'changes.csv'}")
+    print(f"history: {index.resolve()}")
+    regressions = history.regressions_in_force(changed)
+    for _, r in regressions.iterrows():
+        print(
+            f"regression in force: {r['benchmark']} on {r['machine']} {r['device']}: x{r['ratio']:.3f} since "
+            f"{r['run']} ({r['commits']}); {r['evidence']}"
+        )
+    return 1 if args.fail_on_regression and len(regressions) else 0
+
+
 REPORT_S = 20.0  # what a quick sweep's report takes here; kept free at the end of a budget
 
 
@@ -400,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--across-gpus", action="store_true", help="compare even when the two runs used different GPU models"
     )
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("history", help="many runs over time: each benchmark's changes, the run where each began")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders, results.json, streams or pytest-benchmark JSON")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when a regression is in force at the latest run"
+    )
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("calibrate", help="measure this machine's copy bandwidth and matmul throughput")
     p.add_argument("--device", help="cpu, cuda or cpu,cuda (default: all available)")
