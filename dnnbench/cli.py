@@ -446,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write the verdicts as JSON here")
     p.add_argument("-o", "--output", type=Path, help="write the verdict page (report.md, index.html) into this folder")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds one call of the candidate may take")
+    p.add_argument(
+        "--max-time", type=float, default=0.2, help="seconds of timed rounds per variant and shape, once accepted"
+    )
     p.add_argument("--template", metavar="OP", help="print a starting file for a variant of OP, then exit")
     p.set_defaults(func=cmd_judge)
 
@@ -527,7 +530,7 @@ def cmd_judge(args) -> int:
     if args.path is None:
         return fail("judge: give a file to judge, or --template OP")
     try:
-        verdicts = judge.judge(args.path, args.device, args.full, args.timeout)
+        verdicts = judge.judge(args.path, args.device, args.full, args.timeout, args.max_time)
     except judge.Unusable as e:
         return fail(f"judge: {e}")
     judge.print_verdicts(verdicts)

@@ -516,7 +516,9 @@ def judge_variant(remote: Remote, d: dict, device: str, full: bool, max_time: fl
     return verdict
 
 
-def judge(path: Path, device: str = "cpu", full: bool = False, timeout_s: float = 120.0) -> list[Verdict]:
+def judge(
+    path: Path, device: str = "cpu", full: bool = False, timeout_s: float = 120.0, max_time: float = 0.2
+) -> list[Verdict]:
     """Judge every variant `path` declares; raises Unusable where the file cannot be judged."""
     if not path.is_file():
         raise Unusable(f"{path}: no such file")
@@ -537,7 +539,7 @@ def judge(path: Path, device: str = "cpu", full: bool = False, timeout_s: float 
                 )
         verdicts = []
         for d in remote.declared:
-            verdicts.append(judge_variant(remote, d, device, full))
+            verdicts.append(judge_variant(remote, d, device, full, max_time))
             if not remote.proc.is_alive():  # a crash or a hang ends the child: the next variant gets a fresh one
                 remote = Remote(path, timeout_s)
         return verdicts

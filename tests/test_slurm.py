@@ -22,9 +22,11 @@ from reports.load import load
 from tests.fake_results import benchmarks
 from tests.fake_shard import KilledAfterResults, WaitsOnFirstAttempt
 from tests.slurm_cluster import Cluster
-from tests.test_submit import ROOT, SELECTION, dnnbench
+from tests.test_submit import ROOT, dnnbench
 
 pytestmark = pytest.mark.xdist_group("slurm")  # one cluster: these tests share one worker (make test: loadgroup)
+# each shard a real `dnnbench run`: a few seconds of CPU benchmarks (the local executor's test adds a study)
+RUN = ["--device", "cpu", "-k", "test_op and softmax and 1024x16 and (eager or lesson)", "--max-time", "0.01"]
 
 
 @pytest.fixture(scope="module")
@@ -50,20 +52,26 @@ def jobs_env(cluster, monkeypatch):
     return cluster
 
 
-def intervals(cluster: Cluster, job_ids: list[str]) -> list[tuple[datetime, datetime]]:
-    """Each job's start and end, from accounting."""
-    out = cluster.run("sacct", "-X", "-n", "-P", "-o", "JobID,Start,End", *[f"-j{j}" for j in job_ids]).stdout
-    found = {}
-    for line in out.split():
-        job, start, end = line.split("|")
-        found[job] = (datetime.fromisoformat(start), datetime.fromisoformat(end))
-    return [found[j] for j in job_ids]
+def intervals(cluster: Cluster, job_ids: list[str], timeout_s: float = 30) -> list[tuple[datetime, datetime]]:
+    """Each job's start and end, from accounting (which may take a moment to record a job that has just ended)."""
+    found, said, end = {}, None, time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        said = cluster.run("sacct", "-X", "-n", "-P", "-o", "JobID,Start,End", "-j", ",".join(job_ids), check=False)
+        found = {}
+        for line in said.stdout.split():
+            job, start, stop = line.split("|")
+            if stop not in ("Unknown", "None"):
+                found[job] = (datetime.fromisoformat(start), datetime.fromisoformat(stop))
+        if all(j in found for j in job_ids):
+            return [found[j] for j in job_ids]
+        time.sleep(1)
+    raise AssertionError(f"accounting never gave {job_ids}' times: {said.stdout!r} {said.stderr!r}")
 
 
 def test_a_two_shard_sweep_runs_one_shard_at_a_time_and_merges_its_report(jobs_env, tmp_path):
     out = tmp_path / "sweep"
     argv = ["--executor", "slurm", "--shards", "2", "--time", "10", "--mem-gb", "1.5", "-o", str(out), "--quiet"]
-    proc = dnnbench("submit", *argv, "--", *SELECTION, env=jobs_env.env)
+    proc = dnnbench("submit", *argv, "--", *RUN, env=jobs_env.env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"report: {(out / 'report' / 'index.html').resolve()}" in proc.stdout
     shards = json.loads((out / "jobs.json").read_text())["shards"]
@@ -119,10 +127,11 @@ def test_a_cancelled_shard_and_a_killed_one_are_each_submitted_again(jobs_env, t
 
 
 def test_a_shard_killed_after_writing_its_rows_is_missing_and_its_rows_not_counted(jobs_env, tmp_path):
-    opts = SubmitOptions("slurm", 2, tmp_path / "sweep", [], retries=1, poll_s=0.5, time_min=5)
+    opts = SubmitOptions("slurm", 2, tmp_path / "sweep", [], retries=0, poll_s=0.5, time_min=5)
     outcome = submit(opts, KilledAfterResults(("2/2",)), log=lambda line: None)
     assert sorted(outcome.done) == [1] and sorted(outcome.missing) == [2]
-    assert [a["outcome"] for a in outcome.attempts[2]] == ["failed", "failed"]
+    assert [a["outcome"] for a in outcome.attempts[2]] == ["failed"]
+    assert Path(outcome.missing[2]["log"]).exists()  # its job's log, named in the report
     kept = load([opts.out])
     assert sorted(kept["name"]) == sorted(e["name"] for e in benchmarks("laptop", seed=1)[0::2])  # shard 1's only
     assert list((opts.out / "shard-2-of-2").glob("*.not-counted"))  # shard 2's rows, kept aside
