@@ -53,10 +53,14 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# one pytest-xdist worker per core (tests/conftest.py gives each worker's torch its share of the cores); loadgroup:
-# the tests of one real Slurm cluster (tests/test_slurm.py) share a worker
+# one pytest-xdist worker per core (tests/conftest.py gives each worker's torch its share of the cores). The real
+# Slurm cluster's tests (tests/test_slurm.py: one cluster per machine, mostly waiting on its jobs) run beside them in a
+# pytest of their own (xdist would split them over workers: its loadgroup does not group with pytest 9); their
+# output follows the main run's.
 test: lint
-	$(PY) -m pytest tests -q -rs -n auto --dist loadgroup
+	$(PY) -m pytest tests/test_slurm.py -q -rs -p no:cacheprovider > $(VENV)/slurm-tests.log 2>&1 & \
+	$(PY) -m pytest tests -q -rs -n auto --deselect tests/test_slurm.py; main=$$?; \
+	wait $$!; slurm=$$?; echo "== tests/test_slurm.py"; cat $(VENV)/slurm-tests.log; test $$main = 0 -a $$slurm = 0
 
 # The layout fuzz with a long, random budget (make test runs a short, fixed one); failures are replayed first next
 # time from .hypothesis/. FUZZ_K narrows it (pytest -k).

@@ -1,7 +1,8 @@
 """`dnnbench submit --executor slurm` against a real single-node Slurm cluster (tests/slurm_cluster.py: Debian's
 Slurm 22.05 daemons, with accounting), started once for this module and stopped by PID at its end. Where it cannot
-start (not root, the packages not installed: `.ci/run` installs them) every test here is a skip that says why; with
-DNNBENCH_REQUIRE_SLURM=1 (which `.ci/run` sets) a failure.
+start (not root, the packages not installed: `.ci/run` installs them, or in an xdist worker: `make test` runs this
+file in a pytest of its own) every test here is a skip that says why; with DNNBENCH_REQUIRE_SLURM=1 (which `.ci/run`
+sets) a failure.
 
 A two-shard sweep end to end with the merged report, CPU shards one at a time; a shard cancelled and one killed,
 each retried; a shard killed after writing its rows listed missing and its rows not counted; sbatch's refusal in one
@@ -24,7 +25,6 @@ from tests.fake_shard import KilledAfterResults, WaitsOnFirstAttempt
 from tests.slurm_cluster import Cluster
 from tests.test_submit import ROOT, dnnbench
 
-pytestmark = pytest.mark.xdist_group("slurm")  # one cluster: these tests share one worker (make test: loadgroup)
 # each shard a real `dnnbench run`: a few seconds of CPU benchmarks (the local executor's test adds a study)
 RUN = ["--device", "cpu", "-k", "test_op and softmax and 1024x16 and (eager or lesson)", "--max-time", "0.01"]
 
@@ -32,6 +32,8 @@ RUN = ["--device", "cpu", "-k", "test_op and softmax and 1024x16 and (eager or l
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     why = Cluster.unavailable()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # workers would each start a cluster, and stop each other's munge
+        why = "one Slurm cluster per machine: run tests/test_slurm.py in a pytest of its own (make test does)"
     try:
         started = None if why else Cluster.start(tmp_path_factory.mktemp("slurm"))
     except RuntimeError as e:  # a daemon that did not come up: its log's tail says why
