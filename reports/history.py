@@ -98,8 +98,7 @@ def _dnnbench_run(path: Path, date: str | None = None) -> tuple[Run, pd.DataFram
     commits = sorted(set(frame["commit"].dropna()))
     started = [r.get("started") for r in frame.attrs.get("runs", []) if r.get("started")]
     stream = next(iter(sorted(path.rglob("*.stream*.jsonl")) if path.is_dir() else [path]), path)
-    rows = frame.rename(columns={"name": "benchmark"})[SERIES[:1] + ["machine", "device", "timer", "cache"]]
-    rows = rows.assign(median_s=frame["median_s"], iqr_s=frame["iqr_s"], rounds=frame["rounds"])
+    rows = frame.rename(columns={"name": "benchmark"})[[*SERIES, "median_s", "iqr_s", "rounds"]]
     when = _date(min(started) if started else date, stream)  # a stream without a date: its file's time
     return Run(str(path), when, ",".join(commits) or None), rows
 
