@@ -80,6 +80,11 @@ def cases_for(spec, full: bool) -> list:
     return cases if full else cases[:: max(1, len(cases) // QUICK_CASES)][:QUICK_CASES]
 
 
+def _failed(results) -> list[str]:
+    """The failed comparisons, as text; inputs written to are drop_in's to judge, not correctness's."""
+    return [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+
+
 def _unsupported(remote: Remote, d: dict, case, device: str) -> str | None:
     """Why the candidate declares `case` unsupported (a dtype, a size), or None."""
     return remote.request(kind="reason", op=d["op"], name=d["name"], case=case, device=device)["reason"]
@@ -97,7 +102,7 @@ def check_correct(remote: Remote, d: dict, spec, device: str, full: bool) -> Che
         except (CandidateRaised, RuntimeError) as e:  # RuntimeError: autograd's, on an output with no gradient path
             failures.append(f"{case.id}: raised {type(e).__name__}: {e}"[:200])
             continue
-        bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+        bad = _failed(results)
         failures += [f"{case.id}: {'; '.join(bad)}"] if bad else []
         judged += 1
     if failures:
@@ -130,7 +135,7 @@ def _wrong_on(remote: Remote, d: dict, spec, fn, example, device: str) -> list[s
         )
     except (CandidateRaised, RuntimeError) as e:  # RuntimeError: autograd's, on an output with no gradient path
         return [f"raised {type(e).__name__}: {e}"[:200]]
-    return [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+    return _failed(results)
 
 
 def check_layouts(remote: Remote, d: dict, spec, device: str) -> Check:
@@ -330,7 +335,7 @@ def check_not_cached(remote: Remote, d: dict, spec, device: str, stochastic: boo
     case = max(fp32, key=lambda c: math.prod(c.shape))
     for seed in (fresh_seed(), fresh_seed()):
         results = spec.compare(fn, case, device, seed, grads=False)
-        bad = [str(r) for r in results if not r.ok and not r.what.startswith("inputs unchanged")]
+        bad = _failed(results)
         if bad:
             return Check("not_cached", False, f"{case.id}, other values of the same shape: {'; '.join(bad)}")
     if stochastic:
@@ -398,8 +403,7 @@ def check_stream(remote: Remote, d: dict, spec, device: str, stochastic: bool) -
                     a.data.copy_(after)
                 return _to_device(reply["out"], device)
 
-            bad = [str(r) for r in spec.compare(given, case, device, seed, grads=False) if not r.ok]
-            bad = [b for b in bad if not b.startswith("inputs unchanged")]
+            bad = _failed(spec.compare(given, case, device, seed, grads=False))
         if bad:
             return Check(
                 name,
